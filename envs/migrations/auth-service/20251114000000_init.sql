@@ -1,0 +1,9 @@
+-- Authentication: sessions and tokens: first schema of auth-service.
+CREATE TABLE IF NOT EXISTS auth_records (
+    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    owner_id UUID NOT NULL,
+    payload JSONB NOT NULL DEFAULT '{}'::jsonb,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS auth_records_owner_idx ON auth_records (owner_id);

@@ -1,0 +1,9 @@
+-- Feed generation: first schema of feed-service.
+CREATE TABLE IF NOT EXISTS feed_records (
+    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    owner_id UUID NOT NULL,
+    payload JSONB NOT NULL DEFAULT '{}'::jsonb,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS feed_records_owner_idx ON feed_records (owner_id);

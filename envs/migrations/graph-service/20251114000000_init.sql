@@ -1,0 +1,9 @@
+-- Relationship graphs: first schema of graph-service.
+CREATE TABLE IF NOT EXISTS graph_records (
+    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    owner_id UUID NOT NULL,
+    payload JSONB NOT NULL DEFAULT '{}'::jsonb,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS graph_records_owner_idx ON graph_records (owner_id);

@@ -1,0 +1,9 @@
+-- Identity verification: first schema of identity-service.
+CREATE TABLE IF NOT EXISTS identity_records (
+    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    owner_id UUID NOT NULL,
+    payload JSONB NOT NULL DEFAULT '{}'::jsonb,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS identity_records_owner_idx ON identity_records (owner_id);

@@ -1,0 +1,9 @@
+-- Media metadata: first schema of media-service.
+CREATE TABLE IF NOT EXISTS media_records (
+    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    owner_id UUID NOT NULL,
+    payload JSONB NOT NULL DEFAULT '{}'::jsonb,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS media_records_owner_idx ON media_records (owner_id);

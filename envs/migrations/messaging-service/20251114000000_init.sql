@@ -1,0 +1,9 @@
+-- Direct messaging: first schema of messaging-service.
+CREATE TABLE IF NOT EXISTS messaging_records (
+    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    owner_id UUID NOT NULL,
+    payload JSONB NOT NULL DEFAULT '{}'::jsonb,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS messaging_records_owner_idx ON messaging_records (owner_id);

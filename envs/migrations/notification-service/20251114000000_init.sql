@@ -1,0 +1,9 @@
+-- Notifications: first schema of notification-service.
+CREATE TABLE IF NOT EXISTS notification_records (
+    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    owner_id UUID NOT NULL,
+    payload JSONB NOT NULL DEFAULT '{}'::jsonb,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS notification_records_owner_idx ON notification_records (owner_id);

@@ -1,0 +1,9 @@
+-- Ranking scores: first schema of ranking-service.
+CREATE TABLE IF NOT EXISTS ranking_records (
+    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    owner_id UUID NOT NULL,
+    payload JSONB NOT NULL DEFAULT '{}'::jsonb,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS ranking_records_owner_idx ON ranking_records (owner_id);

@@ -1,0 +1,9 @@
+-- Safety checks: first schema of trust-safety-service.
+CREATE TABLE IF NOT EXISTS trust_safety_records (
+    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    owner_id UUID NOT NULL,
+    payload JSONB NOT NULL DEFAULT '{}'::jsonb,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS trust_safety_records_owner_idx ON trust_safety_records (owner_id);

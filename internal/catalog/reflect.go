@@ -1,0 +1,5 @@
+package catalog
+
+import "reflect"
+
+func reflectValue(ptr any) reflect.Value { return reflect.ValueOf(ptr).Elem() }

@@ -1,0 +1,543 @@
+package catalog
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+var (
+	dnsLabel   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	pgIdent    = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+	topicName  = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
+	chIdent    = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	cpuQty     = regexp.MustCompile(`^([0-9]+m|[0-9]+(\.[0-9]+)?)$`)
+	memQty     = regexp.MustCompile(`^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$`)
+	profileRef = dnsLabel
+)
+
+func checkDNSLabel(p *problems, pos Pos, field, what, name string) {
+	if len(name) > 63 || !dnsLabel.MatchString(name) {
+		fixed := strings.Trim(regexp.MustCompile(`[^a-z0-9-]+`).ReplaceAllString(strings.ToLower(name), "-"), "-")
+		hint := "use lower-case letters, digits and '-', at most 63 characters"
+		if fixed != "" && fixed != name && len(fixed) <= 63 {
+			hint = fmt.Sprintf("did you mean %q?", fixed)
+		}
+		p.add(pos, field, hint, "%s name %q is not a DNS-1123 label", what, name)
+	}
+}
+
+func validate(c *Catalog, p *problems, exists func(string) bool) {
+	if c.APIVersion != APIVersion {
+		p.add(c.PosOf("apiVersion"), "apiVersion", fmt.Sprintf("use %q", APIVersion), "unsupported apiVersion %q", c.APIVersion)
+	}
+	if c.Kind != KindCatalog {
+		p.add(c.PosOf("kind"), "kind", fmt.Sprintf("use %q (environment overlays go in their own files)", KindCatalog), "kind is %q", c.Kind)
+	}
+	if c.Metadata.Name == "" {
+		p.add(c.PosOf("metadata"), "metadata.name", "", "a catalog needs a name")
+	} else {
+		checkDNSLabel(p, c.Metadata.PosOf("name"), "metadata.name", "catalog", c.Metadata.Name)
+	}
+	if c.HostPortBase < 0 || c.HostPortBase > 65535 {
+		p.add(c.PosOf("hostPortBase"), "hostPortBase", "", "must be a port number")
+	}
+	if len(c.Services) == 0 {
+		p.add(c.PosOf("services"), "services", "", "a catalog needs at least one service")
+	}
+
+	// every name shares one namespace: the graph's
+	owner := map[string]string{}
+	claim := func(name, kind string, pos Pos, field string) {
+		if prev, ok := owner[name]; ok {
+			p.add(pos, field, "", "%s name %q is already used by a %s", kind, name, prev)
+			return
+		}
+		owner[name] = kind
+	}
+	for _, name := range c.StoreNames() {
+		claim(name, "store", c.Stores[name].At, "stores."+name)
+	}
+	for _, name := range c.ServiceNames() {
+		claim(name, "service", c.Services[name].At, "services."+name)
+	}
+	for i, b := range c.Bootstraps {
+		if b != nil && b.Name != "" {
+			claim(b.Name, "bootstrap", b.PosOf("name"), fmt.Sprintf("bootstraps[%d].name", i))
+		}
+	}
+
+	stores := c.StoreNames()
+	services := c.ServiceNames()
+	storeOfKind := func(kind string) []*Store {
+		var out []*Store
+		for _, n := range stores {
+			if c.Stores[n].Kind == kind {
+				out = append(out, c.Stores[n])
+			}
+		}
+		return out
+	}
+	profiles := map[string]bool{}
+
+	for _, name := range stores {
+		validateStore(c.Stores[name], p, profiles)
+	}
+
+	dbNames, dbUsers := map[string]string{}, map[string]string{}
+	for _, name := range services {
+		s := c.Services[name]
+		f := "services." + name
+		checkDNSLabel(p, s.At, f, "service", name)
+		if s.Image == "" && s.Build == nil {
+			p.add(s.At, f, "add image: <repository> or build: {context: <dir>}", "service has neither image nor build context")
+		}
+		if s.Build != nil && s.Build.Context == "" {
+			p.add(s.Build.At, f+".build.context", "", "a build needs a context directory")
+		}
+		if s.Build != nil && s.Build.Context != "" && exists != nil && !exists(s.Build.Context) {
+			p.add(s.Build.PosOf("context"), f+".build.context", "", "directory %q does not exist", s.Build.Context)
+		}
+		validatePorts(s, p)
+		validateReadiness(s, p)
+		validateResources(s.Resources, f, p)
+		if s.Replicas < 0 {
+			p.add(s.PosOf("replicas"), f+".replicas", "", "must not be negative")
+		}
+		for i, pr := range s.Profiles {
+			if !profileRef.MatchString(pr) {
+				p.add(s.PosOf("profiles"), fmt.Sprintf("%s.profiles[%d]", f, i), "", "profile %q is not a DNS-1123 label", pr)
+			}
+			profiles[pr] = true
+		}
+		for k := range s.Env {
+			if !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(k) {
+				p.add(s.PosOf("env"), f+".env."+k, "", "%q is not a valid environment variable name", k)
+			}
+		}
+		seenDep := map[string]bool{}
+		for i, d := range s.DependsOn {
+			df := fmt.Sprintf("%s.dependsOn[%d]", f, i)
+			if seenDep[d.Value] {
+				p.add(d.At, df, "", "%q is listed twice", d.Value)
+			}
+			seenDep[d.Value] = true
+			if _, ok := c.Services[d.Value]; ok {
+				continue
+			}
+			if _, ok := c.Stores[d.Value]; ok {
+				continue
+			}
+			p.add(d.At, df, suggest(d.Value, append(slices.Clone(services), stores...)), "unknown service or store %q", d.Value)
+		}
+		if db := s.Database; db != nil {
+			if len(storeOfKind(StorePostgres)) == 0 {
+				p.add(db.At, f+".database", "add a store of kind postgres", "service has a database but the catalog has no postgres store")
+			}
+			if !pgIdent.MatchString(db.Name) || len(db.Name) > 63 {
+				p.add(db.PosOf("name"), f+".database.name", "use lower-case letters, digits and _", "%q is not a plain PostgreSQL identifier", db.Name)
+			}
+			if !pgIdent.MatchString(db.User) || len(db.User) > 63 {
+				p.add(db.PosOf("user"), f+".database.user", "use lower-case letters, digits and _", "%q is not a plain PostgreSQL identifier", db.User)
+			}
+			if other, ok := dbNames[db.Name]; ok {
+				p.add(db.PosOf("name"), f+".database.name", "", "database %q is also used by %s", db.Name, other)
+			}
+			dbNames[db.Name] = name
+			if other, ok := dbUsers[db.User]; ok {
+				p.add(db.PosOf("user"), f+".database.user", "", "database user %q is also used by %s", db.User, other)
+			}
+			dbUsers[db.User] = name
+		}
+		if s.Migrations != "" {
+			if s.Database == nil {
+				p.add(s.PosOf("migrations"), f+".migrations", "add database: {}", "migrations need a database")
+			}
+			if exists != nil && !exists(s.Migrations) {
+				p.add(s.PosOf("migrations"), f+".migrations", "", "directory %q does not exist", s.Migrations)
+			}
+		}
+		for i, pf := range s.Protos {
+			if exists != nil && !exists(path.Join(c.Protos.Root, pf)) {
+				p.add(s.PosOf("protos"), fmt.Sprintf("%s.protos[%d]", f, i), "", "file %q does not exist", pf)
+			}
+		}
+		u := s.Uses
+		if u.Redis && len(storeOfKind(StoreRedisCluster)) == 0 {
+			p.add(u.PosOf("redis"), f+".uses.redis", "add a store of kind redis-cluster", "no redis-cluster store in the catalog")
+		}
+		if u.Neo4j && len(storeOfKind(StoreNeo4j)) == 0 {
+			p.add(u.PosOf("neo4j"), f+".uses.neo4j", "add a store of kind neo4j", "no neo4j store in the catalog")
+		}
+		if u.Elasticsearch && len(storeOfKind(StoreElasticsearch)) == 0 {
+			p.add(u.PosOf("elasticsearch"), f+".uses.elasticsearch", "add a store of kind elasticsearch", "no elasticsearch store in the catalog")
+		}
+		if u.Kafka != nil {
+			ks := storeOfKind(StoreKafka)
+			if len(ks) == 0 {
+				p.add(u.PosOf("kafka"), f+".uses.kafka", "add a store of kind kafka", "no kafka store in the catalog")
+			}
+			var topics []string
+			for _, k := range ks {
+				for _, t := range k.Topics {
+					if t != nil {
+						topics = append(topics, t.Name)
+					}
+				}
+			}
+			for i, t := range u.Kafka.Topics {
+				if len(ks) > 0 && !slices.Contains(topics, t.Value) {
+					p.add(t.At, fmt.Sprintf("%s.uses.kafka.topics[%d]", f, i), suggest(t.Value, topics), "unknown kafka topic %q", t.Value)
+				}
+			}
+		}
+		if u.ClickHouse != nil {
+			cs := storeOfKind(StoreClickHouse)
+			if len(cs) == 0 {
+				p.add(u.PosOf("clickhouse"), f+".uses.clickhouse", "add a store of kind clickhouse", "no clickhouse store in the catalog")
+			}
+			var dbs []string
+			for _, st := range cs {
+				for _, d := range st.Databases {
+					if d != nil {
+						dbs = append(dbs, d.Name)
+					}
+				}
+			}
+			if d := u.ClickHouse.Database; len(cs) > 0 && d.Value != "" && !slices.Contains(dbs, d.Value) {
+				p.add(d.At, f+".uses.clickhouse.database", suggest(d.Value, dbs), "unknown clickhouse database %q", d.Value)
+			}
+		}
+	}
+
+	var bootNames []string
+	for _, b := range c.Bootstraps {
+		if b != nil {
+			bootNames = append(bootNames, b.Name)
+		}
+	}
+	for i, b := range c.Bootstraps {
+		f := fmt.Sprintf("bootstraps[%d]", i)
+		if b == nil {
+			p.add(c.PosOf("bootstraps"), f, "", "empty bootstrap")
+			continue
+		}
+		if b.Name == "" {
+			p.add(b.At, f+".name", "", "a bootstrap needs a name")
+		} else {
+			checkDNSLabel(p, b.PosOf("name"), f+".name", "bootstrap", b.Name)
+		}
+		want, known := stepStore[b.Step]
+		if !known {
+			p.add(b.PosOf("step"), f+".step", suggest(b.Step, Steps), "unknown bootstrap step %q (one of %s)", b.Step, strings.Join(Steps, ", "))
+		}
+		if b.Store.Value != "" {
+			st, ok := c.Stores[b.Store.Value]
+			switch {
+			case !ok:
+				p.add(b.Store.At, f+".store", suggest(b.Store.Value, stores), "unknown store %q", b.Store.Value)
+			case known && want != st.Kind:
+				p.add(b.Store.At, f+".store", "", "step %s works on a %s store, but %q is a %s store", b.Step, want, b.Store.Value, st.Kind)
+			case st.External:
+				p.add(b.Store.At, f+".store", "", "store %q is external: novadev does not bootstrap it", b.Store.Value)
+			}
+		} else if known && want != "" {
+			p.add(b.At, f+".store", "", "step %s needs store: <a %s store>", b.Step, want)
+		}
+		for j, n := range b.Needs {
+			if !slices.Contains(bootNames, n.Value) {
+				p.add(n.At, fmt.Sprintf("%s.needs[%d]", f, j), suggest(n.Value, bootNames), "unknown bootstrap %q", n.Value)
+			}
+		}
+	}
+	if c.Protos.Version != "" && !regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`).MatchString(c.Protos.Version) {
+		p.add(c.Protos.PosOf("version"), "protos.version", "use MAJOR.MINOR.PATCH, e.g. 1.0.0", "version %q is not semantic", c.Protos.Version)
+	}
+	if c.Protos.Root != "" && exists != nil && !exists(c.Protos.Root) {
+		p.add(c.Protos.PosOf("root"), "protos.root", "", "directory %q does not exist", c.Protos.Root)
+	}
+	c.profiles = profiles
+}
+
+func validateStore(st *Store, p *problems, profiles map[string]bool) {
+	f := "stores." + st.Name
+	checkDNSLabel(p, st.At, f, "store", st.Name)
+	if !slices.Contains(StoreKinds, st.Kind) {
+		p.add(st.PosOf("kind"), f+".kind", suggest(st.Kind, StoreKinds), "unknown store kind %q (one of %s)", st.Kind, strings.Join(StoreKinds, ", "))
+	}
+	if st.Image == "" && !st.External {
+		p.add(st.At, f+".image", "add image: <reference>, or external: true if it runs elsewhere", "store has no image")
+	}
+	if st.Port < 1 || st.Port > 65535 {
+		p.add(st.PosOf("port"), f+".port", "", "port %d out of range", st.Port)
+	}
+	if st.Host < 0 || st.Host > 65535 {
+		p.add(st.PosOf("host"), f+".host", "", "host port %d out of range", st.Host)
+	}
+	validateResources(st.Resources, f, p)
+	for _, pr := range st.Profiles {
+		profiles[pr] = true
+	}
+	if st.Kind == StoreRedisCluster && st.Nodes < 3 {
+		p.add(st.PosOf("nodes"), f+".nodes", "use at least 3", "a Redis Cluster needs 3 masters, got %d", st.Nodes)
+	}
+	for _, e := range st.Extensions {
+		if !regexp.MustCompile(`^[a-z0-9_-]+$`).MatchString(e) {
+			p.add(st.PosOf("extensions"), f+".extensions", "", "%q is not an extension name", e)
+		}
+	}
+	if len(st.Topics) > 0 && st.Kind != StoreKafka {
+		p.add(st.PosOf("topics"), f+".topics", "", "only kafka stores have topics")
+	}
+	if len(st.Databases) > 0 && st.Kind != StoreClickHouse {
+		p.add(st.PosOf("databases"), f+".databases", "", "only clickhouse stores have databases")
+	}
+	seen := map[string]bool{}
+	for i, t := range st.Topics {
+		tf := fmt.Sprintf("%s.topics[%d]", f, i)
+		if t == nil {
+			continue
+		}
+		if !topicName.MatchString(t.Name) || len(t.Name) > 249 {
+			p.add(t.PosOf("name"), tf+".name", "use letters, digits, '.', '_' and '-'", "invalid topic name %q", t.Name)
+		}
+		if seen[t.Name] {
+			p.add(t.PosOf("name"), tf+".name", "", "topic %q is listed twice", t.Name)
+		}
+		seen[t.Name] = true
+		if t.Partitions < 1 {
+			p.add(t.PosOf("partitions"), tf+".partitions", "", "must be at least 1")
+		}
+		if t.Replication < 1 {
+			p.add(t.PosOf("replication"), tf+".replication", "", "must be at least 1")
+		}
+		if t.Retention.Duration < 0 {
+			p.add(t.PosOf("retention"), tf+".retention", "", "must not be negative")
+		}
+	}
+	for i, db := range st.Databases {
+		df := fmt.Sprintf("%s.databases[%d]", f, i)
+		if db == nil {
+			continue
+		}
+		if !chIdent.MatchString(db.Name) {
+			p.add(db.PosOf("name"), df+".name", "", "invalid ClickHouse database name %q", db.Name)
+		}
+		tables := map[string]bool{}
+		for j, t := range db.Tables {
+			tf := fmt.Sprintf("%s.tables[%d]", df, j)
+			if t == nil {
+				continue
+			}
+			if !chIdent.MatchString(t.Name) {
+				p.add(t.PosOf("name"), tf+".name", "", "invalid ClickHouse table name %q", t.Name)
+			}
+			if tables[t.Name] {
+				p.add(t.PosOf("name"), tf+".name", "", "table %q is listed twice", t.Name)
+			}
+			tables[t.Name] = true
+			if len(t.Columns) == 0 {
+				p.add(t.At, tf+".columns", "", "a table needs columns")
+			}
+			for k, col := range t.Columns {
+				if !chIdent.MatchString(col.Name) || col.Type == "" {
+					p.add(col.At, fmt.Sprintf("%s.columns[%d]", tf, k), "", "a column needs a name and a type")
+				}
+			}
+			if t.OrderBy == "" {
+				p.add(t.At, tf+".orderBy", "e.g. orderBy: (event_time)", "a MergeTree table needs orderBy")
+			}
+		}
+	}
+}
+
+func validatePorts(s *Service, p *problems) {
+	f := "services." + s.Name
+	names := map[string]bool{}
+	for i, pt := range s.Ports {
+		pf := fmt.Sprintf("%s.ports[%d]", f, i)
+		pos := pt.At
+		if pos.Line == 0 {
+			pos = s.At
+		}
+		if pt.Name == "" || !dnsLabel.MatchString(pt.Name) || len(pt.Name) > 15 {
+			p.add(pos, pf+".name", "use a short lower-case name like grpc or metrics", "port name %q is not valid", pt.Name)
+		}
+		if names[pt.Name] {
+			p.add(pos, pf+".name", "", "port %q is listed twice", pt.Name)
+		}
+		names[pt.Name] = true
+		if pt.Port < 1 || pt.Port > 65535 {
+			p.add(pt.PosOf("port"), pf+".port", "", "port %d out of range (set it here or in defaults.ports)", pt.Port)
+		}
+		if pt.Host < 0 || pt.Host > 65535 {
+			p.add(pt.PosOf("host"), pf+".host", "", "host port %d out of range", pt.Host)
+		}
+	}
+}
+
+func validateReadiness(s *Service, p *problems) {
+	r := s.Readiness
+	f := "services." + s.Name + ".readiness"
+	switch r.Type {
+	case CheckGRPC, CheckTCP:
+	case CheckHTTP:
+		if !strings.HasPrefix(r.Path, "/") {
+			p.add(r.PosOf("path"), f+".path", "e.g. /healthz", "an http check needs a path starting with /")
+		}
+	default:
+		p.add(r.PosOf("type"), f+".type", suggest(r.Type, []string{CheckGRPC, CheckTCP, CheckHTTP}), "unknown readiness type %q (grpc, tcp or http)", r.Type)
+	}
+	var ports []string
+	for _, pt := range s.Ports {
+		ports = append(ports, pt.Name)
+	}
+	if !slices.Contains(ports, r.Port) {
+		p.add(r.PosOf("port"), f+".port", suggest(r.Port, ports), "no port named %q", r.Port)
+	}
+}
+
+func validateResources(r Resources, f string, p *problems) {
+	for _, q := range []struct {
+		pos        Pos
+		field, val string
+		re         *regexp.Regexp
+	}{
+		{r.Requests.PosOf("cpu"), ".resources.requests.cpu", r.Requests.CPU, cpuQty},
+		{r.Limits.PosOf("cpu"), ".resources.limits.cpu", r.Limits.CPU, cpuQty},
+		{r.Requests.PosOf("memory"), ".resources.requests.memory", r.Requests.Memory, memQty},
+		{r.Limits.PosOf("memory"), ".resources.limits.memory", r.Limits.Memory, memQty},
+	} {
+		if q.val != "" && !q.re.MatchString(q.val) {
+			p.add(q.pos, f+q.field, "use e.g. 250m or 0.5 for cpu, 256Mi or 1Gi for memory", "invalid quantity %q", q.val)
+		}
+	}
+}
+
+func validateEnv(c *Catalog, env *Environment, p *problems) {
+	if env.File == "" {
+		return // the implicit environment of a bare catalog
+	}
+	if env.APIVersion != APIVersion {
+		p.add(env.PosOf("apiVersion"), "apiVersion", fmt.Sprintf("use %q", APIVersion), "unsupported apiVersion %q", env.APIVersion)
+	}
+	if env.Kind != KindEnvironment {
+		p.add(env.PosOf("kind"), "kind", fmt.Sprintf("use %q", KindEnvironment), "kind is %q", env.Kind)
+	}
+	checkDNSLabel(p, env.Metadata.PosOf("name"), "metadata.name", "environment", env.Metadata.Name)
+	if env.Project != "" {
+		checkDNSLabel(p, env.PosOf("project"), "project", "project", env.Project)
+	}
+	if env.HostPortBase < 0 || env.HostPortBase > 65535 {
+		p.add(env.PosOf("hostPortBase"), "hostPortBase", "", "must be a port number")
+	}
+	services := c.ServiceNames()
+	for _, name := range sortedKeys(env.Images.Services) {
+		if _, ok := c.Services[name]; !ok {
+			p.add(env.Images.PosOf("services"), "images.services."+name, suggest(name, services), "unknown service %q", name)
+		}
+	}
+	stores := c.StoreNames()
+	for _, name := range sortedKeys(env.Images.Stores) {
+		if _, ok := c.Stores[name]; !ok {
+			p.add(env.Images.PosOf("stores"), "images.stores."+name, suggest(name, stores), "unknown store %q", name)
+		}
+	}
+	known := sortedKeys(c.profiles)
+	for i, pr := range env.Profiles {
+		if !c.profiles[pr] {
+			p.add(env.PosOf("profiles"), fmt.Sprintf("profiles[%d]", i), suggest(pr, known), "no service or store is in profile %q", pr)
+		}
+	}
+	if env.Resources.Scale < 0 {
+		p.add(env.Resources.PosOf("scale"), "resources.scale", "", "must not be negative")
+	}
+}
+
+type hostPortUse struct {
+	pos  Pos
+	what string
+}
+
+func validateHostPorts(c *Catalog, p *problems) {
+	used := map[int]hostPortUse{}
+	claim := func(port int, pos Pos, field, what string) {
+		if port == 0 {
+			return
+		}
+		if port < 1 || port > 65535 {
+			p.add(pos, field, "lower the environment's hostPortBase", "host port %d out of range after moving the port block", port)
+			return
+		}
+		if prev, ok := used[port]; ok {
+			p.add(pos, field, "", "host port %d is already used by %s (%s)", port, prev.what, prev.pos)
+			return
+		}
+		used[port] = hostPortUse{pos, what}
+	}
+	for _, name := range c.StoreNames() {
+		st := c.Stores[name]
+		if st.External {
+			continue
+		}
+		n := 1
+		if st.Kind == StoreRedisCluster {
+			n = st.Nodes // one published port per node, consecutive
+		}
+		for i := 0; i < n && st.Host != 0; i++ {
+			claim(st.Host+i, st.PosOf("host"), "stores."+name+".host", fmt.Sprintf("store %s node %d", name, i+1))
+		}
+	}
+	for _, name := range c.ServiceNames() {
+		for i, pt := range c.Services[name].Ports {
+			claim(pt.Host, pt.PosOf("host"), fmt.Sprintf("services.%s.ports[%d].host", name, i), fmt.Sprintf("%s port %s", name, pt.Name))
+		}
+	}
+}
+
+// scaleResources multiplies every quantity by scale (0 or 1: unchanged).
+func scaleResources(r *Resources, scale float64) {
+	if scale == 0 || scale == 1 {
+		return
+	}
+	for _, q := range []*Quantities{&r.Requests, &r.Limits} {
+		q.CPU = scaleCPU(q.CPU, scale)
+		q.Memory = scaleMemory(q.Memory, scale)
+	}
+}
+
+func scaleCPU(v string, scale float64) string {
+	if v == "" {
+		return v
+	}
+	var milli float64
+	if m, ok := strings.CutSuffix(v, "m"); ok {
+		milli, _ = strconv.ParseFloat(m, 64)
+	} else {
+		f, _ := strconv.ParseFloat(v, 64)
+		milli = f * 1000
+	}
+	return fmt.Sprintf("%dm", max(1, int64(milli*scale+0.5)))
+}
+
+func scaleMemory(v string, scale float64) string {
+	if v == "" {
+		return v
+	}
+	units := []struct {
+		suffix string
+		bytes  float64
+	}{{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30}, {"Ti", 1 << 40}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}}
+	b, _ := strconv.ParseFloat(v, 64)
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok {
+			f, _ := strconv.ParseFloat(n, 64)
+			b = f * u.bytes
+			break
+		}
+	}
+	return fmt.Sprintf("%dMi", max(1, int64(b*scale/(1<<20)+0.5)))
+}
