@@ -1,0 +1,35 @@
+package cli
+
+import (
+	"errors"
+	"strconv"
+
+	"github.com/novadev/novadev/internal/catalog"
+)
+
+// loadCatalog loads the catalog with the selected environment; problems
+// become exit code 1 with every problem printed.
+func loadCatalog(s Streams, g *Global) (*catalog.Catalog, error) {
+	c, err := catalog.Load(g.Catalog, catalog.Options{Env: g.Env})
+	return c, problemsExit(s, err)
+}
+
+// problemsExit prints every catalog problem to stderr (text) and turns
+// them into exit code 1; other errors pass through.
+func problemsExit(s Streams, err error) error {
+	var ps catalog.Problems
+	if errors.As(err, &ps) {
+		for _, p := range ps {
+			s.Err.Write([]byte(p.String() + "\n"))
+		}
+		return &ExitError{Code: 1, Err: errors.New(plural(len(ps), "problem") + " found; fix them and run novadev validate again")}
+	}
+	return err
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
+}
