@@ -123,7 +123,8 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		n = n.Alias
 	}
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" && v.Kind() != reflect.Struct {
+	isStruct := v.Kind() == reflect.Struct || (v.Kind() == reflect.Pointer && v.Type().Elem().Kind() == reflect.Struct && v.Type().Elem() != nameType && v.Type().Elem() != durationType)
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" && !isStruct {
 		return // an explicit null leaves the zero value
 	}
 	switch v.Type() {
@@ -304,6 +305,7 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 		}
 		e := reflect.New(v.Type().Elem()).Elem()
 		d.decode(val, e, join(path, k.Value))
+		setAt(e, d.pos(k)) // a named object is where its name is written
 		v.SetMapIndex(key, e)
 	}
 }
@@ -330,4 +332,24 @@ func parse(file string, data []byte) (*yaml.Node, *Problem) {
 		return nil, &Problem{Pos: Pos{File: file}, Msg: "file is empty"}
 	}
 	return &root, nil
+}
+
+// setAt points an object decoded under a map key at the key.
+func setAt(v reflect.Value, at Pos) {
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return
+	}
+	for i := 0; i < v.NumField(); i++ {
+		if f := v.Type().Field(i); f.Anonymous && f.Type == nodeType {
+			n := v.Field(i).Addr().Interface().(*Node)
+			n.At = at
+			return
+		}
+	}
 }

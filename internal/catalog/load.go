@@ -126,9 +126,8 @@ func resolve(c *Catalog, env *Environment, exists func(string) bool) Problems {
 	p := &problems{}
 	validate(c, p, exists)
 	validateEnv(c, env, p)
-	if len(p.list) > 0 {
-		return p.list
-	}
+	// go on after problems: a duplicate port or a cycle is reported in the
+	// same run as an unknown field
 	applyEnv(c, env, p)
 	validateHostPorts(c, p)
 	validateGraph(c, p)
@@ -164,7 +163,7 @@ func applyDefaults(c *Catalog) {
 				r := *c.Defaults.Readiness
 				s.Readiness = &r
 			} else {
-				s.Readiness = &Readiness{}
+				s.Readiness = &Readiness{Node: Node{At: s.At}}
 			}
 		}
 		if s.Readiness.Type == "" {
@@ -175,7 +174,7 @@ func applyDefaults(c *Catalog) {
 		}
 		fillQuantities(&s.Resources.Requests, c.Defaults.Resources.Requests)
 		fillQuantities(&s.Resources.Limits, c.Defaults.Resources.Limits)
-		if s.Replicas == 0 {
+		if _, set := s.Keys["replicas"]; !set {
 			s.Replicas = 1
 		}
 		if s.Database != nil {
@@ -193,7 +192,7 @@ func applyDefaults(c *Catalog) {
 			c.Stores[name] = st
 		}
 		st.Name = name
-		if st.Port == 0 {
+		if _, set := st.Keys["port"]; !set {
 			st.Port = defaultStorePorts[st.Kind]
 		}
 		if st.Kind == StoreRedisCluster && st.Nodes == 0 {
@@ -203,10 +202,11 @@ func applyDefaults(c *Catalog) {
 			if t == nil {
 				continue
 			}
-			if t.Partitions == 0 {
+			// only absent keys get defaults: an explicit 0 is reported
+			if _, set := t.Keys["partitions"]; !set {
 				t.Partitions = 1
 			}
-			if t.Replication == 0 {
+			if _, set := t.Keys["replication"]; !set {
 				t.Replication = 1
 			}
 		}

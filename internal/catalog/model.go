@@ -180,6 +180,7 @@ func (c *Catalog) BootstrapsOfStep(step string) []*Bootstrap {
 type edge struct {
 	from, to string
 	at       Pos
+	field    string
 }
 
 func (c *Catalog) edges() []edge {
@@ -187,27 +188,27 @@ func (c *Catalog) edges() []edge {
 	for _, s := range c.ActiveServices() {
 		for _, d := range s.DependsOn {
 			if dep, ok := c.Services[d.Value]; ok && c.Active(dep.Profiles) {
-				out = append(out, edge{s.Name, d.Value, d.At})
+				out = append(out, edge{s.Name, d.Value, d.At, "services." + s.Name + ".dependsOn"})
 			}
 		}
 		for _, u := range c.UsedStores(s) {
-			out = append(out, edge{s.Name, u.Store.Name, u.Name.At})
+			out = append(out, edge{s.Name, u.Store.Name, u.Name.At, "services." + s.Name})
 			for _, b := range c.FinalBootstraps(u.Store.Name) {
-				out = append(out, edge{s.Name, b.Name, u.Name.At})
+				out = append(out, edge{s.Name, b.Name, u.Name.At, "services." + s.Name})
 			}
 		}
 		if len(s.Protos) > 0 {
 			for _, b := range c.BootstrapsOfStep(StepProtoValidate) {
-				out = append(out, edge{s.Name, b.Name, s.PosOf("protos")})
+				out = append(out, edge{s.Name, b.Name, s.PosOf("protos"), "services." + s.Name + ".protos"})
 			}
 		}
 	}
 	for _, b := range c.Bootstraps {
 		if st, ok := c.Stores[b.Store.Value]; ok && c.Active(st.Profiles) {
-			out = append(out, edge{b.Name, st.Name, b.Store.At})
+			out = append(out, edge{b.Name, st.Name, b.Store.At, "bootstraps." + b.Name + ".store"})
 		}
 		for _, n := range b.Needs {
-			out = append(out, edge{b.Name, n.Value, n.At})
+			out = append(out, edge{b.Name, n.Value, n.At, "bootstraps." + b.Name + ".needs"})
 		}
 	}
 	return out
@@ -254,14 +255,14 @@ func validateGraph(c *Catalog, p *problems) {
 			}
 		}
 	}
-	at := map[[2]string]Pos{}
+	at := map[[2]string]edge{}
 	for _, e := range c.edges() {
 		if _, ok := at[[2]string{e.from, e.to}]; !ok {
-			at[[2]string{e.from, e.to}] = e.at
+			at[[2]string{e.from, e.to}] = e
 		}
 	}
 	for _, cyc := range g.Cycles() {
-		pos := at[[2]string{cyc.Path[0], cyc.Path[1]}]
-		p.add(pos, "dependsOn", "remove one of these dependencies", "%v", cyc)
+		e := at[[2]string{cyc.Path[0], cyc.Path[1]}]
+		p.add(e.at, e.field, "remove one of these dependencies", "%v", cyc)
 	}
 }

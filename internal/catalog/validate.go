@@ -104,8 +104,8 @@ func validate(c *Catalog, p *problems, exists func(string) bool) {
 		validatePorts(s, p)
 		validateReadiness(s, p)
 		validateResources(s.Resources, f, p)
-		if s.Replicas < 0 {
-			p.add(s.PosOf("replicas"), f+".replicas", "", "must not be negative")
+		if s.Replicas < 1 {
+			p.add(s.PosOf("replicas"), f+".replicas", "", "must be at least 1")
 		}
 		for i, pr := range s.Profiles {
 			if !profileRef.MatchString(pr) {
@@ -271,7 +271,7 @@ func validateStore(st *Store, p *problems, profiles map[string]bool) {
 	if st.Image == "" && !st.External {
 		p.add(st.At, f+".image", "add image: <reference>, or external: true if it runs elsewhere", "store has no image")
 	}
-	if st.Port < 1 || st.Port > 65535 {
+	if (st.Port < 1 || st.Port > 65535) && (slices.Contains(StoreKinds, st.Kind) || st.Port != 0) {
 		p.add(st.PosOf("port"), f+".port", "", "port %d out of range", st.Port)
 	}
 	if st.Host < 0 || st.Host > 65535 {
@@ -396,7 +396,11 @@ func validateReadiness(s *Service, p *problems) {
 		ports = append(ports, pt.Name)
 	}
 	if !slices.Contains(ports, r.Port) {
-		p.add(r.PosOf("port"), f+".port", suggest(r.Port, ports), "no port named %q", r.Port)
+		hint := suggest(r.Port, ports)
+		if hint == "" {
+			hint = fmt.Sprintf("add a port named %s (here or in defaults.ports) or set readiness.port", r.Port)
+		}
+		p.add(r.PosOf("port"), f+".port", hint, "no port named %q", r.Port)
 	}
 }
 
@@ -493,7 +497,7 @@ func validateHostPorts(c *Catalog, p *problems) {
 	}
 	for _, name := range c.ServiceNames() {
 		for i, pt := range c.Services[name].Ports {
-			claim(pt.Host, pt.PosOf("host"), fmt.Sprintf("services.%s.ports[%d].host", name, i), fmt.Sprintf("%s port %s", name, pt.Name))
+			claim(pt.Host, pt.PosOf("host"), fmt.Sprintf("services.%s.ports[%d].host", name, i), fmt.Sprintf("service %s port %s", name, pt.Name))
 		}
 	}
 }
