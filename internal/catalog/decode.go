@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -219,7 +220,25 @@ type fieldInfo struct {
 	name  string
 }
 
+type structInfo struct {
+	fields  map[string]fieldInfo
+	names   []string
+	nodeIdx int
+}
+
+var structCache sync.Map // reflect.Type -> *structInfo
+
 func structFields(t reflect.Type) (map[string]fieldInfo, []string, int) {
+	if si, ok := structCache.Load(t); ok {
+		s := si.(*structInfo)
+		return s.fields, s.names, s.nodeIdx
+	}
+	fields, names, idx := computeStructFields(t)
+	structCache.Store(t, &structInfo{fields, names, idx})
+	return fields, names, idx
+}
+
+func computeStructFields(t reflect.Type) (map[string]fieldInfo, []string, int) {
 	fields := map[string]fieldInfo{}
 	var names []string
 	nodeIdx := -1

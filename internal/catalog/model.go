@@ -217,11 +217,11 @@ func (c *Catalog) edges() []edge {
 // Graph builds the dependency graph of the active environment: services,
 // stores and bootstraps, with an edge from each node to what it needs.
 func (c *Catalog) Graph() *Graph {
-	g, _ := c.buildGraph()
+	g, _ := c.buildGraph(c.edges())
 	return g
 }
 
-func (c *Catalog) buildGraph() (*Graph, []edge) {
+func (c *Catalog) buildGraph(edges []edge) (*Graph, []edge) {
 	g := graph.New[*Item]()
 	for _, s := range c.ActiveServices() {
 		g.Add(s.Name, &Item{Name: s.Name, Kind: KindService, Service: s})
@@ -236,7 +236,7 @@ func (c *Catalog) buildGraph() (*Graph, []edge) {
 		g.Add(b.Name, &Item{Name: b.Name, Kind: KindBootstrap, Bootstrap: b})
 	}
 	var skipped []edge
-	for _, e := range c.edges() {
+	for _, e := range edges {
 		if err := g.Connect(e.from, e.to); err != nil {
 			skipped = append(skipped, e)
 		}
@@ -245,7 +245,8 @@ func (c *Catalog) buildGraph() (*Graph, []edge) {
 }
 
 func validateGraph(c *Catalog, p *problems) {
-	g, _ := c.buildGraph()
+	edges := c.edges()
+	g, _ := c.buildGraph(edges)
 	// a service needing an inactive, non-optional store cannot run
 	for _, s := range c.ActiveServices() {
 		for _, d := range s.DependsOn {
@@ -256,7 +257,7 @@ func validateGraph(c *Catalog, p *problems) {
 		}
 	}
 	at := map[[2]string]edge{}
-	for _, e := range c.edges() {
+	for _, e := range edges {
 		if _, ok := at[[2]string{e.from, e.to}]; !ok {
 			at[[2]string{e.from, e.to}] = e
 		}

@@ -17,11 +17,15 @@ var (
 	cpuQty     = regexp.MustCompile(`^([0-9]+m|[0-9]+(\.[0-9]+)?)$`)
 	memQty     = regexp.MustCompile(`^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$`)
 	profileRef = dnsLabel
+	notLabel   = regexp.MustCompile(`[^a-z0-9-]+`)
+	envName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	extName    = regexp.MustCompile(`^[a-z0-9_-]+$`)
+	semver     = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
 )
 
 func checkDNSLabel(p *problems, pos Pos, field, what, name string) {
 	if len(name) > 63 || !dnsLabel.MatchString(name) {
-		fixed := strings.Trim(regexp.MustCompile(`[^a-z0-9-]+`).ReplaceAllString(strings.ToLower(name), "-"), "-")
+		fixed := strings.Trim(notLabel.ReplaceAllString(strings.ToLower(name), "-"), "-")
 		hint := "use lower-case letters, digits and '-', at most 63 characters"
 		if fixed != "" && fixed != name && len(fixed) <= 63 {
 			hint = fmt.Sprintf("did you mean %q?", fixed)
@@ -114,7 +118,7 @@ func validate(c *Catalog, p *problems, exists func(string) bool) {
 			profiles[pr] = true
 		}
 		for k := range s.Env {
-			if !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(k) {
+			if !envName.MatchString(k) {
 				p.add(s.PosOf("env"), f+".env."+k, "", "%q is not a valid environment variable name", k)
 			}
 		}
@@ -253,7 +257,7 @@ func validate(c *Catalog, p *problems, exists func(string) bool) {
 			}
 		}
 	}
-	if c.Protos.Version != "" && !regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`).MatchString(c.Protos.Version) {
+	if c.Protos.Version != "" && !semver.MatchString(c.Protos.Version) {
 		p.add(c.Protos.PosOf("version"), "protos.version", "use MAJOR.MINOR.PATCH, e.g. 1.0.0", "version %q is not semantic", c.Protos.Version)
 	}
 	if c.Protos.Root != "" && exists != nil && !exists(c.Protos.Root) {
@@ -285,7 +289,7 @@ func validateStore(st *Store, p *problems, profiles map[string]bool) {
 		p.add(st.PosOf("nodes"), f+".nodes", "use at least 3", "a Redis Cluster needs 3 masters, got %d", st.Nodes)
 	}
 	for _, e := range st.Extensions {
-		if !regexp.MustCompile(`^[a-z0-9_-]+$`).MatchString(e) {
+		if !extName.MatchString(e) {
 			p.add(st.PosOf("extensions"), f+".extensions", "", "%q is not an extension name", e)
 		}
 	}
