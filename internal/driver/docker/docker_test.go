@@ -75,7 +75,7 @@ func TestIntegrationDockerLifecycle(t *testing.T) {
 		Ports:   []driver.PortMapping{{HostIP: "127.0.0.1", Host: port, Container: 8080}},
 		Mounts:  []driver.Mount{{Type: "volume", Source: vol, Target: "/data"}},
 		Network: net1, Aliases: []string{"hello"},
-		Labels:  id.Labels("hello", "hello"),
+		Labels: id.Labels("hello", "hello"),
 	}
 	w.Labels[state.LabelConfigHash] = driver.Hash(w, imageID)
 	cid, err := d.Create(ctx, w)
