@@ -1,0 +1,308 @@
+package compose
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/novadev/novadev/internal/catalog"
+)
+
+// PlaceholderHealthcheck is the health command of a service running the
+// placeholder image (FROM scratch: the only program is /placeholder, which
+// exits 0 when its own grpc.health.v1 answers SERVING).
+var PlaceholderHealthcheck = []string{"/placeholder", "-healthcheck"}
+
+// KafkaHealthcheck is the health command of the kfake broker image (FROM
+// scratch: the only program is /nova-kafka). The port is appended.
+var KafkaHealthcheck = []string{"/nova-kafka", "-healthcheck", "-listen"}
+
+// hasHealthcheck reports whether store containers of this kind get a health
+// check (dependents then wait for service_healthy, else service_started).
+func hasHealthcheck(st *catalog.Store) bool {
+	switch st.Kind {
+	case catalog.StorePostgres, catalog.StoreRedisCluster, catalog.StoreKafka, catalog.StoreClickHouse, catalog.StoreElasticsearch:
+		return true
+	}
+	return false
+}
+
+// store adds the compose service(s) of a started store.
+func (b *builder) store(st *catalog.Store) error {
+	if !started(st) {
+		return nil // external: referenced by URI, never started
+	}
+	deploy, err := resources(st.Resources)
+	if err != nil {
+		return fmt.Errorf("store %s: %w", st.Name, err)
+	}
+	base := func(name string) types.ServiceConfig {
+		s := types.ServiceConfig{Name: name, Profiles: st.Profiles, Deploy: deploy, Restart: types.RestartPolicyOnFailure}
+		s.Image = st.Image
+		s.Labels = b.labels(st.Name, catalog.KindStore)
+		s.StopGracePeriod = duration(storeGrace)
+		s.DependsOn = b.dependsOn(st.Name)
+		return s
+	}
+	data := func(s *types.ServiceConfig, key, target string) {
+		b.volume(key)
+		s.Volumes = append(s.Volumes, types.ServiceVolumeConfig{Type: types.VolumeTypeVolume, Source: key, Target: target})
+	}
+	publish := func(s *types.ServiceConfig, host int) {
+		if host != 0 {
+			s.Ports = append(s.Ports, port(st.Port, host))
+		}
+	}
+	p := strconv.Itoa(st.Port)
+	switch st.Kind {
+	case catalog.StoreRedisCluster:
+		names, _ := redisNodes(st)
+		for i, name := range names {
+			s := base(name)
+			np := strconv.Itoa(st.Port + i)
+			// explicit entrypoint: the offline image's entrypoint is
+			// redis-server already, the official one's a wrapper script
+			s.Entrypoint = types.ShellCommand{"redis-server"}
+			s.Command = types.ShellCommand{
+				"--port", np,
+				"--cluster-enabled", "yes",
+				"--cluster-config-file", "/data/nodes.conf",
+				"--cluster-node-timeout", "1000",
+				"--cluster-announce-hostname", name,
+				"--cluster-preferred-endpoint-type", "hostname",
+				"--appendonly", "yes",
+				"--dir", "/data",
+				"--protected-mode", "no",
+			}
+			data(&s, name+"-data", "/data")
+			if st.Host != 0 {
+				s.Ports = append(s.Ports, port(st.Port+i, st.Host+i))
+			}
+			s.HealthCheck = healthcheck([]string{"redis-cli", "-p", np, "ping"}, storeStart)
+			if err := b.add(s); err != nil {
+				return err
+			}
+		}
+		return nil
+	case catalog.StorePostgres:
+		s := base(st.Name)
+		s.Environment = env(map[string]string{"POSTGRES_PASSWORD": secretRef(catalog.SuperuserPasswordVar)})
+		if st.Port != 5432 {
+			s.Command = types.ShellCommand{"-c", "port=" + p}
+		}
+		s.StopSignal = "SIGINT" // fast shutdown; SIGTERM waits for every client
+		data(&s, st.Name+"-data", "/var/lib/postgresql/data")
+		publish(&s, st.Host)
+		s.HealthCheck = healthcheck([]string{"pg_isready", "-h", loopback, "-p", p, "-U", "postgres", "-d", "postgres"}, storeStart)
+		return b.add(s)
+	case catalog.StoreKafka:
+		s := base(st.Name)
+		s.Command = types.ShellCommand{"--listen", "0.0.0.0:" + p, "--advertise", st.Name + ":" + p, "--data-dir", "/data"}
+		data(&s, st.Name+"-data", "/data")
+		publish(&s, st.Host)
+		s.HealthCheck = healthcheck(append(append([]string{}, KafkaHealthcheck...), loopback+":"+p), storeStart)
+		return b.add(s)
+	case catalog.StoreClickHouse:
+		s := base(st.Name)
+		data(&s, st.Name+"-data", "/var/lib/clickhouse")
+		publish(&s, st.Host)
+		// the Debian image has no clickhouse-client; bash and /ping exist in
+		// both it and the official image
+		s.HealthCheck = healthcheck([]string{"bash", "-c",
+			"exec 3<>/dev/tcp/127.0.0.1/" + p + " && printf 'GET /ping HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q Ok <&3"}, storeStart)
+		return b.add(s)
+	case catalog.StoreElasticsearch:
+		s := base(st.Name)
+		s.Environment = env(map[string]string{
+			"discovery.type":         "single-node",
+			"xpack.security.enabled": "false",
+			"http.port":              p,
+			"ES_JAVA_OPTS":           "-Xms512m -Xmx512m",
+		})
+		data(&s, st.Name+"-data", "/usr/share/elasticsearch/data")
+		publish(&s, st.Host)
+		s.HealthCheck = healthcheck([]string{"curl", "-fsS", "http://127.0.0.1:" + p + "/_cluster/health?wait_for_status=yellow&timeout=1s"}, storeStart)
+		return b.add(s)
+	default:
+		// a kind without a known probe (e.g. a non-external neo4j): started,
+		// dependents wait for service_started only
+		s := base(st.Name)
+		publish(&s, st.Host)
+		return b.add(s)
+	}
+}
+
+// storeAddr is host:port of a store's (first) container on the network.
+func storeAddr(st *catalog.Store) string {
+	return st.Name + ":" + strconv.Itoa(st.Port)
+}
+
+// bootstrap adds a one-shot service running `novadev bootstrap <step>`.
+func (b *builder) bootstrap(bs *catalog.Bootstrap) error {
+	s := types.ServiceConfig{Name: bs.Name, Restart: types.RestartPolicyNo}
+	s.Image = BootstrapImage
+	s.Command = types.ShellCommand{"bootstrap", bs.Step}
+	s.Labels = b.labels(bs.Name, catalog.KindBootstrap)
+	s.StopGracePeriod = duration(bootstrapGrace)
+	s.DependsOn = b.dependsOn(bs.Name)
+	s.Volumes = []types.ServiceVolumeConfig{{Type: types.VolumeTypeBind, Source: b.catalogDir, Target: CatalogMount, ReadOnly: true}}
+	vars := map[string]string{envCatalog: CatalogMount + "/" + filepath.Base(b.c.File)}
+	if b.c.Env.File != "" {
+		vars[envEnvironment] = strings.TrimSuffix(filepath.Base(b.c.Env.File), filepath.Ext(b.c.Env.File))
+	}
+	if st := b.c.Stores[bs.Store.Value]; st != nil {
+		s.Profiles = st.Profiles
+		switch st.Kind {
+		case catalog.StorePostgres:
+			vars[envBootPostgres] = storeAddr(st)
+			vars[catalog.SuperuserPasswordVar] = secretRef(catalog.SuperuserPasswordVar)
+			for _, v := range passwordVars(b.c) {
+				vars[v] = secretRef(v)
+			}
+		case catalog.StoreRedisCluster:
+			_, addrs := redisNodes(st)
+			vars[envBootRedisNodes] = strings.Join(addrs, ",")
+		case catalog.StoreKafka:
+			vars[envBootKafkaBrokers] = storeAddr(st)
+		case catalog.StoreClickHouse:
+			vars[envBootClickHouse] = "http://" + storeAddr(st)
+		}
+	}
+	s.Environment = env(vars)
+	return b.add(s)
+}
+
+// service adds one Nova service.
+func (b *builder) service(svc *catalog.Service) error {
+	deploy, err := resources(svc.Resources)
+	if err != nil {
+		return fmt.Errorf("service %s: %w", svc.Name, err)
+	}
+	s := types.ServiceConfig{Name: svc.Name, Profiles: svc.Profiles, Deploy: deploy, Restart: types.RestartPolicyOnFailure}
+	s.Image = svc.Image
+	if svc.Build != nil {
+		s.Build = &types.BuildConfig{
+			Context:    filepath.Join(b.catalogDir, filepath.FromSlash(svc.Build.Context)),
+			Dockerfile: svc.Build.Dockerfile,
+			Target:     svc.Build.Target,
+		}
+	}
+	s.Labels = b.labels(svc.Name, catalog.KindService)
+	s.StopGracePeriod = duration(serviceGrace)
+	s.DependsOn = b.dependsOn(svc.Name)
+	s.Environment = env(b.serviceEnv(svc))
+	for _, pt := range svc.Ports {
+		if pt.Host != 0 {
+			s.Ports = append(s.Ports, port(pt.Port, pt.Host))
+		}
+	}
+	start := serviceStart
+	if t := svc.Readiness.Timeout.Duration; t > 0 {
+		start = t
+	}
+	s.HealthCheck = healthcheck(b.serviceProbe(svc), start)
+	return b.add(s)
+}
+
+// placeholder reports whether the environment runs svc on the placeholder image.
+func (b *builder) placeholder(svc *catalog.Service) bool {
+	return b.c.Env.Images.Placeholder != "" && svc.Image == b.c.Env.Images.Placeholder
+}
+
+// serviceProbe is the health command of a service: the placeholder's own
+// check, or for real images the conventional probes they are expected to ship
+// (grpc_health_probe for gRPC, wget for HTTP, bash for TCP; docs/compose.md).
+func (b *builder) serviceProbe(svc *catalog.Service) []string {
+	if b.placeholder(svc) {
+		return append([]string{}, PlaceholderHealthcheck...)
+	}
+	p := strconv.Itoa(containerPort(svc, svc.Readiness.Port))
+	switch svc.Readiness.Type {
+	case catalog.CheckHTTP:
+		return []string{"wget", "-q", "-O", "/dev/null", "http://127.0.0.1:" + p + svc.Readiness.Path}
+	case catalog.CheckTCP:
+		return []string{"bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/" + p}
+	}
+	return []string{"grpc_health_probe", "-addr=127.0.0.1:" + p}
+}
+
+// containerPort returns the container port of the named port (0 if none).
+func containerPort(svc *catalog.Service, name string) int {
+	for _, p := range svc.Ports {
+		if p.Name == name {
+			return p.Port
+		}
+	}
+	return 0
+}
+
+// serviceEnv is the environment of docs/contracts.md, then the catalog's own
+// env on top (it wins: it is what a person wrote for this service).
+func (b *builder) serviceEnv(svc *catalog.Service) map[string]string {
+	c := b.c
+	vars := map[string]string{"NOVA_SERVICE": svc.Name}
+	if p := containerPort(svc, "grpc"); p != 0 {
+		vars["GRPC_PORT"] = strconv.Itoa(p)
+	}
+	if p := containerPort(svc, "metrics"); p != 0 {
+		vars["METRICS_PORT"] = strconv.Itoa(p)
+	}
+	first := func(kind string) *catalog.Store {
+		if sts := c.StoresOfKind(kind); len(sts) > 0 {
+			return sts[0]
+		}
+		return nil
+	}
+	if st := first(catalog.StorePostgres); svc.Database != nil && st != nil && started(st) {
+		vars["DATABASE_URL"] = fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable",
+			svc.Database.User, secretRef(catalog.PasswordVar(svc.Database.User)), storeAddr(st), svc.Database.Name)
+	}
+	if st := first(catalog.StoreRedisCluster); svc.Uses.Redis && st != nil && started(st) {
+		_, addrs := redisNodes(st)
+		vars["REDIS_CLUSTER_NODES"] = strings.Join(addrs, ",")
+	}
+	if st := first(catalog.StoreKafka); svc.Uses.Kafka != nil && st != nil && started(st) {
+		vars["KAFKA_BROKERS"] = storeAddr(st)
+		var topics []string
+		for _, t := range svc.Uses.Kafka.Topics {
+			topics = append(topics, t.Value)
+		}
+		if len(topics) > 0 {
+			vars["KAFKA_TOPICS"] = strings.Join(topics, ",")
+		}
+	}
+	if st := first(catalog.StoreClickHouse); svc.Uses.ClickHouse != nil && st != nil && started(st) {
+		vars["CLICKHOUSE_URL"] = "http://" + storeAddr(st)
+	}
+	if st := first(catalog.StoreElasticsearch); svc.Uses.Elasticsearch && st != nil {
+		vars["ELASTICSEARCH_URL"] = storeURI(st, "http")
+	}
+	if st := first(catalog.StoreNeo4j); svc.Uses.Neo4j && st != nil {
+		vars["NEO4J_URI"] = storeURI(st, "bolt")
+	}
+	var deps []string
+	for _, d := range c.ServiceDeps(svc) {
+		if c.Active(d.Profiles) {
+			deps = append(deps, fmt.Sprintf("%s:%d", d.Name, containerPort(d, "grpc")))
+		}
+	}
+	if len(deps) > 0 {
+		vars["NOVA_GRPC_DEPENDENCIES"] = strings.Join(deps, ",")
+	}
+	for _, k := range sortedKeys(svc.Env) {
+		vars[k] = escape(svc.Env[k])
+	}
+	return vars
+}
+
+// storeURI is where a store is reached: its catalog URI (external stores) or
+// scheme://name:port on the network.
+func storeURI(st *catalog.Store, scheme string) string {
+	if st.URI != "" {
+		return escape(st.URI)
+	}
+	return scheme + "://" + storeAddr(st)
+}
