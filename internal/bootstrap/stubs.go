@@ -7,21 +7,12 @@ import (
 	"github.com/novadev/novadev/internal/catalog"
 )
 
-// RedisClusterInit is not implemented yet.
-type RedisClusterInit struct{}
-
-// Name returns the step name.
-func (RedisClusterInit) Name() string { return catalog.StepRedisClusterInit }
-// Run returns an error until the step lands.
-func (RedisClusterInit) Run(context.Context, *catalog.Catalog, Targets, func(string, ...any)) error {
-	return errors.New("not yet")
-}
-
 // KafkaTopics is not implemented yet.
 type KafkaTopics struct{}
 
 // Name returns the step name.
 func (KafkaTopics) Name() string { return catalog.StepKafkaTopics }
+
 // Run returns an error until the step lands.
 func (KafkaTopics) Run(context.Context, *catalog.Catalog, Targets, func(string, ...any)) error {
 	return errors.New("not yet")
@@ -32,6 +23,7 @@ type ClickHouseInit struct{}
 
 // Name returns the step name.
 func (ClickHouseInit) Name() string { return catalog.StepClickHouseInit }
+
 // Run returns an error until the step lands.
 func (ClickHouseInit) Run(context.Context, *catalog.Catalog, Targets, func(string, ...any)) error {
 	return errors.New("not yet")
@@ -42,6 +34,7 @@ type ProtoValidate struct{}
 
 // Name returns the step name.
 func (ProtoValidate) Name() string { return catalog.StepProtoValidate }
+
 // Run returns an error until the step lands.
 func (ProtoValidate) Run(context.Context, *catalog.Catalog, Targets, func(string, ...any)) error {
 	return errors.New("not yet")

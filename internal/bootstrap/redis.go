@@ -1,0 +1,279 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/novadev/novadev/internal/catalog"
+)
+
+// RedisClusterInit forms a Redis Cluster of masters only from the catalog's
+// nodes: every node gets a contiguous share of the 16384 slots (the layout
+// redis-cli --cluster create uses), the first node meets the others, and the
+// step waits until every node reports cluster_state:ok. A cluster that is
+// already ok is left alone; a half-formed one is completed.
+//
+// Redis 7.0's CLUSTER MEET takes IP addresses only, so each node's address is
+// read from CLIENT INFO's laddr on a connection to it: the node's own address
+// inside the stack's network, whether the connection came through a published
+// port or not.
+type RedisClusterInit struct{}
+
+// Name returns catalog.StepRedisClusterInit.
+func (RedisClusterInit) Name() string { return catalog.StepRedisClusterInit }
+
+// ClusterSlots is the number of hash slots of a Redis Cluster.
+const ClusterSlots = 16384
+
+// slotRange is an inclusive range of hash slots.
+type slotRange struct{ Lo, Hi int }
+
+func (r slotRange) String() string { return fmt.Sprintf("%d-%d", r.Lo, r.Hi) }
+
+// slotLayout splits the slots among n masters like redis-cli does
+// (0-5460, 5461-10922, 10923-16383 for three).
+func slotLayout(n int) []slotRange {
+	per := float64(ClusterSlots) / float64(n)
+	out := make([]slotRange, n)
+	first, cursor := 0, 0.0
+	for i := range n {
+		last := int(math.Round(cursor + per - 1))
+		if last > ClusterSlots-1 || i == n-1 {
+			last = ClusterSlots - 1
+		}
+		out[i] = slotRange{first, last}
+		first = last + 1
+		cursor += per
+	}
+	return out
+}
+
+// clusterNode is one line of CLUSTER NODES.
+type clusterNode struct {
+	ID     string
+	Flags  []string
+	Slots  []slotRange
+	Myself bool
+	Master bool
+}
+
+// parseClusterNodes reads CLUSTER NODES output (importing/migrating slot
+// markers are skipped).
+func parseClusterNodes(s string) ([]clusterNode, error) {
+	var out []clusterNode
+	for _, line := range strings.Split(strings.TrimSpace(s), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) < 8 {
+			return nil, fmt.Errorf("CLUSTER NODES line %q: too few fields", line)
+		}
+		n := clusterNode{ID: f[0], Flags: strings.Split(f[2], ",")}
+		for _, fl := range n.Flags {
+			n.Myself = n.Myself || fl == "myself"
+			n.Master = n.Master || fl == "master"
+		}
+		for _, sl := range f[8:] {
+			if strings.HasPrefix(sl, "[") {
+				continue
+			}
+			lo, hi, found := strings.Cut(sl, "-")
+			if !found {
+				hi = lo
+			}
+			a, err1 := strconv.Atoi(lo)
+			b, err2 := strconv.Atoi(hi)
+			if err1 != nil || err2 != nil {
+				return nil, fmt.Errorf("CLUSTER NODES line %q: bad slot %q", line, sl)
+			}
+			n.Slots = append(n.Slots, slotRange{a, b})
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// missingRanges returns the parts of want no node owns, given owned[slot].
+func missingRanges(want slotRange, owned []bool) []slotRange {
+	var out []slotRange
+	for s := want.Lo; s <= want.Hi; s++ {
+		if owned[s] {
+			continue
+		}
+		if n := len(out); n > 0 && out[n-1].Hi == s-1 {
+			out[n-1].Hi = s
+		} else {
+			out = append(out, slotRange{s, s})
+		}
+	}
+	return out
+}
+
+// clientInfoField returns one field of CLIENT INFO output (e.g. laddr).
+func clientInfoField(info, field string) string {
+	for _, kv := range strings.Fields(info) {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == field {
+			return v
+		}
+	}
+	return ""
+}
+
+// infoField returns one field of CLUSTER INFO output.
+func infoField(info, field string) string {
+	for _, line := range strings.Split(info, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && k == field {
+			return v
+		}
+	}
+	return ""
+}
+
+// clusterHealthy reports whether one node's CLUSTER INFO says the cluster of
+// n nodes is fully formed, and if not, why.
+func clusterHealthy(info string, n int) (bool, string) {
+	state, assigned, known := infoField(info, "cluster_state"), infoField(info, "cluster_slots_assigned"), infoField(info, "cluster_known_nodes")
+	ok := state == "ok" && assigned == strconv.Itoa(ClusterSlots) && known == strconv.Itoa(n)
+	return ok, fmt.Sprintf("cluster_state:%s slots_assigned:%s known_nodes:%s", state, assigned, known)
+}
+
+// redisNode is one node being set up.
+type redisNode struct {
+	addr   string // as given in Targets
+	client *redis.Client
+	id     string
+	laddr  string // ip:port inside the network
+	nodes  []clusterNode
+}
+
+// Run implements Step.
+func (RedisClusterInit) Run(ctx context.Context, c *catalog.Catalog, t Targets, log func(string, ...any)) error {
+	want := 0
+	for _, st := range c.StoresOfKind(catalog.StoreRedisCluster) {
+		want = st.Nodes
+	}
+	if len(t.RedisNodes) == 0 {
+		return fmt.Errorf("redis-cluster-init: no Redis nodes (%s)", EnvRedisNodes)
+	}
+	if want != 0 && len(t.RedisNodes) != want {
+		return fmt.Errorf("redis-cluster-init: the catalog says %d nodes, got %d addresses: %s", want, len(t.RedisNodes), strings.Join(t.RedisNodes, ","))
+	}
+	n := len(t.RedisNodes)
+	nodes := make([]*redisNode, n)
+	for i, a := range t.RedisNodes {
+		cl := redis.NewClient(&redis.Options{Addr: a, Dialer: t.dialer(), MaxRetries: -1, DialTimeout: 5 * time.Second, PoolSize: 1})
+		defer cl.Close()
+		nodes[i] = &redisNode{addr: a, client: cl}
+	}
+
+	healthy := func() (bool, []string) {
+		all := true
+		var why []string
+		for _, nd := range nodes {
+			info, err := nd.client.ClusterInfo(ctx).Result()
+			if err != nil {
+				all = false
+				why = append(why, nd.addr+": "+err.Error())
+				continue
+			}
+			ok, state := clusterHealthy(info, n)
+			all = all && ok
+			why = append(why, nd.addr+": "+state)
+		}
+		return all, why
+	}
+	if ok, _ := healthy(); ok {
+		log("cluster already ok: %d masters, all %d slots assigned; nothing changed", n, ClusterSlots)
+		return nil
+	}
+
+	owned := make([]bool, ClusterSlots)
+	for _, nd := range nodes {
+		info, err := nd.client.Do(ctx, "CLIENT", "INFO").Text()
+		if err != nil {
+			return fmt.Errorf("redis-cluster-init: %s: CLIENT INFO: %w", nd.addr, err)
+		}
+		if nd.laddr = clientInfoField(info, "laddr"); nd.laddr == "" {
+			return fmt.Errorf("redis-cluster-init: %s: CLIENT INFO has no laddr (Redis 6.2 or newer needed): %q", nd.addr, info)
+		}
+		if nd.id, err = nd.client.Do(ctx, "CLUSTER", "MYID").Text(); err != nil {
+			return fmt.Errorf("redis-cluster-init: %s: CLUSTER MYID: %w (is cluster-enabled yes set?)", nd.addr, err)
+		}
+		text, err := nd.client.ClusterNodes(ctx).Result()
+		if err != nil {
+			return fmt.Errorf("redis-cluster-init: %s: CLUSTER NODES: %w", nd.addr, err)
+		}
+		if nd.nodes, err = parseClusterNodes(text); err != nil {
+			return fmt.Errorf("redis-cluster-init: %s: %w", nd.addr, err)
+		}
+		for _, cn := range nd.nodes {
+			if cn.Myself {
+				for _, r := range cn.Slots {
+					for s := r.Lo; s <= r.Hi; s++ {
+						owned[s] = true
+					}
+				}
+			}
+		}
+	}
+
+	for i, r := range slotLayout(n) {
+		nd := nodes[i]
+		missing := missingRanges(r, owned)
+		if len(missing) == 0 {
+			continue
+		}
+		args := []any{"CLUSTER", "ADDSLOTSRANGE"}
+		var names []string
+		for _, m := range missing {
+			args = append(args, m.Lo, m.Hi)
+			names = append(names, m.String())
+		}
+		if err := nd.client.Do(ctx, args...).Err(); err != nil {
+			return fmt.Errorf("redis-cluster-init: %s: CLUSTER ADDSLOTSRANGE %s: %w", nd.addr, strings.Join(names, " "), err)
+		}
+		log("%s (%s): assigned slots %s", nd.addr, nd.laddr, strings.Join(names, ","))
+	}
+
+	first := nodes[0]
+	for _, nd := range nodes[1:] {
+		known := false
+		for _, cn := range first.nodes {
+			known = known || cn.ID == nd.id
+		}
+		if known {
+			continue
+		}
+		host, port, err := net.SplitHostPort(nd.laddr)
+		if err != nil {
+			return fmt.Errorf("redis-cluster-init: %s: laddr %q: %w", nd.addr, nd.laddr, err)
+		}
+		if err := first.client.Do(ctx, "CLUSTER", "MEET", host, port).Err(); err != nil {
+			return fmt.Errorf("redis-cluster-init: %s: CLUSTER MEET %s: %w", first.addr, nd.laddr, err)
+		}
+		log("%s met %s at %s", first.addr, nd.addr, nd.laddr)
+	}
+
+	wait := 20 * time.Millisecond
+	for {
+		ok, why := healthy()
+		if ok {
+			log("cluster ok: %d masters, all %d slots assigned", n, ClusterSlots)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("redis-cluster-init: cluster not ok: %w; %s", context.Cause(ctx), strings.Join(why, "; "))
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 500*time.Millisecond)
+	}
+}
