@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -54,7 +55,7 @@ func Render(set *catalog.Set) (render.Files, error) {
 	w := &writer{}
 	w.header(set, envs, def)
 	for _, t := range []string{TargetCompose, TargetKind} {
-		for _, e := range envs {
+		for _, e := range targetEnvs(t, envs) {
 			p, err := plan(t, e, set.Envs[e])
 			if err != nil {
 				return nil, err
@@ -62,8 +63,23 @@ func Render(set *catalog.Set) (render.Files, error) {
 			w.function(p)
 		}
 	}
-	w.dispatch(envs)
+	w.dispatch(envs, def)
 	return render.Files{File: []byte(w.String())}, nil
+}
+
+// targetEnvs are the environments a target offers: all for compose, those
+// with an overlay for kind.
+func targetEnvs(target string, envs []string) []string {
+	if target == TargetCompose {
+		return envs
+	}
+	var out []string
+	for _, e := range envs {
+		if KindOverlay(e) != "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // ComposeFile is the compose file the compose renderer writes for env.
@@ -74,23 +90,34 @@ func ComposeFile(env string) string {
 	return "compose/docker-compose." + env + ".yaml"
 }
 
-// KindOverlay is the kustomize overlay the kind target applies for env: a
-// laptop and CI share the dev overlay, a pull request gets its own.
+// KindOverlay is the kustomize overlay the kind target applies for env, as
+// the kind renderer writes them: dev is the local environment, pr the
+// pull-request one. Other environments (ci) have no overlay: "" and the
+// kind target does not offer them.
 func KindOverlay(env string) string {
 	switch env {
-	case "local", "ci":
+	case "local":
 		return "kind/overlays/dev"
-	default:
-		return "kind/overlays/" + env
+	case "pr":
+		return "kind/overlays/pr"
 	}
+	return ""
 }
+
+// PRSuffix is the name suffix the kind pr overlay puts on Deployments and
+// Jobs (not on StatefulSets and Services, whose names are network
+// identities). Tilt finds workloads by their names, so the pr Tiltfile
+// function asks for workload <name>-pr and renames the resource back to
+// <name>, keeping resource names equal to graph nodes.
+const PRSuffix = "-pr"
 
 // resource is one Tilt resource.
 type resource struct {
-	name  string
-	label string
-	deps  []string
-	ports []string // kind target: LOCAL:CONTAINER port forwards
+	name     string
+	workload string // kind target: the workload, when its name differs
+	label    string
+	deps     []string
+	ports    []string // kind target: LOCAL:CONTAINER port forwards
 	// standIn, when set, makes this a local_resource that only says why the
 	// node runs nowhere (an external store, or one without an image).
 	standIn string
@@ -133,7 +160,10 @@ func plan(target, env string, c *catalog.Catalog) (*envPlan, error) {
 			for _, rn := range names(n) {
 				r := resource{name: rn, label: label(it.Kind), deps: deps, standIn: standIn(it)}
 				if target == TargetKind && r.standIn == "" {
-					r.ports = portForwards(it)
+					r.ports = portForwards(env, it)
+					if env == "pr" && it.Kind != catalog.KindStore {
+						r.workload = rn + PRSuffix
+					}
 				}
 				rs = append(rs, r)
 			}
@@ -191,7 +221,10 @@ func label(k catalog.NodeKind) string {
 	}
 }
 
-// standIn says why a store runs in no container ("" when it does).
+// standIn says why a store runs in no container ("" when it does): an
+// external store is no compose service and no workload (both renderers skip
+// it), yet it is a graph node, so a local_resource that only says so keeps
+// the edges to it.
 func standIn(it *catalog.Item) string {
 	if it.Kind != catalog.KindStore {
 		return ""
@@ -202,19 +235,23 @@ func standIn(it *catalog.Item) string {
 		return fmt.Sprintf("%s is external (%s): novadev does not run it", st.Name, st.URI)
 	case st.External:
 		return fmt.Sprintf("%s is external: novadev does not run it", st.Name)
-	case st.Image == "":
-		return fmt.Sprintf("%s has no image in this environment: services start without it", st.Name)
 	}
 	return ""
 }
 
 // portForwards publishes on the host what the compose target publishes:
-// each service port with a host port, and each store's client port.
-func portForwards(it *catalog.Item) []string {
+// each service port with a host port, and each store's client port. The
+// local environment's http ports are the exception: the kind cluster itself
+// publishes them (a NodePort and extraPortMappings in kind/cluster.yaml), and
+// a port-forward on the same host port would collide with it.
+func portForwards(env string, it *catalog.Item) []string {
 	var out []string
 	switch it.Kind {
 	case catalog.KindService:
 		for _, p := range it.Service.Ports {
+			if env == "local" && p.Name == "http" {
+				continue
+			}
 			if p.Host != 0 {
 				out = append(out, fmt.Sprintf("%d:%d", p.Host, p.Port))
 			}
@@ -284,7 +321,8 @@ func (w *writer) header(set *catalog.Set, envs []string, def string) {
 	w.line("# and its resource_deps are exactly that node's edges; docs/tilt.md has the mapping.")
 	w.line("")
 	w.line("config.define_string(%s, usage=%s)", q("target"), q("where to run: compose (default) or kind"))
-	w.line("config.define_string(%s, usage=%s)", q("env"), q("which environment: "+strings.Join(envs, ", ")+" (default "+def+")"))
+	w.line("config.define_string(%s, usage=%s)", q("env"), q("which environment: "+strings.Join(envs, ", ")+
+		" (default "+def+"; kind: "+strings.Join(targetEnvs(TargetKind, envs), ", ")+")"))
 	w.line("cfg = config.parse()")
 	w.line("target = cfg.get(%s, %s)", q("target"), q(TargetCompose))
 	w.line("env = cfg.get(%s, %s)", q("env"), q(def))
@@ -297,7 +335,12 @@ func (w *writer) function(p *envPlan) {
 	switch p.target {
 	case TargetCompose:
 		w.line("    # %s (novadev render compose), Compose project %s", ComposeFile(p.env), p.c.Env.Project)
-		w.call("docker_compose", pos(q(ComposeFile(p.env))), kw("project_name", q(p.c.Env.Project)))
+		args := []arg{pos(q(ComposeFile(p.env))), kw("project_name", q(p.c.Env.Project))}
+		if profiles := slices.Sorted(slices.Values(p.c.Env.Profiles)); len(profiles) > 0 {
+			// services behind a profile exist for Tilt only when it is on
+			args = append(args, kwList("profiles", quoteAll(profiles)))
+		}
+		w.call("docker_compose", args...)
 	case TargetKind:
 		w.line("    # %s (novadev render kind), namespace %s", KindOverlay(p.env), p.c.Env.Namespace)
 		w.call("k8s_yaml", pos(fmt.Sprintf("kustomize(%s)", q(KindOverlay(p.env)))))
@@ -321,6 +364,9 @@ func (w *writer) function(p *envPlan) {
 		w.line("    # layer %d", i)
 		for _, r := range layer {
 			fn, args := "dc_resource", []arg{pos(q(r.name))}
+			if r.workload != "" {
+				args = []arg{kw("workload", q(r.workload)), kw("new_name", q(r.name))}
+			}
 			switch {
 			case r.standIn != "":
 				fn = "local_resource"
@@ -339,13 +385,13 @@ func (w *writer) function(p *envPlan) {
 	}
 }
 
-func (w *writer) dispatch(envs []string) {
+func (w *writer) dispatch(envs []string, def string) {
 	w.line("")
 	w.line("")
 	w.line("ENVIRONMENTS = {")
 	for _, t := range []string{TargetCompose, TargetKind} {
 		w.line("    %s: {", q(t))
-		for _, e := range envs {
+		for _, e := range targetEnvs(t, envs) {
 			w.line("        %s: %s,", q(e), funcName(t, e))
 		}
 		w.line("    },")
@@ -355,7 +401,8 @@ func (w *writer) dispatch(envs []string) {
 	w.line("if target not in ENVIRONMENTS:")
 	w.line(`    fail("unknown --target=%%s: use one of %%s" %% (target, ", ".join(ENVIRONMENTS.keys())))`)
 	w.line("if env not in ENVIRONMENTS[target]:")
-	w.line(`    fail("unknown --env=%%s: use one of %%s" %% (env, ", ".join(ENVIRONMENTS[target].keys())))`)
+	w.line(`    available = ", ".join(ENVIRONMENTS[target].keys())`)
+	w.line(`    fail("--env=%%s is not available for --target=%%s: use one of %%s" %% (env, target, available))`)
 	w.line("ENVIRONMENTS[target][env]()")
 }
 

@@ -26,11 +26,12 @@ var tiltFileOptions = &syntax.FileOptions{Set: true, GlobalReassign: true, Recur
 
 // tiltResource is one recorded dc_resource, k8s_resource or local_resource.
 type tiltResource struct {
-	Fn     string
-	Deps   []string
-	Labels []string
-	Ports  []string
-	Cmd    string
+	Fn       string
+	Workload string // k8s_resource: the workload it selects
+	Deps     []string
+	Labels   []string
+	Ports    []string
+	Cmd      string
 }
 
 // dockerBuild is one recorded docker_build.
@@ -41,12 +42,13 @@ type dockerBuild struct {
 
 // recording is everything one evaluation of the Tiltfile did.
 type recording struct {
-	Compose        []string // docker_compose paths
-	ComposeProject string
-	Kustomize      []string // k8s_yaml(kustomize(dir)) dirs
-	Resources      map[string]*tiltResource
-	Order          []string
-	Builds         []dockerBuild
+	Compose         []string // docker_compose paths
+	ComposeProject  string
+	ComposeProfiles []string
+	Kustomize       []string // k8s_yaml(kustomize(dir)) dirs
+	Resources       map[string]*tiltResource
+	Order           []string
+	Builds          []dockerBuild
 }
 
 // syncStep is the value sync() returns.
@@ -118,7 +120,7 @@ func evalTiltfile(src []byte, root string, cli map[string]string) (*recording, e
 
 	predeclared := starlark.StringDict{
 		"docker_compose": builtin("docker_compose", func(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-			var paths, envFile, profiles, wait starlark.Value
+			var paths, envFile, wait, profiles starlark.Value
 			var project string
 			if err := starlark.UnpackArgs(b.Name(), args, kwargs, "configPaths", &paths, "env_file?", &envFile,
 				"project_name?", &project, "profiles?", &profiles, "wait?", &wait); err != nil {
@@ -130,6 +132,10 @@ func evalTiltfile(src []byte, root string, cli map[string]string) (*recording, e
 			}
 			rec.Compose = append(rec.Compose, p)
 			rec.ComposeProject = project
+			var err error
+			if rec.ComposeProfiles, err = strs(b.Name(), "profiles", profiles); err != nil {
+				return nil, err
+			}
 			return starlark.None, nil
 		}),
 		"dc_resource": builtin("dc_resource", func(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -185,7 +191,7 @@ func evalTiltfile(src []byte, root string, cli map[string]string) (*recording, e
 			if len(rec.Kustomize) == 0 {
 				return nil, fmt.Errorf("k8s_resource(%q) before k8s_yaml: no workload found", workload)
 			}
-			r := &tiltResource{}
+			r := &tiltResource{Workload: workload}
 			var err error
 			if r.Deps, err = strs(b.Name(), "resource_deps", deps); err != nil {
 				return nil, err
