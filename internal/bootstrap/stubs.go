@@ -7,17 +7,6 @@ import (
 	"github.com/novadev/novadev/internal/catalog"
 )
 
-// KafkaTopics is not implemented yet.
-type KafkaTopics struct{}
-
-// Name returns the step name.
-func (KafkaTopics) Name() string { return catalog.StepKafkaTopics }
-
-// Run returns an error until the step lands.
-func (KafkaTopics) Run(context.Context, *catalog.Catalog, Targets, func(string, ...any)) error {
-	return errors.New("not yet")
-}
-
 // ClickHouseInit is not implemented yet.
 type ClickHouseInit struct{}
 
