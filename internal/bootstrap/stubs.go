@@ -7,17 +7,6 @@ import (
 	"github.com/novadev/novadev/internal/catalog"
 )
 
-// ClickHouseInit is not implemented yet.
-type ClickHouseInit struct{}
-
-// Name returns the step name.
-func (ClickHouseInit) Name() string { return catalog.StepClickHouseInit }
-
-// Run returns an error until the step lands.
-func (ClickHouseInit) Run(context.Context, *catalog.Catalog, Targets, func(string, ...any)) error {
-	return errors.New("not yet")
-}
-
 // ProtoValidate is not implemented yet.
 type ProtoValidate struct{}
 

@@ -1,0 +1,6 @@
+CREATE DATABASE IF NOT EXISTS `nova_analytics`;
+CREATE TABLE IF NOT EXISTS `nova_analytics`.`events` (`event_id` UUID, `event_time` DateTime, `event_date` Date, `user_id` String, `event_type` String, `properties` String) ENGINE = MergeTree() PARTITION BY toYYYYMM(event_date) ORDER BY (event_type, event_time);
+CREATE TABLE IF NOT EXISTS `nova_analytics`.`user_activity` (`user_id` String, `activity_time` DateTime, `activity_date` Date, `action` String, `session_id` String) ENGINE = MergeTree() PARTITION BY toYYYYMM(activity_date) ORDER BY (user_id, activity_time);
+CREATE TABLE IF NOT EXISTS `nova_analytics`.`content_metrics` (`content_id` String, `metric_date` Date, `views` UInt64, `likes` UInt64, `shares` UInt64) ENGINE = MergeTree() PARTITION BY toYYYYMM(metric_date) ORDER BY (content_id, metric_date);
+CREATE TABLE IF NOT EXISTS `nova_analytics`.`feed_analytics` (`user_id` String, `impression_time` DateTime, `impression_date` Date, `content_id` String, `position` UInt32, `score` Float64) ENGINE = MergeTree() PARTITION BY toYYYYMM(impression_date) ORDER BY (user_id, impression_time);
+CREATE TABLE IF NOT EXISTS `nova_analytics`.`service_metrics` (`service` String, `metric_time` DateTime, `metric_date` Date, `name` String, `value` Float64) ENGINE = MergeTree() PARTITION BY toYYYYMM(metric_date) ORDER BY (service, name, metric_time);
