@@ -1,0 +1,173 @@
+package kind
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/novadev/novadev/internal/catalog"
+)
+
+// GRPCServicesName is the headless Service every service's pods answer
+// behind (the staging guide's DNS-based discovery).
+const GRPCServicesName = "nova-grpc-services"
+
+// serviceObjects are one service's ServiceAccount, Service and Deployment.
+func serviceObjects(c *catalog.Catalog, g *catalog.Graph, s *catalog.Service) ([]any, error) {
+	sa := &corev1.ServiceAccount{
+		TypeMeta:                     typeMeta("v1", "ServiceAccount"),
+		ObjectMeta:                   meta(c, s.Name, ComponentService),
+		AutomountServiceAccountToken: ptr(needsJobs(g, s.Name)),
+	}
+	svc := &corev1.Service{
+		TypeMeta:   typeMeta("v1", "Service"),
+		ObjectMeta: meta(c, s.Name, ComponentService),
+		Spec:       corev1.ServiceSpec{Selector: selector(s.Name)},
+	}
+	var ports []corev1.ContainerPort
+	for _, p := range s.Ports {
+		ports = append(ports, corev1.ContainerPort{Name: p.Name, ContainerPort: int32(p.Port), Protocol: corev1.ProtocolTCP})
+		svc.Spec.Ports = append(svc.Spec.Ports, corev1.ServicePort{
+			Name: p.Name, Port: int32(p.Port), TargetPort: intstr.FromString(p.Name), Protocol: corev1.ProtocolTCP,
+		})
+	}
+	res, err := resources(s.Resources)
+	if err != nil {
+		return nil, fmt.Errorf("service %s: %w", s.Name, err)
+	}
+	probe, err := readinessProbe(s)
+	if err != nil {
+		return nil, err
+	}
+	dep := &appsv1.Deployment{
+		TypeMeta:   typeMeta("apps/v1", "Deployment"),
+		ObjectMeta: meta(c, s.Name, ComponentService),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr(int32(s.Replicas)),
+			Selector: &metav1LabelSelector{MatchLabels: selector(s.Name)},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: podMeta(c, s.Name, ComponentService),
+				Spec: corev1.PodSpec{
+					ServiceAccountName: s.Name,
+					EnableServiceLinks: ptr(false),
+					InitContainers:     waitContainers(c, g, s.Name),
+					Containers: []corev1.Container{{
+						Name:            s.Name,
+						Image:           s.Image,
+						ImagePullPolicy: corev1.PullIfNotPresent,
+						Ports:           ports,
+						Env:             serviceEnv(c, g, s),
+						ReadinessProbe:  probe,
+						Resources:       res,
+					}},
+				},
+			},
+		},
+	}
+	return []any{sa, svc, dep}, nil
+}
+
+// readinessProbe is the catalog's readiness check as a native probe: gRPC
+// health for grpc (Kubernetes' built-in grpc probe), TCP or HTTP GET.
+func readinessProbe(s *catalog.Service) (*corev1.Probe, error) {
+	r := s.Readiness
+	port := portNamed(s, r.Port)
+	if port == 0 {
+		return nil, fmt.Errorf("service %s: readiness port %q is not one of its ports", s.Name, r.Port)
+	}
+	p := &corev1.Probe{PeriodSeconds: 5, TimeoutSeconds: 2, FailureThreshold: 3}
+	switch r.Type {
+	case catalog.CheckGRPC:
+		p.GRPC = &corev1.GRPCAction{Port: int32(port)}
+	case catalog.CheckTCP:
+		p.TCPSocket = &corev1.TCPSocketAction{Port: intstr.FromInt32(int32(port))}
+	case catalog.CheckHTTP:
+		p.HTTPGet = &corev1.HTTPGetAction{Path: r.Path, Port: intstr.FromInt32(int32(port))}
+	default:
+		return nil, fmt.Errorf("service %s: readiness type %q has no Kubernetes probe", s.Name, r.Type)
+	}
+	return p, nil
+}
+
+// serviceEnv is the service environment of docs/contracts.md, with the
+// cluster's addresses; passwords come from the credentials Secret and are
+// expanded into DATABASE_URL by the kubelet ($(VAR) references).
+func serviceEnv(c *catalog.Catalog, g *catalog.Graph, s *catalog.Service) []corev1.EnvVar {
+	env := []corev1.EnvVar{{Name: "NOVA_SERVICE", Value: s.Name}}
+	for _, p := range s.Ports {
+		env = append(env, corev1.EnvVar{Name: strings.ToUpper(p.Name) + "_PORT", Value: fmt.Sprint(p.Port)})
+	}
+	for _, u := range c.UsedStores(s) {
+		env = append(env, storeEnv(c, s, u.Store)...)
+	}
+	var deps []string
+	for _, d := range g.Needs(s.Name) {
+		if it, _ := g.Node(d); it.Kind == catalog.KindService {
+			deps = append(deps, fmt.Sprintf("%s:%d", d, grpcPort(it.Service)))
+		}
+	}
+	if len(deps) > 0 {
+		env = append(env, corev1.EnvVar{Name: "NOVA_GRPC_DEPENDENCIES", Value: strings.Join(deps, ",")})
+	}
+	keys := make([]string, 0, len(s.Env))
+	for k := range s.Env {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		env = append(env, corev1.EnvVar{Name: k, Value: s.Env[k]})
+	}
+	return env
+}
+
+// storeEnv is what a service is told about one store it uses.
+func storeEnv(c *catalog.Catalog, s *catalog.Service, st *catalog.Store) []corev1.EnvVar {
+	switch st.Kind {
+	case catalog.StorePostgres:
+		if s.Database == nil {
+			return nil
+		}
+		pw := catalog.PasswordVar(s.Database.User)
+		return []corev1.EnvVar{
+			secretEnv(pw, pw),
+			{Name: "DATABASE_URL", Value: fmt.Sprintf("postgres://%s:$(%s)@%s:%d/%s?sslmode=disable", s.Database.User, pw, st.Name, st.Port, s.Database.Name)},
+		}
+	case catalog.StoreRedisCluster:
+		return []corev1.EnvVar{{Name: "REDIS_CLUSTER_NODES", Value: storeAddr(st)}}
+	case catalog.StoreKafka:
+		env := []corev1.EnvVar{{Name: "KAFKA_BROKERS", Value: storeAddr(st)}}
+		if s.Uses.Kafka != nil && len(s.Uses.Kafka.Topics) > 0 {
+			var topics []string
+			for _, t := range s.Uses.Kafka.Topics {
+				topics = append(topics, t.Value)
+			}
+			env = append(env, corev1.EnvVar{Name: "KAFKA_TOPICS", Value: strings.Join(topics, ",")})
+		}
+		return env
+	case catalog.StoreClickHouse:
+		return []corev1.EnvVar{{Name: "CLICKHOUSE_URL", Value: storeAddr(st)}}
+	case catalog.StoreElasticsearch:
+		return []corev1.EnvVar{{Name: "ELASTICSEARCH_URL", Value: storeAddr(st)}}
+	case catalog.StoreNeo4j:
+		return []corev1.EnvVar{{Name: "NEO4J_URI", Value: storeAddr(st)}}
+	}
+	return nil
+}
+
+// grpcServices is the headless Service over every service's gRPC port.
+func grpcServices(c *catalog.Catalog) *corev1.Service {
+	m := meta(c, GRPCServicesName, ComponentService)
+	return &corev1.Service{
+		TypeMeta:   typeMeta("v1", "Service"),
+		ObjectMeta: m,
+		Spec: corev1.ServiceSpec{
+			ClusterIP: corev1.ClusterIPNone,
+			Selector:  map[string]string{LabelComponent: ComponentService, LabelPartOf: c.Metadata.Name},
+			Ports:     []corev1.ServicePort{{Name: "grpc", Port: 50051, TargetPort: intstr.FromString("grpc"), Protocol: corev1.ProtocolTCP}},
+		},
+	}
+}

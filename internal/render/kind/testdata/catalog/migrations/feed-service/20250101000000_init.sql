@@ -1,0 +1,2 @@
+-- posts
+CREATE TABLE posts (id uuid PRIMARY KEY);
