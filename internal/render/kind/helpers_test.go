@@ -91,6 +91,12 @@ func splitDocs(t testing.TB, data []byte) []object {
 // the rendered tree and a fake credentials.env, and returns the objects.
 func build(t testing.TB, set *catalog.Set, files render.Files, overlay string) []object {
 	t.Helper()
+	return splitDocs(t, buildYAML(t, set, files, overlay))
+}
+
+// buildYAML is build's output as one YAML stream.
+func buildYAML(t testing.TB, set *catalog.Set, files render.Files, overlay string) []byte {
+	t.Helper()
 	fs := filesys.MakeFsInMemory()
 	for p, data := range files {
 		require.NoError(t, fs.MkdirAll(path.Dir("/"+p)))
@@ -101,7 +107,7 @@ func build(t testing.TB, set *catalog.Set, files render.Files, overlay string) [
 	require.NoError(t, err, "kustomize build %s", overlay)
 	y, err := m.AsYaml()
 	require.NoError(t, err)
-	return splitDocs(t, y)
+	return y
 }
 
 // typedFor is the k8s.io/api (or kind, kustomize) type a manifest must

@@ -158,16 +158,23 @@ func storeEnv(c *catalog.Catalog, s *catalog.Service, st *catalog.Store) []corev
 	return nil
 }
 
-// grpcServices is the headless Service over every service's gRPC port.
+// grpcServices is the headless Service over every service's gRPC port (the
+// catalog's default grpc port).
 func grpcServices(c *catalog.Catalog) *corev1.Service {
 	m := meta(c, GRPCServicesName, ComponentService)
+	port := int32(50051)
+	for _, p := range c.Defaults.Ports {
+		if p.Name == "grpc" {
+			port = int32(p.Port)
+		}
+	}
 	return &corev1.Service{
 		TypeMeta:   typeMeta("v1", "Service"),
 		ObjectMeta: m,
 		Spec: corev1.ServiceSpec{
 			ClusterIP: corev1.ClusterIPNone,
 			Selector:  map[string]string{LabelComponent: ComponentService, LabelPartOf: c.Metadata.Name},
-			Ports:     []corev1.ServicePort{{Name: "grpc", Port: 50051, TargetPort: intstr.FromString("grpc"), Protocol: corev1.ProtocolTCP}},
+			Ports:     []corev1.ServicePort{{Name: "grpc", Port: port, TargetPort: intstr.FromString("grpc"), Protocol: corev1.ProtocolTCP}},
 		},
 	}
 }
