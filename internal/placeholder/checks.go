@@ -13,7 +13,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -77,7 +79,7 @@ func (c RedisClusterCheck) Check(ctx context.Context) error {
 // KafkaCheck wants every listed topic to exist (or, with no topics, the
 // brokers to answer metadata).
 type KafkaCheck struct {
-	Admin  *kadm.Client
+	Client *kgo.Client
 	Topics []string
 }
 
@@ -88,25 +90,41 @@ func NewKafkaCheck(brokers, topics []string, opts ...kgo.Opt) (KafkaCheck, error
 	if err != nil {
 		return KafkaCheck{}, err
 	}
-	return KafkaCheck{Admin: kadm.NewClient(cl), Topics: topics}, nil
+	return KafkaCheck{Client: cl, Topics: topics}, nil
 }
 
 // Name implements Check.
 func (KafkaCheck) Name() string { return "kafka" }
 
-// Check implements Check.
+// Check implements Check. It asks the brokers directly: kadm's topic listing
+// answers from the client's metadata cache (up to 5 s old), and a topic that
+// bootstrap just created should count at the next check.
 func (c KafkaCheck) Check(ctx context.Context) error {
+	adm := kadm.NewClient(c.Client)
 	if len(c.Topics) == 0 {
-		_, err := c.Admin.ListBrokers(ctx)
+		_, err := adm.ListBrokers(ctx)
 		return err
 	}
-	details, err := c.Admin.ListTopics(ctx, c.Topics...)
+	req := kmsg.NewPtrMetadataRequest()
+	for _, t := range c.Topics {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(t)
+		req.Topics = append(req.Topics, rt)
+	}
+	req.AllowAutoTopicCreation = false
+	resp, err := req.RequestWith(ctx, c.Client)
 	if err != nil {
 		return err
 	}
+	found := map[string]error{}
+	for _, t := range resp.Topics {
+		if t.Topic != nil {
+			found[*t.Topic] = kerr.ErrorForCode(t.ErrorCode)
+		}
+	}
 	var missing []string
 	for _, t := range c.Topics {
-		if d, ok := details[t]; !ok || d.Err != nil {
+		if err, ok := found[t]; !ok || err != nil {
 			missing = append(missing, t)
 		}
 	}

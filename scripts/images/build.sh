@@ -53,6 +53,15 @@ fresh() {
 	[[ ${NOVADEV_REBUILD:-} != 1 && $(current_hash "$1") == "$2" ]]
 }
 
+# dbuild TAG HASH DIR: docker build, quiet unless it fails.
+dbuild() {
+	local out
+	out=$(docker build --label "$label=$2" -t "$1" "$3" 2>&1) || {
+		printf '%s\n' "$out" >&2
+		die "docker build of $1 failed"
+	}
+}
+
 summary=()
 report() { # report TAG built|reused SECONDS
 	summary+=("$(printf '%-30s %-7s %6ss' "$1" "$2" "$3")")
@@ -140,7 +149,7 @@ build_store() {
 		report "$tag" reused "$(elapsed "$start")"
 		return
 	fi
-	docker build -q --label "$label=$h" -t "$tag" "$here/$name" >/dev/null
+	dbuild "$tag" "$h" "$here/$name"
 	report "$tag" built "$(elapsed "$start")"
 }
 
@@ -168,7 +177,7 @@ build_go() {
 	rm -rf "$ctx" && mkdir -p "$ctx"
 	cp "$here/$name"/* "$ctx/"
 	CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$ctx/$name" "$pkg"
-	docker build -q --label "$label=$h" -t "$tag" "$ctx" >/dev/null
+	dbuild "$tag" "$h" "$ctx"
 	rm -rf "$ctx"
 	report "$tag" built "$(elapsed "$start")"
 }
