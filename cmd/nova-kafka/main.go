@@ -17,8 +17,12 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func main() {
@@ -36,6 +40,9 @@ type options struct {
 	dataDir   string
 	clusterID string
 	logLevel  string
+	// healthcheck: answer whether a broker on listen serves the Kafka
+	// protocol, then exit (the compose healthcheck; the image has no shell)
+	healthcheck bool
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -47,6 +54,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.dataDir, "data-dir", "/data", "directory that persists topics and records across restarts (empty: memory only)")
 	fs.StringVar(&o.clusterID, "cluster-id", "nova-local", "cluster ID reported in metadata")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "kfake log level: none, error, warn, info, debug")
+	fs.BoolVar(&o.healthcheck, "healthcheck", false, "exit 0 when a broker on --listen answers a Kafka ApiVersions request, 1 otherwise")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -62,6 +70,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	o, err := parse(args, stderr)
 	if err != nil {
 		return err
+	}
+	if o.healthcheck {
+		return healthcheck(ctx, o.listen)
 	}
 	level, err := parseLevel(o.logLevel)
 	if err != nil {
@@ -165,3 +176,31 @@ type advertisedListener struct {
 }
 
 func (l advertisedListener) Addr() net.Addr { return l.addr }
+
+// healthcheck dials the broker on listen (0.0.0.0 means this host) and
+// asks it for its API versions: a real protocol round trip, not a port knock.
+func healthcheck(ctx context.Context, listen string) error {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return err
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	addr := net.JoinHostPort(host, port)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	resp, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, cl)
+	if err != nil {
+		return fmt.Errorf("broker on %s: %w", addr, err)
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return fmt.Errorf("broker on %s: %w", addr, err)
+	}
+	return nil
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -159,5 +160,40 @@ func TestBrokerAdvertisesAndPersists(t *testing.T) {
 	recs := fetches.Records()
 	if len(recs) != 1 || string(recs[0].Value) != "hello" {
 		t.Fatalf("after restart records = %v, want one \"hello\"", recs)
+	}
+}
+
+func TestHealthcheck(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	var logs syncBuffer
+	go func() {
+		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--advertise", "kafka.invalid", "--data-dir", ""}, &logs, ready)
+	}()
+	var adv string
+	select {
+	case adv = <-ready:
+	case err := <-done:
+		t.Fatalf("broker exited: %v; log:\n%s", err, logs.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("broker not ready after 10s")
+	}
+	_, port, err := net.SplitHostPort(adv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run(context.Background(), []string{"-healthcheck", "-listen", "0.0.0.0:" + port}, io.Discard, nil); err != nil {
+		t.Fatalf("healthcheck against a live broker: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	if err := run(context.Background(), []string{"-healthcheck", "-listen", dead}, io.Discard, nil); err == nil {
+		t.Fatal("healthcheck passed with no broker listening")
 	}
 }

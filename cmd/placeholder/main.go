@@ -10,6 +10,11 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/novadev/novadev/internal/placeholder"
 )
@@ -17,6 +22,15 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// -healthcheck: the compose healthcheck (the image has no shell): exit 0
+	// when this container's own gRPC health reports SERVING
+	if len(os.Args) == 2 && os.Args[1] == "-healthcheck" {
+		if err := healthcheck(ctx); err != nil {
+			fmt.Fprintf(os.Stderr, "placeholder: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "placeholder: %v\n", err)
 		os.Exit(1)
@@ -43,4 +57,26 @@ func run(ctx context.Context) error {
 	}
 	s := &placeholder.Server{Service: cfg.Service, GRPC: gl, Metrics: ml, Deps: deps, Notes: notes, Log: os.Stderr}
 	return s.Run(ctx)
+}
+
+func healthcheck(ctx context.Context) error {
+	cfg, err := placeholder.FromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	conn, err := grpc.NewClient(net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.GRPCPort)), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		return err
+	}
+	if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		return fmt.Errorf("%s is %s", cfg.Service, resp.GetStatus())
+	}
+	return nil
 }
