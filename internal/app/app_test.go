@@ -1,0 +1,161 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/novadev/novadev/internal/app"
+	"github.com/novadev/novadev/internal/cli"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type result struct {
+	code     int
+	out, err string
+}
+
+func run(t *testing.T, env map[string]string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	s := cli.Streams{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: func(k string) string { return env[k] }}
+	code := app.Run(context.Background(), s, append([]string{"--catalog", "../../envs/nova.yaml"}, args...))
+	return result{code, out.String(), errb.String()}
+}
+
+func TestValidateNova(t *testing.T) {
+	r := run(t, nil, "validate")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Equal(t, "../../envs/nova.yaml: ok: environment local (project nova-local): 16 services, 5 stores, 6 bootstraps, 92 edges\n", r.out)
+	r = run(t, nil, "validate", "--all")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Equal(t, 4, strings.Count(r.out, ": ok: "), "the bare catalog and three environments")
+}
+
+func TestValidateReportsEverything(t *testing.T) {
+	r := run(t, nil, "validate", "--catalog", "../catalog/testdata/invalid/four-problems.yaml", "--env", "")
+	assert.Equal(t, 1, r.code)
+	lines := strings.Split(strings.TrimSpace(r.err), "\n")
+	require.Len(t, lines, 5, r.err)
+	assert.Contains(t, lines[0], "dependency cycle: a -> b -> a")
+	assert.Contains(t, lines[1], `did you mean "user-service"?`)
+	assert.Contains(t, lines[2], "host port 20100 is already used")
+	assert.Contains(t, lines[3], `unknown field "imagePullPolicy"`)
+	assert.Equal(t, "novadev: 4 problems found; fix them and run novadev validate again", lines[4])
+	assert.Empty(t, r.out)
+
+	r = run(t, nil, "validate", "--catalog", "../catalog/testdata/invalid/four-problems.yaml", "--env", "", "-o", "json")
+	assert.Equal(t, 1, r.code)
+	var v struct {
+		OK       bool `json:"ok"`
+		Problems []struct {
+			Pos struct {
+				Line int `json:"line"`
+			} `json:"pos"`
+			Field string `json:"field"`
+		} `json:"problems"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.out), &v))
+	assert.False(t, v.OK)
+	require.Len(t, v.Problems, 4)
+	assert.Equal(t, 10, v.Problems[0].Pos.Line)
+	assert.Equal(t, "services.a.dependsOn", v.Problems[0].Field)
+}
+
+func TestMissingEnvironmentSaysWhatToDo(t *testing.T) {
+	r := run(t, nil, "validate", "--env", "staging")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.err, `environment "staging"`)
+	assert.Contains(t, r.err, "staging.yaml does not exist")
+}
+
+func TestGraphJSON(t *testing.T) {
+	r := run(t, nil, "graph", "--format", "json")
+	require.Equal(t, 0, r.code, r.err)
+	var g cli.GraphJSON
+	require.NoError(t, json.Unmarshal([]byte(r.out), &g))
+	kinds := map[string]int{}
+	for _, n := range g.Nodes {
+		kinds[string(n.Kind)]++
+	}
+	assert.Equal(t, map[string]int{"service": 16, "store": 5, "bootstrap": 6}, kinds)
+	has := func(from, to string) bool {
+		for _, e := range g.Edges {
+			if e.From == from && e.To == to {
+				return true
+			}
+		}
+		return false
+	}
+	assert.True(t, has("feed-service", "user-service"))
+	assert.True(t, has("feed-service", "content-service"))
+	assert.True(t, has("feed-service", "kafka"))
+	assert.True(t, has("realtime-chat-service", "messaging-service"))
+	assert.True(t, has("migrations", "postgres-init"))
+	assert.False(t, has("user-service", "feed-service"), "edges point from the user to what it needs")
+}
+
+func TestGraphFormats(t *testing.T) {
+	r := run(t, nil, "graph", "--format", "dot", "--only", "feed-service")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, `"feed-service" -> "user-service";`)
+	assert.NotContains(t, r.out, "graphql-gateway", "--only keeps what feed-service needs")
+	r = run(t, nil, "graph", "--format", "mermaid")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, "feed_service --> user_service")
+	r = run(t, nil, "graph")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, "longest chain (7 nodes): postgres -> postgres-init -> migrations -> user-service -> content-service -> feed-service -> graphql-gateway")
+	r = run(t, nil, "graph", "--only", "nope")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.err, `unknown node "nope"`)
+	r = run(t, nil, "graph", "--format", "svg")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.err, "use text, dot, mermaid or json")
+}
+
+func TestOutputFlagChecked(t *testing.T) {
+	r := run(t, nil, "version", "-o", "yaml")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.err, "--output must be text or json")
+	r = run(t, nil, "version", "-o", "json")
+	require.Equal(t, 0, r.code)
+	assert.Contains(t, r.out, `"catalogAPI":"novadev/v1alpha1"`)
+}
+
+func TestEnvDefaultsFromEnvironment(t *testing.T) {
+	r := run(t, map[string]string{"NOVADEV_ENV": "ci"}, "validate")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, "project nova-ci")
+}
+
+func TestCompletion(t *testing.T) {
+	r := run(t, nil, "completion", "bash")
+	require.Equal(t, 0, r.code)
+	assert.Contains(t, r.out, "__start_novadev")
+}
+
+func TestWait(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	r := run(t, nil, "wait", "tcp://"+ln.Addr().String())
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, "ready: tcp "+ln.Addr().String())
+
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := closed.Addr().String()
+	closed.Close()
+	r = run(t, nil, "wait", "--timeout", "300ms", "tcp://"+addr)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.err, "not ready after 300ms: waited for tcp "+addr)
+
+	r = run(t, nil, "wait", "ftp://x:1")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.err, `unknown scheme "ftp"`)
+}

@@ -1,0 +1,183 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/render"
+	"github.com/novadev/novadev/internal/render/compose"
+	"github.com/novadev/novadev/internal/render/kind"
+	"github.com/novadev/novadev/internal/render/tilt"
+	"github.com/novadev/novadev/internal/secrets"
+	"github.com/spf13/cobra"
+)
+
+func init() { register(newRender) }
+
+// renderers maps a render target to its pure renderer.
+var renderers = map[string]func(*catalog.Set) (render.Files, error){
+	"compose": compose.Render,
+	"kind":    kind.Render,
+	"tilt":    tilt.Render,
+}
+
+type renderOptions struct {
+	root  string
+	check bool
+}
+
+func newRender(s Streams, g *Global) *cobra.Command {
+	o := &renderOptions{}
+	cmd := &cobra.Command{
+		Use:   "render compose|kind|tilt|all",
+		Short: "Write the artifacts rendered from the catalog (compose/, kind/, Tiltfile)",
+		Long: `Render the catalog and every environment next to it into committed artifacts:
+  compose  compose/docker-compose.yaml (local) and compose/docker-compose.<env>.yaml
+  kind     kind/cluster.yaml, kind/base and kind/overlays/{dev,pr,staging}
+  tilt     Tiltfile
+  all      all of them
+Files whose content is already right are left untouched. --check writes
+nothing and exits 1 when a file would change (the CI drift check).
+render compose also creates compose/.env (mode 0600, git-ignored) with a
+random password for every credential that is not there yet; existing values
+are never changed.`,
+		Example:   "  novadev render all\n  novadev render compose --check",
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: []string{"compose", "kind", "tilt", "all"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var targets []string
+			if args[0] == "all" {
+				targets = []string{"compose", "kind", "tilt"}
+			} else if _, ok := renderers[args[0]]; ok {
+				targets = []string{args[0]}
+			} else {
+				return fmt.Errorf("unknown render target %q: use compose, kind, tilt or all", args[0])
+			}
+			set, err := catalog.LoadSet(g.Catalog)
+			if err != nil {
+				return problemsExit(s, err)
+			}
+			root := o.root
+			if root == "" {
+				// artifacts sit beside envs/: the catalog's parent directory
+				root = filepath.Dir(filepath.Dir(g.Catalog))
+			}
+			files := render.Files{}
+			for _, t := range targets {
+				out, err := renderers[t](set)
+				if err != nil {
+					return fmt.Errorf("render %s: %w", t, err)
+				}
+				for p, b := range out {
+					files[p] = b
+				}
+			}
+			if o.check {
+				return checkRendered(s, g, root, files)
+			}
+			results, err := render.Write(root, files)
+			if err != nil {
+				return err
+			}
+			var createdSecrets []string
+			if contains(targets, "compose") {
+				var names []string
+				for _, c := range append([]*catalog.Catalog{set.Base}, envCatalogs(set)...) {
+					names = append(names, secrets.Names(c)...)
+				}
+				createdSecrets, err = secrets.EnsureEnvFile(filepath.Join(root, "compose", ".env"), dedupe(names))
+				if err != nil {
+					return fmt.Errorf("credentials file: %w", err)
+				}
+			}
+			return reportRendered(s, g, results, createdSecrets)
+		},
+	}
+	cmd.Flags().StringVar(&o.root, "root", "", "directory to write into (default: the directory holding envs/)")
+	cmd.Flags().BoolVar(&o.check, "check", false, "write nothing; exit 1 when a rendered file differs from the catalog")
+	return cmd
+}
+
+func envCatalogs(set *catalog.Set) []*catalog.Catalog {
+	var out []*catalog.Catalog
+	for _, n := range set.EnvNames() {
+		out = append(out, set.Envs[n])
+	}
+	return out
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func dedupe(list []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range list {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func checkRendered(s Streams, g *Global, root string, files render.Files) error {
+	var drift []string
+	for _, p := range files.Paths() {
+		old, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
+		if err != nil || !bytes.Equal(old, files[p]) {
+			drift = append(drift, p)
+		}
+	}
+	if g.Output == "json" {
+		if err := json.NewEncoder(s.Out).Encode(map[string]any{"upToDate": len(drift) == 0, "drifted": drift}); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range drift {
+			fmt.Fprintf(s.Err, "%s: differs from the catalog\n", p)
+		}
+	}
+	if len(drift) > 0 {
+		return &ExitError{Code: 1, Err: fmt.Errorf("%s out of date: run novadev render all (or make render) and commit the result", plural(len(drift), "rendered file"))}
+	}
+	if g.Output != "json" {
+		fmt.Fprintf(s.Out, "%d rendered files up to date\n", len(files))
+	}
+	return nil
+}
+
+func reportRendered(s Streams, g *Global, results []render.Result, createdSecrets []string) error {
+	changed := 0
+	for _, r := range results {
+		if r.Changed {
+			changed++
+		}
+	}
+	if g.Output == "json" {
+		return json.NewEncoder(s.Out).Encode(map[string]any{"files": results, "changed": changed, "secretsCreated": createdSecrets})
+	}
+	for _, r := range results {
+		if r.Changed {
+			fmt.Fprintf(s.Out, "wrote %s\n", r.Path)
+		}
+	}
+	fmt.Fprintf(s.Out, "%d files rendered, %d changed", len(results), changed)
+	if len(createdSecrets) > 0 {
+		fmt.Fprintf(s.Out, "; %d new credentials in compose/.env", len(createdSecrets))
+	}
+	fmt.Fprintln(s.Out)
+	return nil
+}
