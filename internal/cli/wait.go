@@ -14,12 +14,15 @@ import (
 
 func init() { register(newWait) }
 
-// parseTarget turns tcp://host:port, grpc://host:port[/service] or
-// http(s)://host:port/path into a readiness check.
+// parseTarget turns tcp://host:port, grpc://host:port[/service],
+// http(s)://host:port/path or job://<bootstrap> into a readiness check.
 func parseTarget(s string) (probe.Check, error) {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("%q: want tcp://host:port, grpc://host:port[/service] or http://host:port/path", s)
+		return nil, fmt.Errorf("%q: want tcp://host:port, grpc://host:port[/service], http://host:port/path or job://<bootstrap>", s)
+	}
+	if u.Scheme == "job" {
+		return jobCheck{name: u.Host, jobs: inClusterJobs}, nil
 	}
 	if u.Port() == "" {
 		return nil, fmt.Errorf("%q: the address needs a port", s)
@@ -32,7 +35,7 @@ func parseTarget(s string) (probe.Check, error) {
 	case "http", "https":
 		return probe.HTTP{URL: s}, nil
 	}
-	return nil, fmt.Errorf("%q: unknown scheme %q (tcp, grpc, http)", s, u.Scheme)
+	return nil, fmt.Errorf("%q: unknown scheme %q (tcp, grpc, http, job)", s, u.Scheme)
 }
 
 func newWait(s Streams, _ *Global) *cobra.Command {
@@ -42,7 +45,9 @@ func newWait(s Streams, _ *Global) *cobra.Command {
 		Short: "Wait until every target is ready (init containers use it)",
 		Long: `Wait until every target answers, polling fast at first and then about once
 a second: tcp://host:port (accepts a connection), grpc://host:port[/service]
-(grpc.health.v1 SERVING), http://host:port/path (2xx). Exit 0 when all are
+(grpc.health.v1 SERVING), http://host:port/path (2xx), job://<bootstrap> (in a
+Kubernetes pod: the Job labelled novadev.io/bootstrap=<bootstrap> in the pod's
+namespace has completed). Exit 0 when all are
 ready, 1 with what was not when --timeout passes.`,
 		Example: "  novadev wait tcp://postgres:5432 grpc://user-service:50051",
 		Args:    cobra.MinimumNArgs(1),
