@@ -66,6 +66,7 @@ type Workload struct {
 	StopTimeout time.Duration     `json:"stopTimeout,omitempty"`
 	MemoryLimit int64             `json:"memoryLimit,omitempty"`
 	NanoCPUs    int64             `json:"nanoCPUs,omitempty"`
+	Restart     string            `json:"restart,omitempty"` // no, on-failure, always, unless-stopped
 	Labels      map[string]string `json:"labels,omitempty"`
 }
 
@@ -127,7 +128,8 @@ type Driver interface {
 	Create(ctx context.Context, w Workload) (string, error)
 	// Start starts a created or stopped container.
 	Start(ctx context.Context, id string) error
-	// Stop stops a container, killing it after timeout.
+	// Stop stops a container, killing it after timeout (0: the
+	// container's own stop timeout).
 	Stop(ctx context.Context, id string, timeout time.Duration) error
 	// Remove removes a container (running or not) and its anonymous volumes.
 	Remove(ctx context.Context, id string) error

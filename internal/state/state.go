@@ -32,6 +32,8 @@ const (
 	// LabelNode is the catalog graph node a container belongs to (a store
 	// such as redis runs several containers).
 	LabelNode = "dev.novadev.node"
+	// LabelKind is the node's kind: service, store or bootstrap.
+	LabelKind = "dev.novadev.kind"
 	// LabelEnv is the catalog environment name.
 	LabelEnv = "dev.novadev.env"
 )

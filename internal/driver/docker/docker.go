@@ -223,6 +223,9 @@ func (d *Driver) Create(ctx context.Context, w driver.Workload) (string, error) 
 		NetworkMode:  container.NetworkMode(w.Network),
 		Resources:    container.Resources{Memory: w.MemoryLimit, NanoCPUs: w.NanoCPUs},
 	}
+	if w.Restart != "" {
+		hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyMode(w.Restart)}
+	}
 	for _, p := range w.Ports {
 		proto := network.IPProtocol(p.Protocol)
 		if proto == "" {
@@ -267,8 +270,12 @@ func (d *Driver) Start(ctx context.Context, id string) error {
 
 // Stop implements driver.Driver.
 func (d *Driver) Stop(ctx context.Context, id string, timeout time.Duration) error {
-	s := int(timeout / time.Second)
-	_, err := d.c.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &s})
+	var opts client.ContainerStopOptions
+	if timeout > 0 {
+		s := int(timeout / time.Second)
+		opts.Timeout = &s
+	}
+	_, err := d.c.ContainerStop(ctx, id, opts)
 	return notFound(err, "container "+id)
 }
 
