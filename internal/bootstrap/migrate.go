@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -186,15 +187,34 @@ func (Migrations) Run(ctx context.Context, c *catalog.Catalog, t Targets, log fu
 	if t.Postgres == "" {
 		return fmt.Errorf("migrations: no PostgreSQL address (%s)", EnvPostgres)
 	}
-	var errs []error
+	// one connection per service database: a few at once, every error kept
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, 4)
+	)
+	locked := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		log(format, args...)
+	}
 	for _, s := range c.ActiveServices() {
 		if s.Database == nil || s.Migrations == "" {
 			continue
 		}
-		if err := migrateService(ctx, c, t, s, log); err != nil {
-			errs = append(errs, fmt.Errorf("migrations: %s: %w", s.Name, err))
-		}
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if err := migrateService(ctx, c, t, s, locked); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("migrations: %s: %w", s.Name, err))
+				mu.Unlock()
+			}
+		})
 	}
+	wg.Wait()
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
 }
 
