@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 
 	"github.com/novadev/novadev/internal/catalog"
@@ -68,11 +69,28 @@ type Targets struct {
 // by variable name when a step needs them. Stores not named stay empty: a step
 // that needs one says so when it runs.
 func TargetsFromEnv(getenv func(string) string) (Targets, error) {
+	// the service contract's variables (docs/contracts.md), which the kind
+	// Jobs set, stand in for the NOVA_* ones when those are absent
+	either := func(name, contract string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return strings.TrimSpace(getenv(contract))
+	}
+	pg := strings.TrimSpace(getenv(EnvPostgres))
+	if pg == "" {
+		if u, err := url.Parse(getenv("DATABASE_URL")); err == nil && u.Host != "" {
+			pg = u.Host
+			if u.Port() == "" {
+				pg = net.JoinHostPort(u.Hostname(), "5432")
+			}
+		}
+	}
 	t := Targets{
-		Postgres:      strings.TrimSpace(getenv(EnvPostgres)),
-		RedisNodes:    splitList(getenv(EnvRedisNodes)),
-		KafkaBrokers:  splitList(getenv(EnvKafkaBrokers)),
-		ClickHouseURL: strings.TrimSpace(getenv(EnvClickHouseURL)),
+		Postgres:      pg,
+		RedisNodes:    splitList(either(EnvRedisNodes, "REDIS_CLUSTER_NODES")),
+		KafkaBrokers:  splitList(either(EnvKafkaBrokers, "KAFKA_BROKERS")),
+		ClickHouseURL: either(EnvClickHouseURL, "CLICKHOUSE_URL"),
 		MigrationsDir: strings.TrimSpace(getenv(EnvMigrationsDir)),
 		ProtosDir:     strings.TrimSpace(getenv(EnvProtosDir)),
 		Baseline:      strings.TrimSpace(getenv(EnvBaseline)),

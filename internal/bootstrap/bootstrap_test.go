@@ -102,3 +102,33 @@ func TestRemapDialer(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "hi", string(buf))
 }
+
+// The kind Jobs set the service contract's variables only.
+func TestTargetsFromContractEnv(t *testing.T) {
+	env := map[string]string{
+		"DATABASE_URL":        "postgres://postgres:secret@postgres:5432/postgres?sslmode=disable",
+		"REDIS_CLUSTER_NODES": "redis-0.redis:7001,redis-1.redis:7001,redis-2.redis:7001",
+		"KAFKA_BROKERS":       "kafka:9092",
+		"CLICKHOUSE_URL":      "http://clickhouse:8123",
+	}
+	tg, err := TargetsFromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg.Postgres != "postgres:5432" || len(tg.RedisNodes) != 3 || tg.RedisNodes[2] != "redis-2.redis:7001" ||
+		len(tg.KafkaBrokers) != 1 || tg.KafkaBrokers[0] != "kafka:9092" || tg.ClickHouseURL != "http://clickhouse:8123" {
+		t.Fatalf("contract variables not read: %+v", tg)
+	}
+	env["DATABASE_URL"] = "postgres://u:p@db.internal/x"
+	env[EnvKafkaBrokers] = "broker:19092"
+	tg, err = TargetsFromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg.Postgres != "db.internal:5432" {
+		t.Errorf("default port: got %q", tg.Postgres)
+	}
+	if tg.KafkaBrokers[0] != "broker:19092" {
+		t.Errorf("NOVA_* wins over the contract variable: got %v", tg.KafkaBrokers)
+	}
+}

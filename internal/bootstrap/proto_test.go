@@ -88,8 +88,8 @@ func TestProtoValidateNova(t *testing.T) {
 	require.NoError(t, ProtoValidate{}.Run(ctx, c, Targets{ProtosDir: tg.ProtosDir}, l.log))
 	require.Equal(t, logLines{
 		"compiled " + tg.ProtosDir + ": 15 services, 75 messages; every service's API is defined",
-		"no baseline (protos.baseline unset): breaking-change check skipped",
-	}, l)
+		"no changes since baseline 1.0.0",
+	}, l, "envs/nova.yaml records the 1.0.0 baseline, and the protos match it")
 
 	err := ProtoValidate{}.Run(ctx, c, tg, l.log)
 	require.ErrorContains(t, err, "does not exist: record it with `novadev bootstrap proto-validate --record`")
