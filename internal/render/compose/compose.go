@@ -9,7 +9,6 @@
 package compose
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"path"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/novadev/novadev/internal/catalog"
 	"github.com/novadev/novadev/internal/render"
@@ -61,32 +59,22 @@ func Render(set *catalog.Set) (render.Files, error) {
 
 // Marshal writes a project made by Project as compose YAML: a header comment
 // (render.Header first), paths relative to the project's working directory
-// (the compose folder) and memory sizes in compose units (512m).
+// (the compose folder) and memory sizes in compose units (512m). It is
+// compose-go's own JSON form written as block YAML (emit.go): keys in a
+// fixed order, strings quoted wherever YAML could read them otherwise, the
+// same bytes for the same project.
 func Marshal(p *types.Project) ([]byte, error) {
-	rel := relativePaths(p)
-	raw, err := rel.MarshalYAML()
+	tree, err := projectTree(relativePaths(p))
 	if err != nil {
 		return nil, err
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, err
-	}
-	humanizeMemory(&doc, false)
-	var out bytes.Buffer
-	out.WriteString("# " + render.Header + "\n")
+	e := &emitter{buf: make([]byte, 0, 2048*(len(p.Services)+1))}
+	e.buf = append(e.buf, "# "+render.Header+"\n"...)
 	for _, line := range headerLines(p) {
-		out.WriteString("# " + line + "\n")
+		e.buf = append(e.buf, "# "+line+"\n"...)
 	}
-	enc := yaml.NewEncoder(&out)
-	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return out.Bytes(), nil
+	e.mapping(tree, 0, false, ctxTop)
+	return e.buf, nil
 }
 
 func headerLines(p *types.Project) []string {
@@ -155,30 +143,6 @@ func relTo(base, target string) string {
 		r = "./" + r
 	}
 	return r
-}
-
-// humanizeMemory rewrites byte counts under deploy.resources (compose-go
-// writes "536870912") as compose units ("512m"): same value on reload,
-// readable in review.
-func humanizeMemory(n *yaml.Node, inResources bool) {
-	switch n.Kind {
-	case yaml.DocumentNode, yaml.SequenceNode:
-		for _, c := range n.Content {
-			humanizeMemory(c, inResources)
-		}
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if inResources && k.Value == "memory" && v.Kind == yaml.ScalarNode {
-				var b int64
-				if _, err := fmt.Sscan(v.Value, &b); err == nil {
-					v.Value, v.Tag, v.Style = bytesUnit(b), "!!str", 0
-				}
-				continue
-			}
-			humanizeMemory(v, inResources || k.Value == "resources")
-		}
-	}
 }
 
 // bytesUnit writes b with the largest binary unit that divides it exactly,
