@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -158,4 +160,19 @@ func TestWait(t *testing.T) {
 	r = run(t, nil, "wait", "ftp://x:1")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.err, `unknown scheme "ftp"`)
+}
+
+// A catalog mounted alone (a kind Job) loads bare unless an environment is
+// asked for.
+func TestDefaultEnvFallsBackToBareCatalog(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile("../catalog/testdata/valid/minimal.yaml")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "nova.yaml"), data, 0o644))
+	r := run(t, nil, "validate", "--catalog", filepath.Join(dir, "nova.yaml"))
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, "environment mini (project mini)")
+	r = run(t, nil, "validate", "--catalog", filepath.Join(dir, "nova.yaml"), "--env", "local")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.err, "local.yaml does not exist")
 }

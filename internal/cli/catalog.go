@@ -2,6 +2,8 @@ package cli
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/novadev/novadev/internal/catalog"
@@ -10,8 +12,20 @@ import (
 // loadCatalog loads the catalog with the selected environment; problems
 // become exit code 1 with every problem printed.
 func loadCatalog(s Streams, g *Global) (*catalog.Catalog, error) {
-	c, err := catalog.Load(g.Catalog, catalog.Options{Env: g.Env})
+	c, err := catalog.Load(g.Catalog, catalog.Options{Env: envFor(g)})
 	return c, problemsExit(s, err)
+}
+
+// envFor is the environment to load: the chosen one, or, when the default
+// "local" was not asked for and has no file next to the catalog, none.
+func envFor(g *Global) string {
+	if g.EnvExplicit || g.Env == "" {
+		return g.Env
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(g.Catalog), g.Env+".yaml")); err != nil {
+		return ""
+	}
+	return g.Env
 }
 
 // problemsExit prints every catalog problem to stderr (text) and turns

@@ -41,6 +41,10 @@ type Global struct {
 	Env     string
 	Output  string // text or json
 	NoColor bool
+	// EnvExplicit says --env or NOVADEV_ENV chose the environment; when not,
+	// a missing local.yaml means the bare catalog (e.g. a catalog mounted
+	// alone into a kind Job).
+	EnvExplicit bool
 }
 
 // Version is set at build time with -ldflags "-X .../internal/cli.Version=...".
@@ -76,6 +80,7 @@ and a Tiltfile, and runs the stack on Docker with every service proven ready.`,
 	pf.StringVarP(&g.Output, "output", "o", "text", "output format: text or json")
 	pf.BoolVar(&g.NoColor, "no-color", s.Getenv("NO_COLOR") != "", "disable colour (also NO_COLOR)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		g.EnvExplicit = cmd.Flags().Changed("env") || s.Getenv("NOVADEV_ENV") != ""
 		if g.Output != "text" && g.Output != "json" {
 			return fmt.Errorf("--output must be text or json, not %q", g.Output)
 		}

@@ -34,7 +34,7 @@ exit 1 with every problem on stderr as file:line:col: field: message.`,
 				}
 			} else {
 				var c *catalog.Catalog
-				c, err = catalog.Load(g.Catalog, catalog.Options{Env: g.Env})
+				c, err = catalog.Load(g.Catalog, catalog.Options{Env: envFor(g)})
 				cats = append(cats, c)
 			}
 			if g.Output == "json" {
