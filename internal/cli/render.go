@@ -95,6 +95,13 @@ are never changed.`,
 					return fmt.Errorf("credentials file: %w", err)
 				}
 			}
+			if contains(targets, "kind") {
+				created, err := ensureKindCredentials(root, set)
+				if err != nil {
+					return fmt.Errorf("kind credentials: %w", err)
+				}
+				createdSecrets = append(createdSecrets, created...)
+			}
 			return reportRendered(s, g, results, createdSecrets)
 		},
 	}
@@ -180,4 +187,44 @@ func reportRendered(s Streams, g *Global, results []render.Result, createdSecret
 	}
 	fmt.Fprintln(s.Out)
 	return nil
+}
+
+// kindCredentialOverlays maps the kind overlays that generate their Secret
+// from a local env file to the environment whose catalog names the keys.
+var kindCredentialOverlays = map[string]string{"dev": "local", "pr": "pr"}
+
+// ensureKindCredentials writes kind/overlays/{dev,pr}/credentials.env
+// (mode 0600, git-ignored) when missing, with the same passwords as
+// compose/.env (created there first if needed), so both targets share one
+// set of credentials. Existing files are never rewritten.
+func ensureKindCredentials(root string, set *catalog.Set) ([]string, error) {
+	envFile := filepath.Join(root, "compose", ".env")
+	var created []string
+	for _, overlay := range []string{"dev", "pr"} {
+		c := set.Envs[kindCredentialOverlays[overlay]]
+		if c == nil {
+			c = set.Base
+		}
+		path := filepath.Join(root, "kind", "overlays", overlay, "credentials.env")
+		if _, err := os.Stat(path); err == nil {
+			continue
+		}
+		keys := kind.CredentialKeys(c)
+		if _, err := secrets.EnsureEnvFile(envFile, keys); err != nil {
+			return created, err
+		}
+		data, err := os.ReadFile(envFile)
+		if err != nil {
+			return created, err
+		}
+		values := secrets.Values(data)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return created, err
+		}
+		if err := os.WriteFile(path, kind.CredentialsEnv(c, func(k string) string { return values[k] }), 0o600); err != nil {
+			return created, err
+		}
+		created = append(created, filepath.ToSlash(filepath.Join("kind", "overlays", overlay, "credentials.env")))
+	}
+	return created, nil
 }

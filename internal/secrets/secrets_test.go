@@ -145,3 +145,10 @@ func TestDefined(t *testing.T) {
 	got := Defined([]byte("# c\n\nA=1\n  export B = 2\nC\nD=x=y\n"))
 	require.Equal(t, map[string]bool{"A": true, "B": true, "D": true}, got)
 }
+
+func TestValues(t *testing.T) {
+	v := Values([]byte("# c\nA=1\nexport B = two\n\nbad line\nC=x=y\n"))
+	if len(v) != 3 || v["A"] != "1" || v["B"] != "two" || v["C"] != "x=y" {
+		t.Fatalf("got %v", v)
+	}
+}
