@@ -1,0 +1,49 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/novadev/novadev/internal/bootstrap"
+	"github.com/novadev/novadev/internal/catalog"
+)
+
+func init() { register(newBootstrap) }
+
+func newBootstrap(s Streams, g *Global) *cobra.Command {
+	return &cobra.Command{
+		Use:   "bootstrap <step>",
+		Short: "Run one bootstrap step (" + strings.Join(catalog.Steps, ", ") + ")",
+		Long: `Run one idempotent bootstrap step against the stores named by environment
+variables (NOVA_POSTGRES_ADDR, NOVA_REDIS_NODES, NOVA_KAFKA_BROKERS,
+NOVA_CLICKHOUSE_URL, passwords by variable name; NOVA_DIAL_MAP remaps
+advertised addresses). This is what the compose one-shot services and the
+kind Jobs run; novadev up runs the same code in-process.`,
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: catalog.Steps,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			step, ok := bootstrap.Lookup(args[0])
+			if !ok {
+				return &ExitError{Code: 2, Err: fmt.Errorf("unknown step %q: want one of %s", args[0], strings.Join(catalog.Steps, ", "))}
+			}
+			c, err := loadCatalog(s, g)
+			if err != nil {
+				return err
+			}
+			t, err := bootstrap.TargetsFromEnv(s.Getenv)
+			if err != nil {
+				return &ExitError{Code: 2, Err: err}
+			}
+			err = step.Run(cmd.Context(), c, t, func(format string, a ...any) {
+				fmt.Fprintf(s.Out, "%s: %s\n", args[0], fmt.Sprintf(format, a...))
+			})
+			if err != nil {
+				return &ExitError{Code: 1, Err: fmt.Errorf("%s: %w", args[0], err)}
+			}
+			fmt.Fprintf(s.Out, "%s: done\n", args[0])
+			return nil
+		},
+	}
+}
