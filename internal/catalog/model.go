@@ -214,11 +214,17 @@ func (c *Catalog) edges() []edge {
 	return out
 }
 
-// Graph builds the dependency graph of the active environment: services,
-// stores and bootstraps, with an edge from each node to what it needs.
+// Graph returns the dependency graph of the active environment: services,
+// stores and bootstraps, with an edge from each node to what it needs. It is
+// built once per loaded catalog and shared: do not modify it (Subgraph
+// returns a new one).
 func (c *Catalog) Graph() *Graph {
-	g, _ := c.buildGraph(c.edges())
-	return g
+	c.graphOnce.Do(func() {
+		if c.graph == nil {
+			c.graph, _ = c.buildGraph(c.edges())
+		}
+	})
+	return c.graph
 }
 
 func (c *Catalog) buildGraph(edges []edge) (*Graph, []edge) {
@@ -247,6 +253,7 @@ func (c *Catalog) buildGraph(edges []edge) (*Graph, []edge) {
 func validateGraph(c *Catalog, p *problems) {
 	edges := c.edges()
 	g, _ := c.buildGraph(edges)
+	c.graph = g // validation built it from the final model: keep it
 	// a service needing an inactive, non-optional store cannot run
 	for _, s := range c.ActiveServices() {
 		for _, d := range s.DependsOn {
@@ -256,14 +263,13 @@ func validateGraph(c *Catalog, p *problems) {
 			}
 		}
 	}
-	at := map[[2]string]edge{}
-	for _, e := range edges {
-		if _, ok := at[[2]string{e.from, e.to}]; !ok {
-			at[[2]string{e.from, e.to}] = e
-		}
-	}
 	for _, cyc := range g.Cycles() {
-		e := at[[2]string{cyc.Path[0], cyc.Path[1]}]
-		p.add(e.at, e.field, "remove one of these dependencies", "%v", cyc)
+		// point at where the cycle's first edge was written
+		for _, e := range edges {
+			if e.from == cyc.Path[0] && e.to == cyc.Path[1] {
+				p.add(e.at, e.field, "remove one of these dependencies", "%v", cyc)
+				break
+			}
+		}
 	}
 }

@@ -5,6 +5,8 @@
 // The compose, kind and Tilt renderers and the supervisor all read this model.
 package catalog
 
+import "sync"
+
 // APIVersion is the catalog format this package reads.
 const APIVersion = "novadev/v1alpha1"
 
@@ -77,7 +79,9 @@ type Catalog struct {
 	// Env is the environment overlay applied, never nil after Load.
 	Env *Environment `yaml:"-"`
 
-	profiles map[string]bool // every profile named anywhere
+	profiles  map[string]bool // every profile named anywhere
+	graph     *Graph          // built by validation, or on first Graph()
+	graphOnce sync.Once
 }
 
 // Metadata names a catalog or environment.
