@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -106,12 +109,37 @@ func openStack(ctx context.Context, s Streams, g *Global, ensureSecrets bool) (*
 	if err != nil {
 		return nil, fmt.Errorf("%w (credentials live in %s: run novadev up or novadev secrets to create them)", err, envFile)
 	}
+	if spec.InputsHash, err = inputsHash(filepath.Dir(c.File)); err != nil {
+		return nil, err
+	}
 	drv, err := docker.New(ctx)
 	if err != nil {
 		return nil, err
 	}
 	password := func(k string) string { v, _ := lookup(k); return v }
 	return &stack{c: c, spec: spec, ends: supervisor.NewEndpoints(c, spec, password), drv: drv, lookup: lookup}, nil
+}
+
+// inputsHash fingerprints every file bootstraps may read (the catalog's
+// folder: environments, migrations, protos) and the novadev version, so a
+// completed bootstrap runs again only when one of them changed.
+func inputsHash(dir string) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "novadev %s\x00", Version)
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		fmt.Fprintf(h, "%s\x00%d\x00", filepath.ToSlash(rel), len(b))
+		h.Write(b)
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil)), err
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
@@ -138,7 +166,7 @@ func (st *stack) plan(ctx context.Context, g *catalog.Graph) (*supervisor.Plan, 
 func (st *stack) runner(sink event.Sink, parallel int) *supervisor.Runner {
 	targets := st.ends.Targets()
 	return &supervisor.Runner{
-		Driver: st.drv, Sink: sink, Parallel: parallel, Ready: st.ends.Readiness,
+		Driver: st.drv, Sink: sink, Parallel: parallel, Ready: st.ends.Readiness, Recheck: st.ends.Recheck,
 		Bootstrap: func(ctx context.Context, b *catalog.Bootstrap, log func(string, ...any)) error {
 			step, ok := bootstrap.Lookup(b.Step)
 			if !ok {

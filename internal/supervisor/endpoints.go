@@ -135,6 +135,17 @@ func (e *Endpoints) Readiness(node string) (probe.Check, time.Duration) {
 	return nil, 0
 }
 
+// Recheck is Readiness for a node found running unchanged: a service is
+// asked for its gRPC health only (its own database login was proven when
+// it started, and its health covers its dependencies).
+func (e *Endpoints) Recheck(node string) (probe.Check, time.Duration) {
+	c, timeout := e.Readiness(node)
+	if all, ok := c.(probe.All); ok {
+		return all[len(all)-1], timeout
+	}
+	return c, timeout
+}
+
 func (e *Endpoints) storeCheck(st *catalog.Store) probe.Check {
 	addrs := e.storeAddrs(st)
 	if len(addrs) == 0 {

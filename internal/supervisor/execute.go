@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"sort"
@@ -29,12 +30,15 @@ type Readiness func(node string) (probe.Check, time.Duration)
 
 // Runner executes plans against a driver.
 type Runner struct {
-	Driver    driver.Driver
-	Sink      event.Sink
-	Clock     probe.Clock
-	Backoff   probe.Backoff
-	Parallel  int // containers created or bootstraps run at once; <1: 4
-	Ready     Readiness
+	Driver   driver.Driver
+	Sink     event.Sink
+	Clock    probe.Clock
+	Backoff  probe.Backoff
+	Parallel int // containers created or bootstraps run at once; <1: 4
+	Ready    Readiness
+	// Recheck, when set, replaces Ready for nodes that were already
+	// running unchanged: a cheaper check that they still answer.
+	Recheck   Readiness
 	Bootstrap Bootstrapper
 	// BootstrapTimeout applies when the catalog gives none.
 	BootstrapTimeout time.Duration
@@ -422,17 +426,26 @@ func (r *Runner) node(ctx context.Context, ns *NodeStep, slots chan struct{}) (S
 	}
 	ev(event.Starting, string(ns.Action), nil)
 	var err error
-	if ns.Kind == catalog.KindBootstrap {
+	switch {
+	case ns.Kind == catalog.KindBootstrap && ns.Action == Keep:
+	case ns.Kind == catalog.KindBootstrap:
 		err = r.runBootstrap(ctx, ns)
-	} else {
+		if err == nil && ns.marker.Name != "" && ns.plan.Spec.InputsHash != "" {
+			err = r.writeMarker(ctx, ns)
+		}
+	default:
 		err = r.converge(ctx, ns)
 	}
 	<-slots
 	if err != nil {
 		return fail(&NodeError{Node: ns.Name, Err: err, Logs: r.lastLogs(ns)})
 	}
-	if r.Ready != nil {
-		if check, timeout := r.Ready(ns.Name); check != nil {
+	ready := r.Ready
+	if ns.Action == Keep && r.Recheck != nil {
+		ready = r.Recheck
+	}
+	if ready != nil {
+		if check, timeout := ready(ns.Name); check != nil {
 			ev(event.Probing, check.String(), nil)
 			if err := probe.Poll(ctx, r.Clock, r.Backoff, timeout, check); err != nil {
 				return fail(&NodeError{Node: ns.Name, Err: err, Logs: r.lastLogs(ns)})
@@ -490,7 +503,7 @@ func (r *Runner) converge(ctx context.Context, ns *NodeStep) error {
 			if err != nil {
 				return fmt.Errorf("creating %s: %w", c.Workload.Name, err)
 			}
-			c.Existing = nil
+			c.Existing, c.ID = nil, id
 			if err := r.Driver.Start(ctx, id); err != nil {
 				return fmt.Errorf("starting %s: %w", c.Workload.Name, err)
 			}
@@ -529,4 +542,18 @@ func (r *Runner) lastLogs(ns *NodeStep) map[string][]string {
 		out[c.Workload.Name] = lines
 	}
 	return out
+}
+
+// writeMarker records that the bootstrap completed (volume labels cannot
+// change, so the old marker is replaced).
+func (r *Runner) writeMarker(ctx context.Context, ns *NodeStep) error {
+	if ns.markerOld != "" {
+		if err := r.Driver.RemoveVolume(ctx, ns.markerOld); err != nil && !errors.Is(err, driver.ErrNotFound) {
+			return fmt.Errorf("replacing the done-marker of %s: %w", ns.Name, err)
+		}
+	}
+	m := ns.marker
+	m.Labels = maps.Clone(m.Labels)
+	m.Labels[MarkerLabel] = ns.plan.markerSum(ns)
+	return r.Driver.CreateVolume(ctx, m)
 }

@@ -56,6 +56,7 @@ func newFixture(t *testing.T) *fixture {
 	require.NoError(t, err)
 	spec, err := FromCompose(p, state.Identity{Project: c.Env.Project, Env: "dev"}, func(k string) (string, bool) { return "pw-" + k, true })
 	require.NoError(t, err)
+	spec.InputsHash = "inputs-v1"
 	f := &fixture{t: t, c: c, spec: spec, drv: fake.New(shopImages()), clk: probe.NewFakeClock(), rec: &event.Recorder{},
 		notReady: map[string]error{}, bootFails: map[string]error{}}
 	f.drv.Now = f.clk.Now

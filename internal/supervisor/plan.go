@@ -1,6 +1,8 @@
 package supervisor
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -40,6 +42,7 @@ type ContainerStep struct {
 	Action   Action
 	Reason   string           // why Recreate or Start
 	Existing *state.Container // the observed container, if any
+	ID       string           // the container's ID once known
 }
 
 // NodeStep is the plan for one graph node.
@@ -51,6 +54,11 @@ type NodeStep struct {
 	Containers []ContainerStep
 	Needs      []string
 	bootstrap  *catalog.Bootstrap
+	// marker is the bootstrap's done-marker to write after it ran, and
+	// markerOld the one to replace.
+	marker    driver.VolumeSpec
+	markerOld string
+	plan      *Plan
 }
 
 // Plan is what `up` will do, decided before anything changes.
@@ -89,7 +97,7 @@ func MakePlan(g *catalog.Graph, spec *Spec, obs *state.Observed, images map[stri
 	missing := map[string]bool{}
 	for _, name := range order {
 		it, _ := g.Node(name)
-		ns := &NodeStep{Name: name, Kind: it.Kind, Needs: g.Needs(name)}
+		ns := &NodeStep{Name: name, Kind: it.Kind, Needs: g.Needs(name), plan: p}
 		p.Nodes[name] = ns
 		switch it.Kind {
 		case catalog.KindBootstrap:
@@ -97,8 +105,10 @@ func MakePlan(g *catalog.Graph, spec *Spec, obs *state.Observed, images map[stri
 			if st := it.Bootstrap.Store.Value; st != "" {
 				if sn := p.Nodes[st]; sn != nil && sn.Action == Skip {
 					ns.Action, ns.Reason = Skip, "its store "+st+" is not started"
+					continue
 				}
 			}
+			p.bootstrapMarker(ns, obs)
 			continue
 		case catalog.KindStore:
 			if it.Store.External {
@@ -134,7 +144,7 @@ func MakePlan(g *catalog.Graph, spec *Spec, obs *state.Observed, images map[stri
 			w.Labels[state.LabelConfigHash] = hash
 			cs := ContainerStep{Workload: w, Hash: hash}
 			if c := obs.Service(w.Service); c != nil {
-				cs.Existing = c
+				cs.Existing, cs.ID = c, c.ID
 				switch {
 				case c.ConfigHash != hash:
 					cs.Action, cs.Reason = Recreate, "configuration or image changed"
@@ -215,7 +225,7 @@ func (p *Plan) String() string {
 		ns := p.Nodes[name]
 		line := fmt.Sprintf("  %s %s: %s", ns.Kind, name, ns.Action)
 		reason := ns.Reason
-		if len(ns.Containers) == 1 {
+		if len(ns.Containers) == 1 && ns.Containers[0].Reason != "" {
 			reason = ns.Containers[0].Reason
 		}
 		if reason != "" {
@@ -239,4 +249,51 @@ func (p *Plan) String() string {
 		fmt.Fprintf(&b, "  missing images: %s\n", strings.Join(p.MissingImages, ", "))
 	}
 	return b.String()
+}
+
+// MarkerLabel holds a bootstrap's input hash on its done-marker volume.
+const MarkerLabel = "dev.novadev.bootstrap-hash"
+
+// MarkerVolume is the name of a bootstrap's done-marker: an empty volume
+// whose label records what the bootstrap last completed against (labels are
+// the state: no file remembers it).
+func MarkerVolume(project, bootstrap string) string {
+	return project + "_novadev-bootstrap-" + bootstrap
+}
+
+// bootstrapMarker decides whether a bootstrap can be kept: it completed
+// before against the same catalog inputs and the same store containers,
+// and everything it needs is kept too. Otherwise it runs, and its marker is
+// rewritten once it succeeds.
+func (p *Plan) bootstrapMarker(ns *NodeStep, obs *state.Observed) {
+	keep := p.Spec.InputsHash != ""
+	for _, need := range ns.Needs {
+		if nn := p.Nodes[need]; nn == nil || (nn.Action != Keep && nn.Action != Skip) {
+			keep = false
+		}
+	}
+	name := MarkerVolume(p.Project, ns.Name)
+	ns.marker = driver.VolumeSpec{Name: name, Labels: p.Spec.Identity.VolumeLabels("novadev-bootstrap-" + ns.Name)}
+	old := obs.Volume(name)
+	if old != nil {
+		ns.markerOld = old.Name
+	}
+	if keep && old != nil && old.Labels[MarkerLabel] == p.markerSum(ns) {
+		ns.Action, ns.Reason = Keep, "completed before with the same catalog and stores"
+	}
+}
+
+// markerSum hashes what a bootstrap ran against: the catalog inputs and
+// the IDs of the containers of every node it needs.
+func (p *Plan) markerSum(ns *NodeStep) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", p.Spec.InputsHash, ns.bootstrap.Name, ns.bootstrap.Step)
+	for _, need := range ns.Needs {
+		if nn := p.Nodes[need]; nn != nil {
+			for _, c := range nn.Containers {
+				fmt.Fprintf(h, "%s\x00", c.ID)
+			}
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -31,6 +31,11 @@ type Spec struct {
 	// Nodes maps a graph node to its containers (a Redis Cluster store has
 	// one per cluster node), each sorted by name.
 	Nodes map[string][]driver.Workload
+	// InputsHash fingerprints what bootstraps read besides the stores (the
+	// catalog, migrations, protos): a bootstrap that completed against the
+	// same InputsHash and the same store containers is not run again. Empty:
+	// bootstraps always run.
+	InputsHash string
 }
 
 // Workloads returns every workload, sorted by container name.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/novadev/novadev/internal/driver"
 	"github.com/novadev/novadev/internal/event"
+	"github.com/novadev/novadev/internal/probe"
 	"github.com/novadev/novadev/internal/state"
 )
 
@@ -88,6 +89,14 @@ func TestUpTwiceChangesNothing(t *testing.T) {
 	require.NoError(t, err)
 	before := f.drv.Containers()
 	f.drv.ResetCalls()
+	var rechecked []string
+	var mu sync.Mutex
+	f.runner.Recheck = func(node string) (probe.Check, time.Duration) {
+		mu.Lock()
+		rechecked = append(rechecked, node)
+		mu.Unlock()
+		return f.runner.Ready(node)
+	}
 
 	res, err := f.up(context.Background())
 	require.NoError(t, err)
@@ -98,13 +107,31 @@ func TestUpTwiceChangesNothing(t *testing.T) {
 		case StatusSkipped:
 			require.Equal(t, StatusSkipped, st, n)
 		default:
-			if res.Nodes[n].Kind == "bootstrap" {
-				require.Equal(t, StatusReady, st, n) // idempotent bootstraps run again
-			} else {
-				require.Equal(t, StatusUnchanged, st, n)
-			}
+			require.Equal(t, StatusUnchanged, st, n)
 		}
 	}
+	require.Empty(t, f.boots[4:], "completed bootstraps with unchanged inputs and stores do not run again")
+	require.Len(t, rechecked, 11, "every kept node is rechecked with the cheaper check")
+}
+
+func TestBootstrapsRerunWhenInputsOrStoresChange(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.up(context.Background())
+	require.NoError(t, err)
+
+	f.spec.InputsHash = "inputs-v2" // a migration was added
+	f.boots = nil
+	_, err = f.up(context.Background())
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"postgres-init", "migrations", "redis-cluster-init", "kafka-topics"}, f.boots)
+
+	f.drv.SetState("shop-dev-kafka-1", state.Exited) // a store restarted
+	f.boots = nil
+	res, err := f.up(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, []string{"kafka-topics"}, f.boots)
+	require.Equal(t, StatusReady, res.Nodes["kafka-topics"].Status)
+	require.Equal(t, StatusUnchanged, res.Nodes["migrations"].Status)
 }
 
 func TestParallelismIsBounded(t *testing.T) {
@@ -266,7 +293,7 @@ func TestDownReverseOrderLeavesNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, obs.Containers)
 	require.Empty(t, obs.Networks)
-	require.Len(t, obs.Volumes, 5, "volumes survive a plain down")
+	require.Len(t, obs.Volumes, 9, "volumes survive a plain down: 5 of data, 4 bootstrap markers")
 
 	calls := f.drv.Calls()
 	idx := func(s string) int { return slices.Index(calls, s) }
