@@ -15,48 +15,60 @@ import (
 )
 
 // Down stops and removes every container of the observed project in
-// reverse dependency order (a node goes after everything that needs it),
-// each layer in parallel; then its networks, and its volumes when volumes
-// is set. g may be nil (no catalog): then everything goes at once.
-// Containers of nodes the graph does not know go first.
+// reverse dependency order, in parallel: a node goes as soon as everything
+// that needs it is gone. Then its networks, and its volumes when volumes is
+// set. g may be nil (no catalog): then everything goes at once.
 func (r *Runner) Down(ctx context.Context, g *catalog.Graph, obs *state.Observed, volumes bool) error {
 	r.defaults()
 	byNode := map[string][]state.Container{}
 	for _, c := range obs.Containers {
 		byNode[c.Node] = append(byNode[c.Node], c)
 	}
-	var layers [][]string
+	// a node stops as soon as every node that needs it has stopped: a walk
+	// of the reverse graph, not layer by layer; nodes the graph does not
+	// know (orphans) need nothing to wait for
+	users := func(string) []string { return nil }
 	if g != nil {
-		ls, err := g.Layers()
-		if err != nil {
+		if _, err := g.Layers(); err != nil {
 			return err
 		}
-		slices.Reverse(ls)
-		layers = ls
+		users = g.Users
 	}
-	known := map[string]bool{}
-	for _, l := range layers {
-		for _, n := range l {
-			known[n] = true
-		}
-	}
-	var first []string
+	names := map[string]bool{}
 	for n := range byNode {
-		if !known[n] {
-			first = append(first, n)
+		names[n] = true
+	}
+	if g != nil {
+		for _, n := range g.Names() {
+			names[n] = true
 		}
 	}
-	slices.Sort(first)
-	layers = append([][]string{first}, layers...)
+	stopped := map[string]chan struct{}{}
+	for n := range names {
+		stopped[n] = make(chan struct{})
+	}
+	var mu sync.Mutex
 	var errs []error
-	for _, layer := range layers {
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		for _, n := range layer {
+	var wg sync.WaitGroup
+	for n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(stopped[n])
+			for _, u := range users(n) {
+				if ch, ok := stopped[u]; ok {
+					select {
+					case <-ch:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+			var cw sync.WaitGroup
 			for _, c := range byNode[n] {
-				wg.Add(1)
+				cw.Add(1)
 				go func() {
-					defer wg.Done()
+					defer cw.Done()
 					r.emit(event.Event{Type: event.Stopping, Node: nodeName(c), Detail: c.Name})
 					err := r.Driver.Stop(ctx, c.ID, 0)
 					if err == nil || errors.Is(err, driver.ErrNotFound) {
@@ -71,12 +83,14 @@ func (r *Runner) Down(ctx context.Context, g *catalog.Graph, obs *state.Observed
 					r.emit(event.Event{Type: event.Removed, Node: nodeName(c), Detail: c.Name})
 				}()
 			}
-		}
-		wg.Wait()
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+			cw.Wait()
+		}()
 	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	for _, n := range obs.Networks {
 		if err := r.Driver.RemoveNetwork(ctx, n.Name); err != nil && !errors.Is(err, driver.ErrNotFound) {
 			errs = append(errs, fmt.Errorf("removing network %s: %w", n.Name, err))

@@ -1,0 +1,203 @@
+// Package e2e brings the full Nova catalog up on a real Docker engine with
+// the offline images, checks it from outside with real clients, runs up
+// again (nothing may change) and takes it down with its volumes (nothing
+// may be left). Skipped without an engine or images; NOVADEV_E2E=1 (CI)
+// turns a skip into a failure.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/novadev/novadev/internal/app"
+	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/cli"
+	"github.com/novadev/novadev/internal/driver/docker/dockertest"
+	"github.com/novadev/novadev/internal/probe"
+	"github.com/novadev/novadev/internal/state"
+)
+
+func repoRoot(t *testing.T) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(file))
+}
+
+func novadev(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	code := app.Run(ctx, cli.Streams{In: strings.NewReader(""), Out: &out, Err: &out, Getenv: func(k string) string {
+		if k == "CI" {
+			return "true"
+		}
+		return os.Getenv(k)
+	}}, append(args, "--catalog", filepath.Join(repoRoot(t), "envs", "nova.yaml"), "--env", "ci"))
+	return out.String(), code
+}
+
+func pgLogin(ctx context.Context, addr, user, password, db string) error {
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", user, password, addr, db))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	return conn.Ping(ctx)
+}
+
+func TestIntegrationUp(t *testing.T) {
+	d := dockertest.New(t)
+	ctx := context.Background()
+	for _, im := range []string{"novadev/postgres:15", "novadev/redis:7", "novadev/kafka:kfake", "novadev/clickhouse:18.16", "novadev/placeholder:dev"} {
+		if _, err := d.ImageID(ctx, im); err != nil {
+			if os.Getenv("NOVADEV_E2E") == "1" {
+				t.Fatalf("image %s missing: build the offline set with scripts/images/build.sh", im)
+			}
+			t.Skipf("image %s missing: build the offline set with scripts/images/build.sh", im)
+		}
+	}
+	c, err := catalog.Load(filepath.Join(repoRoot(t), "envs", "nova.yaml"), catalog.Options{Env: "ci"})
+	require.NoError(t, err)
+	project := c.Env.Project
+	t.Cleanup(func() {
+		if out, code := novadev(t, "down", "--volumes"); code != 0 {
+			t.Logf("cleanup down: %s", out)
+		}
+	})
+
+	start := time.Now()
+	out, code := novadev(t, "up")
+	require.Equal(t, 0, code, out)
+	t.Logf("cold up: %s", time.Since(start).Round(time.Millisecond))
+
+	env, err := dotenv.Read(filepath.Join(repoRoot(t), "compose", ".env"))
+	require.NoError(t, err)
+	base := c.Env.HostPortBase
+	pgAddr := fmt.Sprintf("127.0.0.1:%d", c.Stores["postgres"].Host)
+	require.Equal(t, base+1, c.Stores["postgres"].Host)
+
+	// every service user logs into its own database and is refused on another's
+	services := c.ActiveServices()
+	var other *catalog.Service
+	for _, s := range services {
+		if s.Database == nil {
+			continue
+		}
+		pw := env[catalog.PasswordVar(s.Database.User)]
+		require.NoError(t, pgLogin(ctx, pgAddr, s.Database.User, pw, s.Database.Name), s.Name)
+		if other != nil {
+			err := pgLogin(ctx, pgAddr, s.Database.User, pw, other.Database.Name)
+			require.Error(t, err, "%s must not connect to %s", s.Database.User, other.Database.Name)
+			require.Contains(t, err.Error(), "permission denied")
+		}
+		other = s
+		// its migrations are recorded the way sqlx does
+		conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", s.Database.User, pw, pgAddr, s.Database.Name))
+		require.NoError(t, err)
+		var n int
+		require.NoError(t, conn.QueryRow(ctx, "SELECT count(*) FROM _sqlx_migrations WHERE success").Scan(&n), s.Name)
+		require.Positive(t, n, s.Name)
+		conn.Close(ctx)
+	}
+
+	// Redis Cluster ok with 3 masters, all slots
+	redis := c.Stores["redis"]
+	var nodes []string
+	for i := 0; i < redis.Nodes; i++ {
+		nodes = append(nodes, fmt.Sprintf("127.0.0.1:%d", redis.Host+i))
+	}
+	ok, err := probe.RedisCluster{Addrs: nodes, Masters: 3}.Check(ctx)
+	require.True(t, ok, err)
+
+	// every Kafka topic is listed by a Kafka client (advertised kafka:9092 remapped)
+	kafka := c.Stores["kafka"]
+	var topics []string
+	for _, tp := range kafka.Topics {
+		topics = append(topics, tp.Name)
+	}
+	remap := func(ctx context.Context, network, addr string) (netConn, error) {
+		if addr == fmt.Sprintf("kafka:%d", kafka.Port) {
+			addr = fmt.Sprintf("127.0.0.1:%d", kafka.Host)
+		}
+		return dial(ctx, network, addr)
+	}
+	ok, err = probe.Kafka{Brokers: []string{fmt.Sprintf("127.0.0.1:%d", kafka.Host)}, Topics: topics, Dial: remap}.Check(ctx)
+	require.True(t, ok, err)
+
+	// the ClickHouse tables exist
+	ch := c.Stores["clickhouse"]
+	want := 0
+	for _, db := range ch.Databases {
+		want += len(db.Tables)
+	}
+	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/", ch.Host), "text/plain",
+		strings.NewReader("SELECT count() FROM system.tables WHERE database = 'nova_analytics'"))
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, fmt.Sprintf("%d\n", want), string(body))
+
+	// gRPC health SERVING on every service
+	for _, s := range services {
+		var host int
+		for _, p := range s.Ports {
+			if p.Name == "grpc" {
+				host = p.Host
+			}
+		}
+		ok, err := probe.GRPC{Addr: fmt.Sprintf("127.0.0.1:%d", host)}.Check(ctx)
+		require.True(t, ok, "%s: %v", s.Name, err)
+	}
+
+	// a second up changes nothing
+	before, err := d.Observe(ctx, project)
+	require.NoError(t, err)
+	start = time.Now()
+	out, code = novadev(t, "up")
+	require.Equal(t, 0, code, out)
+	t.Logf("warm up: %s", time.Since(start).Round(time.Millisecond))
+	after, err := d.Observe(ctx, project)
+	require.NoError(t, err)
+	require.Equal(t, ids(before), ids(after), "a second up must leave every container untouched")
+	dry, code := novadev(t, "up", "--dry-run")
+	require.Equal(t, 0, code, dry)
+	require.Contains(t, dry, "project "+project+": 0 changes")
+
+	// status and logs see the stack
+	st, code := novadev(t, "status")
+	require.Equal(t, 0, code, st)
+	require.NotContains(t, st, " no ")
+	logs, code := novadev(t, "logs", "--tail", "5", "postgres")
+	require.Equal(t, 0, code, logs)
+	require.Contains(t, logs, "postgres |")
+
+	// down --volumes leaves nothing labelled
+	start = time.Now()
+	out, code = novadev(t, "down", "--volumes")
+	require.Equal(t, 0, code, out)
+	t.Logf("down: %s", time.Since(start).Round(time.Millisecond))
+	left, err := d.Observe(ctx, project)
+	require.NoError(t, err)
+	require.True(t, left.Empty(), "%+v", left)
+}
+
+func ids(o *state.Observed) map[string]string {
+	out := map[string]string{}
+	for _, c := range o.Containers {
+		out[c.Name] = c.ID + " " + c.State
+	}
+	return out
+}
