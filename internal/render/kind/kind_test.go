@@ -370,7 +370,12 @@ func TestServiceRegistryAndProtos(t *testing.T) {
 		}
 	}
 	protos := find[corev1.ConfigMap](t, objs, "ConfigMap", ProtosConfigMap)
-	require.Len(t, protos.Data, 15)
+	keys := sortedKeys(protos.Data)
+	require.Len(t, keys, 16, "15 proto files and the baseline: %q", keys)
+	require.Contains(t, keys, "proto_registry-1.0.0.json")
+	baseline, err := os.ReadFile(filepath.Join(filepath.Dir(set.Base.File), "proto/registry-1.0.0.json"))
+	require.NoError(t, err)
+	require.Equal(t, string(baseline), protos.Data["proto_registry-1.0.0.json"])
 	want, err := os.ReadFile(filepath.Join(filepath.Dir(set.Base.File), "proto/nova/feed/v1/feed.proto"))
 	require.NoError(t, err)
 	require.Equal(t, string(want), protos.Data["proto_nova_feed_v1_feed.proto"])
@@ -384,6 +389,7 @@ func TestServiceRegistryAndProtos(t *testing.T) {
 	require.Contains(t, paths, "nova.yaml")
 	require.Contains(t, paths, "proto/nova/feed/v1/feed.proto")
 	require.Contains(t, paths, "migrations/feed-service/20251114000000_init.sql")
+	require.Contains(t, paths, "proto/registry-1.0.0.json", "the baseline at protos.baseline's relative path")
 }
 
 // kindLoad parses cluster.yaml with kind's own loader (its internal

@@ -49,7 +49,8 @@ func (m catalogConfigMaps) volume() corev1.Volume {
 func configKey(rel string) string { return strings.ReplaceAll(rel, "/", "_") }
 
 // loadCatalogConfigMaps reads the catalog file, the proto files of every
-// active service and their migrations, relative to the catalog's directory.
+// active service with the recorded baseline (protos.baseline), and their
+// migrations, relative to the catalog's directory.
 func loadCatalogConfigMaps(c *catalog.Catalog) (catalogConfigMaps, error) {
 	dir := filepath.Dir(c.File)
 	out := catalogConfigMaps{paths: map[string]map[string]string{}}
@@ -78,6 +79,13 @@ func loadCatalogConfigMaps(c *catalog.Catalog) (catalogConfigMaps, error) {
 	}
 	protos := newMap(ProtosConfigMap)
 	migrations := newMap(MigrationsConfigMap)
+	// the recorded registry baseline, at the catalog's relative path, so
+	// `novadev bootstrap proto-validate` finds it beside the proto files
+	if c.Protos.Baseline != "" {
+		if err := put(protos, path.Clean(c.Protos.Baseline)); err != nil {
+			return out, fmt.Errorf("%w (protos.baseline: record it with `novadev bootstrap proto-validate --record`)", err)
+		}
+	}
 	for _, s := range c.ActiveServices() {
 		for _, p := range s.Protos {
 			if err := put(protos, path.Join(c.Protos.Root, p)); err != nil {

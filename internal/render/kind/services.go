@@ -98,8 +98,12 @@ func readinessProbe(s *catalog.Service) (*corev1.Probe, error) {
 // expanded into DATABASE_URL by the kubelet ($(VAR) references).
 func serviceEnv(c *catalog.Catalog, g *catalog.Graph, s *catalog.Service) []corev1.EnvVar {
 	env := []corev1.EnvVar{{Name: "NOVA_SERVICE", Value: s.Name}}
-	for _, p := range s.Ports {
-		env = append(env, corev1.EnvVar{Name: strings.ToUpper(p.Name) + "_PORT", Value: fmt.Sprint(p.Port)})
+	// the contract's port variables only (GRPC_PORT, METRICS_PORT), as on
+	// Docker: another named port (the gateway's http) has no variable
+	for _, name := range []string{"grpc", "metrics"} {
+		if p := portNamed(s, name); p != 0 {
+			env = append(env, corev1.EnvVar{Name: strings.ToUpper(name) + "_PORT", Value: fmt.Sprint(p)})
+		}
 	}
 	for _, u := range c.UsedStores(s) {
 		env = append(env, storeEnv(c, s, u.Store)...)
