@@ -18,6 +18,10 @@ import (
 // reverse dependency order, in parallel: a node goes as soon as everything
 // that needs it is gone. Then its networks, and its volumes when volumes is
 // set. g may be nil (no catalog): then everything goes at once.
+//
+// With volumes, no data outlives the call, so there is nothing to shut down
+// gracefully: every container is killed and removed at once (a graceful
+// PostgreSQL shutdown alone writes a checkpoint that is then deleted).
 func (r *Runner) Down(ctx context.Context, g *catalog.Graph, obs *state.Observed, volumes bool) error {
 	r.defaults()
 	byNode := map[string][]state.Container{}
@@ -28,7 +32,7 @@ func (r *Runner) Down(ctx context.Context, g *catalog.Graph, obs *state.Observed
 	// of the reverse graph, not layer by layer; nodes the graph does not
 	// know (orphans) need nothing to wait for
 	users := func(string) []string { return nil }
-	if g != nil {
+	if g != nil && !volumes {
 		if _, err := g.Layers(); err != nil {
 			return err
 		}
@@ -70,9 +74,12 @@ func (r *Runner) Down(ctx context.Context, g *catalog.Graph, obs *state.Observed
 				go func() {
 					defer cw.Done()
 					r.emit(event.Event{Type: event.Stopping, Node: nodeName(c), Detail: c.Name})
-					err := r.Driver.Stop(ctx, c.ID, 0)
+					var err error
+					if !volumes {
+						err = r.Driver.Stop(ctx, c.ID, 0)
+					}
 					if err == nil || errors.Is(err, driver.ErrNotFound) {
-						err = r.Driver.Remove(ctx, c.ID)
+						err = r.Driver.Remove(ctx, c.ID) // forced: kills what still runs
 					}
 					if err != nil && !errors.Is(err, driver.ErrNotFound) {
 						mu.Lock()
@@ -99,13 +106,22 @@ func (r *Runner) Down(ctx context.Context, g *catalog.Graph, obs *state.Observed
 		}
 	}
 	if volumes {
+		var vw sync.WaitGroup
 		for _, v := range obs.Volumes {
-			if err := r.Driver.RemoveVolume(ctx, v.Name); err != nil && !errors.Is(err, driver.ErrNotFound) {
-				errs = append(errs, fmt.Errorf("removing volume %s: %w", v.Name, err))
-			} else {
+			vw.Add(1)
+			go func() {
+				defer vw.Done()
+				err := r.Driver.RemoveVolume(ctx, v.Name)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil && !errors.Is(err, driver.ErrNotFound) {
+					errs = append(errs, fmt.Errorf("removing volume %s: %w", v.Name, err))
+					return
+				}
 				r.emit(event.Event{Type: event.Removed, Detail: "volume " + v.Name})
-			}
+			}()
 		}
+		vw.Wait()
 	} else if len(obs.Volumes) > 0 {
 		names := make([]string, 0, len(obs.Volumes))
 		for _, v := range obs.Volumes {

@@ -307,3 +307,23 @@ func TestDownReverseOrderLeavesNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, obs.Empty())
 }
+
+// down --volumes keeps nothing, so it kills and removes at once: no stop
+// call waits out a grace period, and still nothing is left.
+func TestDownVolumesRemovesWithoutGracefulStop(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.up(context.Background())
+	require.NoError(t, err)
+	f.drv.ResetCalls()
+	obs, err := f.drv.Observe(context.Background(), "shop-dev")
+	require.NoError(t, err)
+	require.NotEmpty(t, obs.Containers)
+	require.NoError(t, f.runner.Down(context.Background(), f.c.Graph(), obs, true))
+	for _, c := range f.drv.Calls() {
+		require.False(t, strings.HasPrefix(c, "stop "), "no graceful stop with --volumes: %s", c)
+	}
+	require.Contains(t, f.drv.Calls(), "remove shop-dev-postgres-1")
+	obs, err = f.drv.Observe(context.Background(), "shop-dev")
+	require.NoError(t, err)
+	require.True(t, obs.Empty())
+}
