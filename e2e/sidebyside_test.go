@@ -142,3 +142,37 @@ func TestIntegrationTwoEnvironments(t *testing.T) {
 		require.True(t, obs.Empty(), "%s: nothing left", p)
 	}
 }
+
+// down without --volumes keeps data; the next up recreates the containers
+// (new IPs) and the Redis Cluster, whose nodes.conf survived in the volumes
+// with the old addresses, must come back ok with its slots.
+func TestIntegrationDownUpKeepsRedisCluster(t *testing.T) {
+	d := dockertest.New(t)
+	ctx := context.Background()
+	if _, err := d.ImageID(ctx, "novadev/redis:7"); err != nil {
+		if os.Getenv("NOVADEV_E2E") == "1" {
+			t.Fatal("offline images missing: run scripts/images/build.sh")
+		}
+		t.Skip("offline images missing: run scripts/images/build.sh")
+	}
+	env := sideEnv(t, "e2e-r", 36000)
+	t.Cleanup(func() { novadevEnv(t, env, "down", "--volumes") })
+	out, code := novadevEnv(t, env, "up", "--only", "notification-service")
+	require.Equal(t, 0, code, out)
+	out, code = novadevEnv(t, env, "down")
+	require.Equal(t, 0, code, out)
+	obs, err := d.Observe(ctx, "nova-e2e-r")
+	require.NoError(t, err)
+	require.Empty(t, obs.Containers)
+	require.NotEmpty(t, obs.Volumes, "a plain down keeps the data volumes")
+	out, code = novadevEnv(t, env, "up", "--only", "notification-service")
+	require.Equal(t, 0, code, out)
+	c, err := catalog.Load(filepath.Join(repoRoot(t), "envs", "nova.yaml"), catalog.Options{Env: env})
+	require.NoError(t, err)
+	first := c.Stores["redis"].Host
+	var addrs []string
+	for i := 0; i < 3; i++ {
+		addrs = append(addrs, "127.0.0.1:"+strconv.Itoa(first+i))
+	}
+	require.NoError(t, probe.Poll(ctx, probe.Real, probe.DefaultBackoff, 30*time.Second, probe.RedisCluster{Addrs: addrs, Masters: 3}))
+}

@@ -58,6 +58,7 @@ func slotLayout(n int) []slotRange {
 // clusterNode is one line of CLUSTER NODES.
 type clusterNode struct {
 	ID     string
+	Addr   string // ip:port the node is known at (without @cport,hostname)
 	Flags  []string
 	Slots  []slotRange
 	Myself bool
@@ -76,7 +77,8 @@ func parseClusterNodes(s string) ([]clusterNode, error) {
 		if len(f) < 8 {
 			return nil, fmt.Errorf("CLUSTER NODES line %q: too few fields", line)
 		}
-		n := clusterNode{ID: f[0], Flags: strings.Split(f[2], ",")}
+		addr, _, _ := strings.Cut(f[1], "@")
+		n := clusterNode{ID: f[0], Addr: addr, Flags: strings.Split(f[2], ",")}
 		for _, fl := range n.Flags {
 			n.Myself = n.Myself || fl == "myself"
 			n.Master = n.Master || fl == "master"
@@ -243,23 +245,31 @@ func (RedisClusterInit) Run(ctx context.Context, c *catalog.Catalog, t Targets, 
 		log("%s (%s): assigned slots %s", nd.addr, nd.laddr, strings.Join(names, ","))
 	}
 
-	first := nodes[0]
-	for _, nd := range nodes[1:] {
-		known := false
-		for _, cn := range first.nodes {
-			known = known || cn.ID == nd.id
+	// every node must know every other at its current address: a node that
+	// is unknown, or known at an old IP (its container was recreated while
+	// nodes.conf survived in its volume), is met again; Redis then updates
+	// the address of a node ID it already knows and keeps its slots
+	for _, from := range nodes {
+		for _, to := range nodes {
+			if from == to {
+				continue
+			}
+			current := false
+			for _, cn := range from.nodes {
+				current = current || (cn.ID == to.id && cn.Addr == to.laddr)
+			}
+			if current {
+				continue
+			}
+			host, port, err := net.SplitHostPort(to.laddr)
+			if err != nil {
+				return fmt.Errorf("redis-cluster-init: %s: laddr %q: %w", to.addr, to.laddr, err)
+			}
+			if err := from.client.Do(ctx, "CLUSTER", "MEET", host, port).Err(); err != nil {
+				return fmt.Errorf("redis-cluster-init: %s: CLUSTER MEET %s: %w", from.addr, to.laddr, err)
+			}
+			log("%s met %s at %s", from.addr, to.addr, to.laddr)
 		}
-		if known {
-			continue
-		}
-		host, port, err := net.SplitHostPort(nd.laddr)
-		if err != nil {
-			return fmt.Errorf("redis-cluster-init: %s: laddr %q: %w", nd.addr, nd.laddr, err)
-		}
-		if err := first.client.Do(ctx, "CLUSTER", "MEET", host, port).Err(); err != nil {
-			return fmt.Errorf("redis-cluster-init: %s: CLUSTER MEET %s: %w", first.addr, nd.laddr, err)
-		}
-		log("%s met %s at %s", first.addr, nd.addr, nd.laddr)
 	}
 
 	wait := 20 * time.Millisecond

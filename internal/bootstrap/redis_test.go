@@ -27,9 +27,9 @@ e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 172.18.0.4:7002@17002,redis-2 master - 
 	nodes, err := parseClusterNodes(out)
 	require.NoError(t, err)
 	require.Equal(t, []clusterNode{
-		{ID: "07c37dfeb235213a872192d90877d0cd55635b91", Flags: []string{"myself", "master"}, Slots: []slotRange{{0, 5460}}, Myself: true, Master: true},
-		{ID: "e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca", Flags: []string{"master"}, Slots: []slotRange{{5461, 10921}, {10922, 10922}}, Master: true},
-		{ID: "292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f", Flags: []string{"master", "noaddr"}, Master: true},
+		{ID: "07c37dfeb235213a872192d90877d0cd55635b91", Addr: "172.18.0.3:7001", Flags: []string{"myself", "master"}, Slots: []slotRange{{0, 5460}}, Myself: true, Master: true},
+		{ID: "e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca", Addr: "172.18.0.4:7002", Flags: []string{"master"}, Slots: []slotRange{{5461, 10921}, {10922, 10922}}, Master: true},
+		{ID: "292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f", Addr: ":0", Flags: []string{"master", "noaddr"}, Master: true},
 	}, nodes)
 	_, err = parseClusterNodes("abc def\n")
 	require.ErrorContains(t, err, "too few fields")
