@@ -6,7 +6,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -22,9 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/novadev/novadev/internal/app"
 	"github.com/novadev/novadev/internal/catalog"
-	"github.com/novadev/novadev/internal/cli"
 	"github.com/novadev/novadev/internal/driver/docker/dockertest"
 	"github.com/novadev/novadev/internal/probe"
 	"github.com/novadev/novadev/internal/state"
@@ -37,16 +34,7 @@ func repoRoot(t *testing.T) string {
 
 func novadev(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	var out bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	code := app.Run(ctx, cli.Streams{In: strings.NewReader(""), Out: &out, Err: &out, Getenv: func(k string) string {
-		if k == "CI" {
-			return "true"
-		}
-		return os.Getenv(k)
-	}}, append(args, "--catalog", filepath.Join(repoRoot(t), "envs", "nova.yaml"), "--env", "ci"))
-	return out.String(), code
+	return novadevEnv(t, "ci", args...)
 }
 
 func pgLogin(ctx context.Context, addr, user, password, db string) error {

@@ -6,7 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -333,11 +334,4 @@ func (c *Catalog) ServiceNames() []string { return sortedKeys(c.Services) }
 // StoreNames returns the names of every store, sorted.
 func (c *Catalog) StoreNames() []string { return sortedKeys(c.Stores) }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

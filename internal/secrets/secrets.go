@@ -113,17 +113,8 @@ func EnsureEnvFile(path string, names []string) (created []string, err error) {
 // ignoring blank lines and # comments.
 func Defined(data []byte) map[string]bool {
 	out := map[string]bool{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		line = strings.TrimSpace(strings.TrimPrefix(line, "export "))
-		if name, _, ok := strings.Cut(line, "="); ok {
-			out[strings.TrimSpace(name)] = true
-		}
+	for name := range Values(data) {
+		out[name] = true
 	}
 	return out
 }
