@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# bench.sh: wall-clock benchmark of the full stack on Docker (make bench runs
+# it after the Go benchmarks). For each of BENCH_RUNS runs (default 3):
+#
+#   novadev: down --volumes (untimed reset), then timed
+#            cold up   (nothing exists: every container, volume, bootstrap)
+#            warm up   (everything already runs: nothing to change)
+#            down --volumes
+#   compose: when docker compose v2 is available (scripts/compose-v2.sh builds
+#            and installs it), the same stack from the rendered compose file:
+#            cold `up -d --wait`, warm `up -d --wait`, `down -v`.
+#
+# It prints every run and the medians, the supervisor's critical-path lower
+# bound (the sum of each node's own time along the longest chain, from
+# `novadev up -o json`'s summary line) and the issue's aims. Raw logs and a
+# results.tsv go to BENCH_OUT (default: a new temp dir).
+#
+# Knobs: BENCH_RUNS=3, BENCH_ENV=ci, BENCH_COMPOSE=auto|0 (0: skip compose),
+# BENCH_NOVADEV=1|0 (0: compose only), BENCH_OUT=dir.
+#
+# Needs what `make up` installs (Docker engine, offline images) plus, for the
+# comparison, compose v2 (built here by scripts/compose-v2.sh when missing,
+# several minutes cold). Everything publishes on 127.0.0.1 only. It tears the
+# environment's project down before and after: do not point it at a stack
+# you are using.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+runs=${BENCH_RUNS:-3}
+env=${BENCH_ENV:-ci}
+want_compose=${BENCH_COMPOSE:-auto}
+want_novadev=${BENCH_NOVADEV:-1}
+out=${BENCH_OUT:-$(mktemp -d -t novadev-bench.XXXXXX)}
+mkdir -p "$out"
+novadev=bin/novadev
+
+if [[ $env == local ]]; then file=compose/docker-compose.yaml; else file=compose/docker-compose.$env.yaml; fi
+project=$(awk '$1 == "name:" { print $2; exit }' "$file")
+[[ -n $project ]] || { echo "bench: no project name in $file" >&2; exit 1; }
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+loadavg() { cut -d' ' -f1 /proc/loadavg; }
+
+# --- prerequisites, as make up installs them -------------------------------
+scripts/install-docker.sh >&2
+scripts/images/build.sh >&2
+make --no-print-directory build >&2
+
+compose=0
+if [[ $want_compose != 0 ]]; then
+	if ! docker compose version >/dev/null 2>&1; then
+		log "docker compose v2 missing: building it (scripts/compose-v2.sh)"
+		scripts/compose-v2.sh >&2 || log "compose v2 build failed: no comparison"
+	fi
+	if docker compose version >/dev/null 2>&1; then
+		compose=1
+	else
+		log "docker compose v2 not available: novadev figures only"
+	fi
+fi
+
+dc() { docker compose -p "$project" -f "$file" "$@"; }
+
+# leftovers prints how many containers, networks and volumes still carry the
+# project's label.
+leftovers() {
+	local f=label=com.docker.compose.project=$project
+	echo $(($(docker ps -aq --filter "$f" | wc -l) + $(docker network ls -q --filter "$f" | wc -l) + $(docker volume ls -q --filter "$f" | wc -l)))
+}
+
+# timed LOG CMD...: runs CMD with output to LOG and prints the wall-clock
+# seconds, on failure too (then it returns 1 after logging the tail of LOG).
+timed() {
+	local logf=$1 t0 rc=0
+	shift
+	t0=$EPOCHREALTIME
+	"$@" >"$logf" 2>&1 || rc=$?
+	awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f\n", b - a }'
+	if ((rc != 0)); then
+		log "failed: $* (log: $logf)"
+		tail -n 5 "$logf" >&2
+		return 1
+	fi
+}
+
+# summary FIELD LOG: a field of the JSON summary line of `novadev up -o json`.
+summary() {
+	local line
+	line=$(grep '^{"type":"summary"' "$2" | tail -n 1)
+	case $1 in
+	seconds) sed -n 's/^{"type":"summary","seconds":\([0-9.]*\).*/\1/p' <<<"$line" ;;
+	critical) sed -n 's/.*"criticalPathSeconds":\([0-9.]*\).*/\1/p' <<<"$line" ;;
+	path) sed -n 's/.*"criticalPath":\[\([^]]*\)\].*/\1/p' <<<"$line" | tr -d '"' | sed 's/,/ -> /g' ;;
+	nodes) grep -o '"action":"[a-z]*"' <<<"$line" | wc -l ;;
+	changed) grep -o '"action":"[a-z]*"' <<<"$line" | grep -vcE '"(keep|skip)"' || true ;;
+	esac
+}
+
+median() {
+	printf '%s\n' "$@" | sort -g | awk 'NF { a[++n] = $1 } END { if (n == 0) print "-"; else if (n % 2) printf "%.2f\n", a[(n + 1) / 2]; else printf "%.2f\n", (a[n / 2] + a[n / 2 + 1]) / 2 }'
+}
+
+reset() {
+	if [[ $compose == 1 ]]; then dc down -v --remove-orphans >/dev/null 2>&1 || true; fi
+	"$novadev" down --env "$env" --volumes >/dev/null 2>&1 || true
+	[[ $(leftovers) == 0 ]] || die "project $project still has labelled objects after down"
+}
+
+declare -a n_cold=() n_warm=() n_down=() n_sup=() n_crit=() n_changed=() c_cold=() c_warm=() c_down=() loads=() failures=()
+results=$out/results.tsv
+printf 'run\ttool\tphase\tseconds\tresult\tload1\n' >"$results"
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$results"; }
+
+# phase TOOL PHASE ARRAY CMD...: times CMD (run $i), appends the seconds to
+# ARRAY and results.tsv; a failure is recorded with its time (not fatal,
+# left out of ARRAY and so of the medians) and returns 1.
+phase() {
+	local tool=$1 ph=$2 l s logf
+	local -n into=$3
+	shift 3
+	logf=$out/$tool-$ph-$i.log
+	l=$(loadavg)
+	loads+=("$l")
+	if s=$(timed "$logf" "$@"); then
+		into+=("$s")
+		record "$i" "$tool" "$ph" "$s" ok "$l"
+		return 0
+	fi
+	record "$i" "$tool" "$ph" "$s" fail "$l"
+	failures+=("run $i $tool $ph after ${s}s: $(grep -v '^[[:space:]]*$' "$logf" | tail -n 1 | cut -c1-160)")
+	return 1
+}
+
+log "project $project from $file; $runs runs; logs in $out"
+trap 'reset' EXIT
+log "priming run (not measured): images into the page cache, credentials into compose/.env"
+reset
+"$novadev" up --env "$env" >"$out/prime.log" 2>&1 || { tail -n 30 "$out/prime.log" >&2; die "priming novadev up failed"; }
+reset
+
+path=""
+for ((i = 1; i <= runs; i++)); do
+	if [[ $want_novadev == 1 ]]; then
+		reset
+		if phase novadev cold-up n_cold "$novadev" up --env "$env" -o json; then
+			j=$out/novadev-cold-up-$i.log
+			n_sup+=("$(summary seconds "$j")")
+			n_crit+=("$(summary critical "$j")")
+			path=$(summary path "$j")
+			log "run $i novadev cold up: ${n_cold[-1]}s (supervisor ${n_sup[-1]}s, critical path ${n_crit[-1]}s over $(summary nodes "$j") nodes)"
+			if phase novadev warm-up n_warm "$novadev" up --env "$env" -o json; then
+				n_changed+=("$(summary changed "$out/novadev-warm-up-$i.log")")
+				log "run $i novadev warm up: ${n_warm[-1]}s (${n_changed[-1]} nodes changed)"
+			fi
+		fi
+		if phase novadev down n_down "$novadev" down --env "$env" --volumes; then
+			log "run $i novadev down: ${n_down[-1]}s"
+		fi
+		left=$(leftovers)
+		[[ $left == 0 ]] || die "novadev down --volumes left $left labelled objects"
+	fi
+	if [[ $compose == 1 ]]; then
+		reset
+		if phase compose cold-up c_cold dc up -d --wait; then
+			log "run $i compose cold up: ${c_cold[-1]}s"
+			if phase compose warm-up c_warm dc up -d --wait; then
+				log "run $i compose warm up: ${c_warm[-1]}s"
+			fi
+		fi
+		if phase compose down c_down dc down -v; then
+			log "run $i compose down: ${c_down[-1]}s"
+		fi
+		left=$(leftovers)
+		[[ $left == 0 ]] || die "docker compose down -v left $left labelled objects"
+	fi
+done
+reset
+trap - EXIT
+
+# --- report -----------------------------------------------------------------
+row() { printf '%-28s %8s   %s\n' "$1" "$2" "$3"; }
+echo
+echo "== full stack benchmark: project $project ($file), $runs runs, $(nproc) cores"
+echo "   docker engine $(docker version --format '{{.Server.Version}}' 2>/dev/null); load average (1 min) during the runs: $(median "${loads[@]}") median, $(printf '%s\n' "${loads[@]}" | sort -g | head -n1)-$(printf '%s\n' "${loads[@]}" | sort -g | tail -n1)"
+row "" "median" "runs (seconds)"
+if [[ $want_novadev == 1 ]]; then
+	row "novadev up (cold)" "$(median "${n_cold[@]}")" "${n_cold[*]}"
+	row "  supervisor's own total" "$(median "${n_sup[@]}")" "${n_sup[*]}"
+	row "  critical path" "$(median "${n_crit[@]}")" "${n_crit[*]}"
+	row "novadev up (warm)" "$(median "${n_warm[@]}")" "${n_warm[*]}   (nodes changed: ${n_changed[*]})"
+	row "novadev down --volumes" "$(median "${n_down[@]}")" "${n_down[*]}"
+fi
+if [[ $compose == 1 ]]; then
+	row "compose up -d --wait (cold)" "$(median "${c_cold[@]}")" "${c_cold[*]}"
+	row "compose up -d --wait (warm)" "$(median "${c_warm[@]}")" "${c_warm[*]}"
+	row "compose down -v" "$(median "${c_down[@]}")" "${c_down[*]}"
+fi
+if [[ $want_novadev == 1 ]]; then
+	echo "critical path (last cold run): $path"
+	cold=$(median "${n_cold[@]}") crit=$(median "${n_crit[@]}") warm=$(median "${n_warm[@]}") down=$(median "${n_down[@]}") ccold=-
+	if [[ $compose == 1 ]]; then ccold=$(median "${c_cold[@]}"); fi
+	# aim TEXT A OP B: met / NOT met, or n/a when a figure is missing.
+	aim() {
+		if [[ $2 == - || $4 == - ]]; then
+			echo "  n/a      $1 (no figure)"
+		elif awk -v a="$2" -v b="$4" "BEGIN { exit !(a $3 b) }"; then
+			echo "  met      $1"
+		else
+			echo "  NOT met  $1"
+		fi
+	}
+	ratio() { if [[ $1 == - || $2 == - ]]; then echo -; else awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; fi; }
+	echo "aims (medians):"
+	aim "cold up <= 1/2 of compose's cold up ($cold s vs $ccold s: $(ratio "$cold" "$ccold")x)" "$(ratio "$cold" "$ccold")" "<=" 0.5
+	aim "cold up <= 1.2x critical path ($cold s vs $crit s: $(ratio "$cold" "$crit")x)" "$(ratio "$cold" "$crit")" "<=" 1.2
+	aim "warm up < 1 s ($warm s)" "$warm" "<" 1
+	aim "down < 5 s ($down s)" "$down" "<" 5
+fi
+if ((${#failures[@]} > 0)); then
+	echo "failed runs (left out of the medians; see the logs):"
+	printf '  %s\n' "${failures[@]}"
+fi
+echo "raw logs and results.tsv: $out"
