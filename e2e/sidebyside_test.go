@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -131,6 +132,7 @@ func TestIntegrationTwoEnvironments(t *testing.T) {
 		}
 		require.True(t, names["user-service"] && names["postgres"], "the --only subgraph runs: %v", names)
 		require.False(t, names["feed-service"], "--only user-service starts nothing it does not need")
+		composePS(t, c.Env.Project, []string{"postgres", "user-service"})
 	}
 	for _, env := range []string{a, b} {
 		out, code := novadevEnv(t, env, "down", "--volumes")
@@ -175,4 +177,23 @@ func TestIntegrationDownUpKeepsRedisCluster(t *testing.T) {
 		addrs = append(addrs, "127.0.0.1:"+strconv.Itoa(first+i))
 	}
 	require.NoError(t, probe.Poll(ctx, probe.Real, probe.DefaultBackoff, 30*time.Second, probe.RedisCluster{Addrs: addrs, Masters: 3}))
+}
+
+// composePS checks that `docker compose -p project ps` lists the services a
+// stack novadev started runs (compose's labels are on every container).
+func composePS(t *testing.T, project string, want []string) {
+	t.Helper()
+	if err := exec.Command("docker", "compose", "version").Run(); err != nil {
+		if os.Getenv("NOVADEV_E2E") == "1" {
+			t.Fatalf("docker compose v2 missing: run scripts/compose-v2.sh (%v)", err)
+		}
+		t.Logf("skipping the docker compose ps check: docker compose v2 missing (scripts/compose-v2.sh builds it)")
+		return
+	}
+	out, err := exec.Command("docker", "compose", "-p", project, "ps", "--services").CombinedOutput()
+	require.NoError(t, err, string(out))
+	got := strings.Fields(string(out))
+	for _, w := range want {
+		require.Contains(t, got, w, "docker compose -p %s ps lists %s", project, w)
+	}
 }

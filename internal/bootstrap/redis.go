@@ -245,20 +245,23 @@ func (RedisClusterInit) Run(ctx context.Context, c *catalog.Catalog, t Targets, 
 		log("%s (%s): assigned slots %s", nd.addr, nd.laddr, strings.Join(names, ","))
 	}
 
-	// every node must know every other at its current address: a node that
-	// is unknown, or known at an old IP (its container was recreated while
-	// nodes.conf survived in its volume), is met again; Redis then updates
-	// the address of a node ID it already knows and keeps its slots
-	for _, from := range nodes {
+	// the first node meets every node it does not know (gossip introduces
+	// the rest); and every node that knows another at an old IP (its
+	// container was recreated while nodes.conf survived in its volume)
+	// meets it again at its current address: Redis then updates the
+	// address of a node ID it already knows and keeps its slots
+	for i, from := range nodes {
 		for _, to := range nodes {
 			if from == to {
 				continue
 			}
-			current := false
+			known, current := false, false
 			for _, cn := range from.nodes {
-				current = current || (cn.ID == to.id && cn.Addr == to.laddr)
+				if cn.ID == to.id {
+					known, current = true, cn.Addr == to.laddr
+				}
 			}
-			if current {
+			if current || (!known && i > 0) {
 				continue
 			}
 			host, port, err := net.SplitHostPort(to.laddr)
