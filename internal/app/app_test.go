@@ -176,3 +176,33 @@ func TestDefaultEnvFallsBackToBareCatalog(t *testing.T) {
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.err, "local.yaml does not exist")
 }
+
+func TestRenderWritesChecksAndKeepsSecrets(t *testing.T) {
+	root := t.TempDir()
+	r := run(t, nil, "render", "all", "--root", root)
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, "16 new credentials in compose/.env")
+	assert.Contains(t, r.out, "wrote kind/overlays/dev/credentials.env")
+	for _, f := range []string{"compose/.env", "kind/overlays/dev/credentials.env", "kind/overlays/pr/credentials.env"} {
+		st, err := os.Stat(filepath.Join(root, f))
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), st.Mode().Perm(), f)
+	}
+	env, err := os.ReadFile(filepath.Join(root, "compose/.env"))
+	require.NoError(t, err)
+
+	r = run(t, nil, "render", "all", "--root", root)
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, "0 changed")
+	again, err := os.ReadFile(filepath.Join(root, "compose/.env"))
+	require.NoError(t, err)
+	assert.Equal(t, string(env), string(again), "existing passwords are never rewritten")
+
+	r = run(t, nil, "render", "all", "--root", root, "--check")
+	require.Equal(t, 0, r.code, r.err)
+	require.NoError(t, os.WriteFile(filepath.Join(root, "Tiltfile"), []byte("# edited by hand\n"), 0o644))
+	r = run(t, nil, "render", "all", "--root", root, "--check")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.err, "Tiltfile: differs from the catalog")
+	assert.Contains(t, r.err, "run novadev render all")
+}

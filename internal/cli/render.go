@@ -95,14 +95,13 @@ are never changed.`,
 					return fmt.Errorf("credentials file: %w", err)
 				}
 			}
+			var credentialFiles []string
 			if contains(targets, "kind") {
-				created, err := ensureKindCredentials(root, set)
-				if err != nil {
+				if credentialFiles, err = ensureKindCredentials(root, set); err != nil {
 					return fmt.Errorf("kind credentials: %w", err)
 				}
-				createdSecrets = append(createdSecrets, created...)
 			}
-			return reportRendered(s, g, results, createdSecrets)
+			return reportRendered(s, g, results, createdSecrets, credentialFiles)
 		},
 	}
 	cmd.Flags().StringVar(&o.root, "root", "", "directory to write into (default: the directory holding envs/)")
@@ -166,7 +165,7 @@ func checkRendered(s Streams, g *Global, root string, files render.Files) error 
 	return nil
 }
 
-func reportRendered(s Streams, g *Global, results []render.Result, createdSecrets []string) error {
+func reportRendered(s Streams, g *Global, results []render.Result, createdSecrets, credentialFiles []string) error {
 	changed := 0
 	for _, r := range results {
 		if r.Changed {
@@ -174,7 +173,7 @@ func reportRendered(s Streams, g *Global, results []render.Result, createdSecret
 		}
 	}
 	if g.Output == "json" {
-		return json.NewEncoder(s.Out).Encode(map[string]any{"files": results, "changed": changed, "secretsCreated": createdSecrets})
+		return json.NewEncoder(s.Out).Encode(map[string]any{"files": results, "changed": changed, "secretsCreated": createdSecrets, "credentialFilesCreated": credentialFiles})
 	}
 	for _, r := range results {
 		if r.Changed {
@@ -184,6 +183,9 @@ func reportRendered(s Streams, g *Global, results []render.Result, createdSecret
 	fmt.Fprintf(s.Out, "%d files rendered, %d changed", len(results), changed)
 	if len(createdSecrets) > 0 {
 		fmt.Fprintf(s.Out, "; %d new credentials in compose/.env", len(createdSecrets))
+	}
+	for _, f := range credentialFiles {
+		fmt.Fprintf(s.Out, "; wrote %s (mode 0600, git-ignored)", f)
 	}
 	fmt.Fprintln(s.Out)
 	return nil
