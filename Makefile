@@ -46,9 +46,12 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; fi
 
-## fuzz: explore the catalog loader for a while (CI runs the seed corpus only)
+## fuzz: explore every parser for a while (CI runs the seed corpora only)
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./internal/catalog
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 60s ./internal/catalog
+	$(GO) test -run '^$$' -fuzz '^FuzzJSONReader$$' -fuzztime 30s ./internal/render/compose
+	$(GO) test -run '^$$' -fuzz '^FuzzParseMigrationName$$' -fuzztime 20s ./internal/bootstrap
+	$(GO) test -run '^$$' -fuzz '^FuzzParseDialMap$$' -fuzztime 20s ./internal/bootstrap
 
 images:
 	scripts/images/build.sh
