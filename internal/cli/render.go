@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 
 	"github.com/novadev/novadev/internal/catalog"
 	"github.com/novadev/novadev/internal/render"
@@ -85,18 +85,18 @@ are never changed.`,
 				return err
 			}
 			var createdSecrets []string
-			if contains(targets, "compose") {
+			if slices.Contains(targets, "compose") {
 				var names []string
 				for _, c := range append([]*catalog.Catalog{set.Base}, envCatalogs(set)...) {
 					names = append(names, secrets.Names(c)...)
 				}
-				createdSecrets, err = secrets.EnsureEnvFile(filepath.Join(root, "compose", ".env"), dedupe(names))
+				createdSecrets, err = secrets.EnsureEnvFile(filepath.Join(root, "compose", ".env"), slices.Compact(slices.Sorted(slices.Values(names))))
 				if err != nil {
 					return fmt.Errorf("credentials file: %w", err)
 				}
 			}
 			var credentialFiles []string
-			if contains(targets, "kind") {
+			if slices.Contains(targets, "kind") {
 				if credentialFiles, err = ensureKindCredentials(root, set); err != nil {
 					return fmt.Errorf("kind credentials: %w", err)
 				}
@@ -114,28 +114,6 @@ func envCatalogs(set *catalog.Set) []*catalog.Catalog {
 	for _, n := range set.EnvNames() {
 		out = append(out, set.Envs[n])
 	}
-	return out
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
-func dedupe(list []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, v := range list {
-		if !seen[v] {
-			seen[v] = true
-			out = append(out, v)
-		}
-	}
-	sort.Strings(out)
 	return out
 }
 

@@ -2,8 +2,9 @@ package compose
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -319,14 +320,7 @@ func env(kv map[string]string) types.MappingWithEquals {
 }
 
 // sortedKeys returns a map's keys, sorted.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // passwordVars are the per-service database password variables of the
 // catalog (the superuser's excluded).

@@ -233,14 +233,8 @@ func renderDev(base, dev *catalog.Catalog) (render.Files, error) {
 			return nil, err
 		}
 	}
-	patches, err := resourcePatches(base, dev)
-	if err != nil {
+	if err := o.resourcePatches(base, dev); err != nil {
 		return nil, err
-	}
-	if len(patches) > 0 {
-		if err := o.patch("patches/resources.yaml", patches...); err != nil {
-			return nil, err
-		}
 	}
 	return o.done()
 }
@@ -278,14 +272,8 @@ func renderPR(base, pr *catalog.Catalog) (render.Files, error) {
 	if err := extraStores(o, base, pr); err != nil {
 		return nil, err
 	}
-	patches, err := resourcePatches(base, pr)
-	if err != nil {
+	if err := o.resourcePatches(base, pr); err != nil {
 		return nil, err
-	}
-	if len(patches) > 0 {
-		if err := o.patch("patches/resources.yaml", patches...); err != nil {
-			return nil, err
-		}
 	}
 	return o.done()
 }
@@ -557,4 +545,14 @@ func resIDKind(kind string) resid.ResId {
 // patchMeta names a base object in a patch (patches match on namespace too).
 func patchMeta(base *catalog.Catalog, name string) map[string]any {
 	return map[string]any{"name": name, "namespace": base.Env.Namespace}
+}
+
+// resourcePatches adds the patch scaling an environment's requests and
+// limits against the base's, when any differ.
+func (o *overlay) resourcePatches(base, env *catalog.Catalog) error {
+	patches, err := resourcePatches(base, env)
+	if err != nil || len(patches) == 0 {
+		return err
+	}
+	return o.patch("patches/resources.yaml", patches...)
 }
