@@ -66,7 +66,7 @@ func TestIntegrationTwoEnvironments(t *testing.T) {
 		}
 		t.Skip("offline images missing: run scripts/images/build.sh")
 	}
-	a, b := sideEnv(t, "e2e-a", 33000), sideEnv(t, "e2e-b", 34000)
+	a, b := sideEnv(t, "e2e-a", 24000), sideEnv(t, "e2e-b", 25000)
 	for _, env := range []string{a, b} {
 		t.Cleanup(func() {
 			if out, code := novadevEnv(t, env, "down", "--volumes"); code != 0 {
@@ -157,7 +157,7 @@ func TestIntegrationDownUpKeepsRedisCluster(t *testing.T) {
 		}
 		t.Skip("offline images missing: run scripts/images/build.sh")
 	}
-	env := sideEnv(t, "e2e-r", 36000)
+	env := sideEnv(t, "e2e-r", 26000)
 	t.Cleanup(func() { novadevEnv(t, env, "down", "--volumes") })
 	out, code := novadevEnv(t, env, "up", "--only", "notification-service")
 	require.Equal(t, 0, code, out)

@@ -302,7 +302,7 @@ func TestPortForwards(t *testing.T) {
 	require.Equal(t, []string{"20300:50051", "20400:9090"}, local.Resources["graphql-gateway"].Ports)
 	pr, err := evalTiltfile(src, repoRoot, map[string]string{"target": "kind", "env": "pr"})
 	require.NoError(t, err)
-	require.Equal(t, []string{"40300:50051", "40400:9090", "40080:8080"}, pr.Resources["graphql-gateway"].Ports)
+	require.Equal(t, []string{"28300:50051", "28400:9090", "28080:8080"}, pr.Resources["graphql-gateway"].Ports)
 	require.Equal(t, []string{"20001:5432"}, local.Resources["postgres"].Ports)
 	compose, err := evalTiltfile(src, repoRoot, nil)
 	require.NoError(t, err)
