@@ -56,7 +56,43 @@ func run(ctx context.Context) error {
 		return err
 	}
 	s := &placeholder.Server{Service: cfg.Service, GRPC: gl, Metrics: ml, Deps: deps, Notes: notes, Log: os.Stderr}
+	if err := serveAPI(ctx, cfg, s); err != nil {
+		gl.Close()
+		ml.Close()
+		return err
+	}
+	if s.HTTP != nil {
+		defer s.HTTP.Close()
+	}
 	return s.Run(ctx)
+}
+
+// serveAPI loads the proto files the environment names and sets up the
+// service's own API and, with HTTP_PORT, the GraphQL gateway.
+func serveAPI(ctx context.Context, cfg placeholder.Config, s *placeholder.Server) error {
+	a := cfg.API
+	if a.ProtoDir == "" {
+		return nil
+	}
+	protos, err := placeholder.LoadProtos(ctx, a.ProtoDir, a.ProtoFiles)
+	if err != nil {
+		return err
+	}
+	s.Protos = protos
+	if len(a.APIs) > 0 {
+		if s.API, err = placeholder.NewAPI(protos, cfg.Service, a.APIs, a.FixturesDir); err != nil {
+			return err
+		}
+	}
+	if a.HTTPPort != 0 {
+		if s.Gateway, err = placeholder.NewGateway(protos, placeholder.NewRouter(cfg.GRPCDeps, a.Routes)); err != nil {
+			return err
+		}
+		if s.HTTP, err = net.Listen("tcp", ":"+strconv.Itoa(a.HTTPPort)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func healthcheck(ctx context.Context) error {

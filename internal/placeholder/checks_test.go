@@ -80,29 +80,59 @@ func TestFromEnvReportsEveryProblem(t *testing.T) {
 	}
 }
 
+// TestClickHouseCheck pins the HTTP conversation; the real server is the
+// oracle in TestIntegrationChecksFailWithBrokenIdentity.
 func TestClickHouseCheck(t *testing.T) {
-	answer, code := "Ok.\n", http.StatusOK
+	answer, code := "3\n", http.StatusOK
+	var got *http.Request
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/ping" {
-			http.NotFound(w, r)
-			return
-		}
+		got = r
 		w.WriteHeader(code)
 		w.Write([]byte(answer))
 	}))
 	defer srv.Close()
-	c := NewClickHouseCheck(srv.URL + "/")
 	ctx := context.Background()
+	u := strings.Replace(srv.URL, "http://", "http://nova_analytics_svc:s3cret@", 1) + "/"
+	c := NewClickHouseCheck(u, ClickHouseIdentity{Database: "nova_analytics"})
 	if err := c.Check(ctx); err != nil {
-		t.Fatalf("Ok.: %v", err)
+		t.Fatalf("3 tables: %v", err)
 	}
-	answer = "starting"
-	if err := c.Check(ctx); err == nil || !strings.Contains(err.Error(), `got "starting"`) {
-		t.Errorf("wrong body: %v", err)
+	user, pw, ok := got.BasicAuth()
+	if !ok || user != "nova_analytics_svc" || pw != "s3cret" || got.URL.Query().Get("database") != "nova_analytics" || !strings.Contains(got.URL.Query().Get("query"), "system.tables") {
+		t.Errorf("request = %s (auth %q %q)", got.URL, user, pw)
 	}
-	answer, code = "Code: 999", http.StatusInternalServerError
-	if err := c.Check(ctx); err == nil || !strings.Contains(err.Error(), "HTTP 500") {
+	answer = "0"
+	if err := c.Check(ctx); err == nil || !strings.Contains(err.Error(), "database nova_analytics has no tables") {
+		t.Errorf("no tables: %v", err)
+	}
+	answer, code = "Code: 193, e.displayText() = DB::Exception: Wrong password for user nova_analytics_svc\nstack", http.StatusInternalServerError
+	if err := c.Check(ctx); err == nil || err.Error() != "query as user nova_analytics_svc: HTTP 500: Code: 193, e.displayText() = DB::Exception: Wrong password for user nova_analytics_svc" {
 		t.Errorf("HTTP 500: %v", err)
+	}
+	answer, code = "1\n", http.StatusOK
+	if err := NewClickHouseCheck(srv.URL, ClickHouseIdentity{}).Check(ctx); err != nil {
+		t.Errorf("SELECT 1 as default: %v", err)
+	}
+	if _, _, ok := got.BasicAuth(); ok {
+		t.Error("basic auth sent without a user")
+	}
+}
+
+func TestUncoveredSlots(t *testing.T) {
+	for _, tc := range []struct {
+		ranges [][2]int
+		want   string
+	}{
+		{nil, "0-16383"},
+		{[][2]int{{0, 5460}, {5461, 10922}, {10923, 16383}}, ""},
+		{[][2]int{{0, 5460}, {10923, 16383}}, "5461-10922"},
+		{[][2]int{{1, 16382}}, "0,16383"},
+		{[][2]int{{-5, 20000}}, ""},
+		{[][2]int{{100, 50}}, "0-16383"},
+	} {
+		if got := uncoveredSlots(tc.ranges); got != tc.want {
+			t.Errorf("uncoveredSlots(%v) = %q, want %q", tc.ranges, got, tc.want)
+		}
 	}
 }
 
@@ -118,7 +148,7 @@ func TestKafkaCheckWantsEveryTopic(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := c.Check(ctx); err == nil || err.Error() != "topics missing: feed.fanout" {
+	if err := c.Check(ctx); err == nil || err.Error() != "topics missing: feed.fanout (the kafka-topics bootstrap creates them)" {
 		t.Fatalf("err = %v, want topics missing: feed.fanout", err)
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))

@@ -24,6 +24,10 @@ type Config struct {
 	Neo4jURI        string
 	GRPCDeps        []string
 	RequireOptional bool
+
+	// API and ClickHouse: the block at the end of this file.
+	API        APIConfig
+	ClickHouse ClickHouseIdentity
 }
 
 // FromEnv reads the configuration through getenv (os.Getenv in main) and
@@ -58,6 +62,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.Service == "" {
 		c.Service = "placeholder"
 	}
+	var apiErrs []error
+	c.API, c.ClickHouse, apiErrs = apiFromEnv(getenv)
+	errs = append(errs, apiErrs...)
 	if len(c.KafkaTopics) > 0 && len(c.KafkaBrokers) == 0 {
 		errs = append(errs, errors.New("KAFKA_TOPICS is set but KAFKA_BROKERS is empty"))
 	}
@@ -96,7 +103,7 @@ func (c Config) Dependencies() (deps []Dependency, notes []string, err error) {
 		deps = append(deps, Dependency{Check: k, Required: true})
 	}
 	if c.ClickHouseURL != "" {
-		deps = append(deps, Dependency{Check: NewClickHouseCheck(c.ClickHouseURL), Required: true})
+		deps = append(deps, Dependency{Check: NewClickHouseCheck(c.ClickHouseURL, c.ClickHouse), Required: true})
 	}
 	optional := func(name, env, raw string, check func() Check) {
 		switch {
@@ -137,4 +144,118 @@ func list(s string) []string {
 		}
 	}
 	return out
+}
+
+// ---- The served API, the GraphQL gateway and store identities ----
+//
+// Variables added for contract-true placeholders (issue 10) and for checks
+// made with the service's own identity (issue 11). They are kept apart from
+// the core service environment above so they can move into the runtime
+// contract as one block; docs/contracts.md lists them.
+const (
+	// EnvProtoDir is the import root of the catalog's proto files inside the
+	// container (the catalog's protos.root, mounted read-only).
+	EnvProtoDir = "NOVA_PROTO_DIR"
+	// EnvProtoFiles lists the proto files to load, relative to EnvProtoDir
+	// (the service's `protos`); empty loads every *.proto under it.
+	EnvProtoFiles = "NOVA_PROTO_FILES"
+	// EnvGRPCAPI names the fully qualified gRPC services to serve (the
+	// service's `api`, comma-separated).
+	EnvGRPCAPI = "NOVA_GRPC_API"
+	// EnvFixturesDir is the root of the response fixtures:
+	// <dir>/<NOVA_SERVICE>/<Method>.json (protojson).
+	EnvFixturesDir = "NOVA_FIXTURES_DIR"
+	// EnvHTTPPort is the container port named http: where the GraphQL
+	// gateway answers (POST /graphql, GET /healthz). Unset: no gateway.
+	EnvHTTPPort = "HTTP_PORT"
+	// EnvGRPCRoutes pins services to addresses for the gateway
+	// (nova.user.v1.UserService=user-service:50051,...); services without a
+	// route are found through the server reflection of NOVA_GRPC_DEPENDENCIES.
+	EnvGRPCRoutes = "NOVA_GRPC_ROUTES"
+	// EnvClickHouseUser, EnvClickHousePassword and EnvClickHouseDatabase are
+	// the service's own ClickHouse identity and database. Optional: the
+	// runtime contract does not carry ClickHouse credentials yet; user and
+	// password in CLICKHOUSE_URL's userinfo work too.
+	EnvClickHouseUser     = "CLICKHOUSE_USER"
+	EnvClickHousePassword = "CLICKHOUSE_PASSWORD"
+	EnvClickHouseDatabase = "CLICKHOUSE_DATABASE"
+)
+
+// APIConfig is the part of the environment that says which API a
+// placeholder serves and whether it is the GraphQL gateway.
+type APIConfig struct {
+	ProtoDir    string
+	ProtoFiles  []string
+	APIs        []string
+	FixturesDir string
+	HTTPPort    int
+	Routes      map[string]string
+}
+
+// ClickHouseIdentity is the service's own ClickHouse login and database.
+type ClickHouseIdentity struct {
+	User, Password, Database string
+}
+
+// apiFromEnv reads the APIConfig block; problems are returned, not joined,
+// so FromEnv reports them with the others.
+func apiFromEnv(getenv func(string) string) (APIConfig, ClickHouseIdentity, []error) {
+	var errs []error
+	a := APIConfig{
+		ProtoDir:    getenv(EnvProtoDir),
+		ProtoFiles:  list(getenv(EnvProtoFiles)),
+		APIs:        list(getenv(EnvGRPCAPI)),
+		FixturesDir: getenv(EnvFixturesDir),
+	}
+	if v := getenv(EnvHTTPPort); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > 65535 {
+			errs = append(errs, fmt.Errorf("%s=%q: not a port", EnvHTTPPort, v))
+		}
+		a.HTTPPort = n
+	}
+	routes, err := ParseRoutes(getenv(EnvGRPCRoutes))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	a.Routes = routes
+	if a.ProtoDir == "" {
+		switch {
+		case len(a.APIs) > 0:
+			errs = append(errs, fmt.Errorf("%s=%s but %s is empty: the placeholder needs the proto files to serve the API", EnvGRPCAPI, strings.Join(a.APIs, ","), EnvProtoDir))
+		case a.HTTPPort != 0:
+			errs = append(errs, fmt.Errorf("%s=%d but %s is empty: the GraphQL gateway builds its schema from the proto files", EnvHTTPPort, a.HTTPPort, EnvProtoDir))
+		case len(a.ProtoFiles) > 0:
+			errs = append(errs, fmt.Errorf("%s is set but %s is empty", EnvProtoFiles, EnvProtoDir))
+		}
+	}
+	ch := ClickHouseIdentity{User: getenv(EnvClickHouseUser), Password: getenv(EnvClickHousePassword), Database: getenv(EnvClickHouseDatabase)}
+	if ch.Password != "" && ch.User == "" {
+		errs = append(errs, fmt.Errorf("%s is set but %s is empty", EnvClickHousePassword, EnvClickHouseUser))
+	}
+	return a, ch, errs
+}
+
+// ParseRoutes reads NOVA_GRPC_ROUTES: service=host:port pairs, comma-separated.
+func ParseRoutes(s string) (map[string]string, error) {
+	routes := map[string]string{}
+	var errs []error
+	for i, item := range list(s) {
+		svc, target, ok := strings.Cut(item, "=")
+		svc, target = strings.TrimSpace(svc), strings.TrimSpace(target)
+		if !ok || svc == "" || strings.ContainsAny(svc, " /=") {
+			errs = append(errs, fmt.Errorf("%s item %d %q: want service=host:port (nova.user.v1.UserService=user-service:50051)", EnvGRPCRoutes, i+1, item))
+			continue
+		}
+		if _, _, err := net.SplitHostPort(target); err != nil {
+			errs = append(errs, fmt.Errorf("%s item %d %q: address %q: want host:port", EnvGRPCRoutes, i+1, item, target))
+			continue
+		}
+		if old, dup := routes[svc]; dup && old != target {
+			errs = append(errs, fmt.Errorf("%s item %d: %s routed twice (%s and %s)", EnvGRPCRoutes, i+1, svc, old, target))
+			continue
+		}
+		routes[svc] = target
+	}
+	return routes, errors.Join(errs...)
 }

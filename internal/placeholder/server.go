@@ -16,11 +16,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/reflection"
 )
 
-// Server is a running placeholder: gRPC (health + reflection) on one
-// listener, /metrics and /health (JSON detail) over HTTP on the other.
+// Server is a running placeholder: gRPC (health, reflection and the
+// service's own API) on one listener, /metrics and /health (JSON detail)
+// over HTTP on the other, and, for the gateway, GraphQL on a third.
 type Server struct {
 	Service string
 	GRPC    net.Listener
@@ -30,6 +30,14 @@ type Server struct {
 	Log     io.Writer
 	// Tune, when set, adjusts the monitor (intervals, timeout) before it starts.
 	Tune func(*Monitor)
+
+	// API, when set, is served beside health; Protos resolves its
+	// descriptors for reflection.
+	API    *API
+	Protos *Protos
+	// Gateway, when set, answers GraphQL on HTTP.
+	Gateway *Gateway
+	HTTP    net.Listener
 }
 
 // Run serves until ctx ends, then stops both servers gracefully.
@@ -47,29 +55,60 @@ func (s *Server) Run(ctx context.Context) error {
 
 	gs := grpc.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
-	reflection.Register(gs)
+	if s.API != nil {
+		s.API.Register(gs)
+	}
+	if s.Protos != nil {
+		RegisterReflection(gs, s.Protos.Files)
+	} else {
+		RegisterReflection(gs, nil)
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) {
+	healthDetail := func() (bool, any) {
 		st := mon.Status()
-		w.Header().Set("Content-Type", "application/json")
-		if !st.Serving {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-		_ = json.NewEncoder(w).Encode(struct {
+		return st.Serving, struct {
 			Service string `json:"service"`
 			Status
-		}{s.Service, st})
+		}{s.Service, st}
+	}
+	mux.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) {
+		ok, detail := healthDetail()
+		w.Header().Set("Content-Type", "application/json")
+		if !ok {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(detail)
 	})
 	hsrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	var gwsrv *http.Server
+	if s.Gateway != nil && s.HTTP != nil {
+		s.Gateway.Ready = healthDetail
+		gwsrv = &http.Server{Handler: s.Gateway, ReadHeaderTimeout: 5 * time.Second}
+	}
 
 	fmt.Fprintf(s.Log, "placeholder %s: gRPC on %s, metrics on %s, %d dependencies\n", s.Service, s.GRPC.Addr(), s.Metrics.Addr(), len(s.Deps))
+	if s.API != nil {
+		for _, sd := range s.API.Services {
+			fmt.Fprintf(s.Log, "placeholder %s: serving %s (%d methods, %d fixtures)\n", s.Service, sd.FullName(), sd.Methods().Len(), len(s.API.FixtureFiles))
+		}
+	}
+	if gwsrv != nil {
+		fmt.Fprintf(s.Log, "placeholder %s: GraphQL gateway on %s (%d query fields)\n", s.Service, s.HTTP.Addr(), len(s.Gateway.Fields))
+	}
 	for _, n := range s.Notes {
 		fmt.Fprintf(s.Log, "placeholder %s: %s\n", s.Service, n)
 	}
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
+	if gwsrv != nil {
+		go func() {
+			if err := gwsrv.Serve(s.HTTP); !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
 	go func() { errc <- gs.Serve(s.GRPC) }()
 	go func() {
 		if err := hsrv.Serve(s.Metrics); !errors.Is(err, http.ErrServerClosed) {
@@ -93,6 +132,9 @@ func (s *Server) Run(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = hsrv.Shutdown(sctx)
+	if gwsrv != nil {
+		_ = gwsrv.Shutdown(sctx)
+	}
 	stopped := make(chan struct{})
 	go func() { gs.GracefulStop(); close(stopped) }()
 	select {
