@@ -116,7 +116,7 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 // every case of TestIntegrationChecksFailWithBrokenIdentity.
 type stores struct {
 	pg, redisFull, redisHalf, kafka, clickhouse string // host:port
-	redisHalfID                                     string
+	redisHalfID                                 string
 }
 
 func startStores(t *testing.T) stores {
