@@ -116,7 +116,6 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 // every case of TestIntegrationChecksFailWithBrokenIdentity.
 type stores struct {
 	pg, redisFull, redisHalf, kafka, clickhouse string // host:port
-	redisHalfID                                 string
 }
 
 func startStores(t *testing.T) stores {
@@ -130,7 +129,7 @@ func startStores(t *testing.T) stores {
 			"--port", "7001", "--protected-mode", "no", "--cluster-enabled", "yes", "--dir", "/tmp", "--cluster-node-timeout", "1000", "--save", "")
 	}
 	full, half := redisNode(), redisNode()
-	s.redisFull, s.redisHalf, s.redisHalfID = hostAddr(t, full, "7001"), hostAddr(t, half, "7001"), half
+	s.redisFull, s.redisHalf = hostAddr(t, full, "7001"), hostAddr(t, half, "7001")
 
 	kport := freeLoopbackPort(t)
 	container(t, "-p", fmt.Sprintf("127.0.0.1:%d:%d", kport, kport), "novadev/kafka:kfake",

@@ -15,7 +15,9 @@
 #
 # Environment: NOVADEV_CACHE (default /var/cache/novadev, holds the rootfs while
 # it is built and the Docker build contexts), NOVADEV_DEBIAN_MIRROR (default:
-# read from /etc/apt/sources.list*), NOVADEV_REBUILD=1 (ignore the labels).
+# read from /etc/apt/sources.list*), NOVADEV_REBUILD=1 (ignore the labels),
+# NOVADEV_PLACEHOLDER_TAG (default novadev/placeholder:dev: a scratch tag to
+# try a placeholder change without replacing the image running stacks use).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -189,7 +191,7 @@ build() {
 	redis) build_store redis novadev/redis:7 ;;
 	clickhouse) build_store clickhouse novadev/clickhouse:18.16 ;;
 	kafka) build_go kafka novadev/kafka:kfake ./cmd/nova-kafka ;;
-	placeholder) build_go placeholder novadev/placeholder:dev ./cmd/placeholder ;;
+	placeholder) build_go placeholder "${NOVADEV_PLACEHOLDER_TAG:-novadev/placeholder:dev}" ./cmd/placeholder ;;
 	novadev)
 		if [[ -d $repo/cmd/novadev ]] && ls "$repo"/cmd/novadev/*.go >/dev/null 2>&1; then
 			build_go novadev novadev/novadev:dev ./cmd/novadev
