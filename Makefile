@@ -52,6 +52,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzJSONReader$$' -fuzztime 30s ./internal/render/compose
 	$(GO) test -run '^$$' -fuzz '^FuzzParseMigrationName$$' -fuzztime 20s ./internal/bootstrap
 	$(GO) test -run '^$$' -fuzz '^FuzzParseDialMap$$' -fuzztime 20s ./internal/bootstrap
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRoutes$$' -fuzztime 20s ./internal/placeholder
+	$(GO) test -run '^$$' -fuzz '^FuzzGatewayRequest$$' -fuzztime 60s ./internal/placeholder
 
 images:
 	scripts/images/build.sh
