@@ -71,21 +71,22 @@ func run(ctx context.Context) error {
 // service's own API and, with HTTP_PORT, the GraphQL gateway.
 func serveAPI(ctx context.Context, cfg placeholder.Config, s *placeholder.Server) error {
 	a := cfg.API
-	if a.ProtoDir == "" {
-		return nil
-	}
-	protos, err := placeholder.LoadProtos(ctx, a.ProtoDir, a.ProtoFiles)
-	if err != nil {
-		return err
-	}
-	s.Protos = protos
-	if len(a.APIs) > 0 {
-		if s.API, err = placeholder.NewAPI(protos, cfg.Service, a.APIs, a.FixturesDir); err != nil {
+	s.Notes = append(s.Notes, a.Notes()...)
+	if a.ProtoDir != "" {
+		protos, err := placeholder.LoadProtos(ctx, a.ProtoDir, a.ProtoFiles)
+		if err != nil {
 			return err
+		}
+		s.Protos = protos
+		if len(a.APIs) > 0 {
+			if s.API, err = placeholder.NewAPI(protos, cfg.Service, a.APIs, a.FixturesDir); err != nil {
+				return err
+			}
 		}
 	}
 	if a.HTTPPort != 0 {
-		if s.Gateway, err = placeholder.NewGateway(protos, placeholder.NewRouter(cfg.GRPCDeps, a.Routes)); err != nil {
+		var err error
+		if s.Gateway, err = placeholder.NewGateway(s.Protos, placeholder.NewRouter(cfg.GRPCDeps, a.Routes)); err != nil {
 			return err
 		}
 		if s.HTTP, err = net.Listen("tcp", ":"+strconv.Itoa(a.HTTPPort)); err != nil {

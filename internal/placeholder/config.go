@@ -192,6 +192,23 @@ type APIConfig struct {
 	Routes      map[string]string
 }
 
+// Notes say what the placeholder cannot serve as configured. A missing
+// proto mount is a note, not a start error: the placeholder still stands in
+// (health, and a gateway that answers) while a renderer catches up.
+func (a APIConfig) Notes() []string {
+	if a.ProtoDir != "" {
+		return nil
+	}
+	var notes []string
+	if len(a.APIs) > 0 {
+		notes = append(notes, fmt.Sprintf("%s=%s but %s is unset: serving health and reflection only (mount the catalog's proto root and set %s)", EnvGRPCAPI, strings.Join(a.APIs, ","), EnvProtoDir, EnvProtoDir))
+	}
+	if a.HTTPPort != 0 {
+		notes = append(notes, fmt.Sprintf("%s=%d but %s is unset: the GraphQL schema has no service fields", EnvHTTPPort, a.HTTPPort, EnvProtoDir))
+	}
+	return notes
+}
+
 // ClickHouseIdentity is the service's own ClickHouse login and database.
 type ClickHouseIdentity struct {
 	User, Password, Database string
@@ -219,15 +236,8 @@ func apiFromEnv(getenv func(string) string) (APIConfig, ClickHouseIdentity, []er
 		errs = append(errs, err)
 	}
 	a.Routes = routes
-	if a.ProtoDir == "" {
-		switch {
-		case len(a.APIs) > 0:
-			errs = append(errs, fmt.Errorf("%s=%s but %s is empty: the placeholder needs the proto files to serve the API", EnvGRPCAPI, strings.Join(a.APIs, ","), EnvProtoDir))
-		case a.HTTPPort != 0:
-			errs = append(errs, fmt.Errorf("%s=%d but %s is empty: the GraphQL gateway builds its schema from the proto files", EnvHTTPPort, a.HTTPPort, EnvProtoDir))
-		case len(a.ProtoFiles) > 0:
-			errs = append(errs, fmt.Errorf("%s is set but %s is empty", EnvProtoFiles, EnvProtoDir))
-		}
+	if a.ProtoDir == "" && len(a.ProtoFiles) > 0 {
+		errs = append(errs, fmt.Errorf("%s is set but %s is empty", EnvProtoFiles, EnvProtoDir))
 	}
 	ch := ClickHouseIdentity{User: getenv(EnvClickHouseUser), Password: getenv(EnvClickHousePassword), Database: getenv(EnvClickHouseDatabase)}
 	if ch.Password != "" && ch.User == "" {

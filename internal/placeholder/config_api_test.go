@@ -1,9 +1,20 @@
 package placeholder
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 )
+
+// graphqlDo runs one POST /graphql against gw in process.
+func graphqlDo(gw *Gateway, query string) (int, string) {
+	rec := httptest.NewRecorder()
+	body := `{"query": ` + strconv.Quote(query) + `}`
+	gw.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(body)))
+	return rec.Code, strings.TrimSpace(rec.Body.String())
+}
 
 func TestAPIFromEnv(t *testing.T) {
 	env := map[string]string{
@@ -44,7 +55,6 @@ func TestAPIFromEnvReportsEveryProblem(t *testing.T) {
 		t.Fatal("no error")
 	}
 	for _, want := range []string{
-		"NOVA_GRPC_API=nova.user.v1.UserService but NOVA_PROTO_DIR is empty",
 		`HTTP_PORT="http": not a port`,
 		`NOVA_GRPC_ROUTES item 1 "nova.user.v1.UserService": want service=host:port`,
 		`NOVA_GRPC_ROUTES item 2 "a=b": address "b": want host:port`,
@@ -53,6 +63,33 @@ func TestAPIFromEnvReportsEveryProblem(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
+	}
+}
+
+func TestAPINotesWithoutProtoDir(t *testing.T) {
+	env := map[string]string{"NOVA_GRPC_API": "nova.user.v1.UserService", "HTTP_PORT": "8080"}
+	c, err := FromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(c.API.Notes(), "|")
+	want := "NOVA_GRPC_API=nova.user.v1.UserService but NOVA_PROTO_DIR is unset: serving health and reflection only (mount the catalog's proto root and set NOVA_PROTO_DIR)|" +
+		"HTTP_PORT=8080 but NOVA_PROTO_DIR is unset: the GraphQL schema has no service fields"
+	if got != want {
+		t.Errorf("notes = %q, want %q", got, want)
+	}
+	env["NOVA_PROTO_DIR"] = "/etc/nova/proto"
+	c, _ = FromEnv(func(k string) string { return env[k] })
+	if n := c.API.Notes(); n != nil {
+		t.Errorf("notes with NOVA_PROTO_DIR = %q", n)
+	}
+	// a gateway without protos still answers { __typename }
+	gw, err := NewGateway(nil, NewRouter(nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out := graphqlDo(gw, "{ __typename _placeholder }"); code != 200 || out != `{"data":{"__typename":"Query","_placeholder":"no services"}}` {
+		t.Errorf("empty gateway: %d %s", code, out)
 	}
 }
 

@@ -36,13 +36,18 @@ type Gateway struct {
 	Ready func() (bool, any)
 }
 
-// NewGateway builds the schema for every service of p; calls go through r.
+// NewGateway builds the schema for every service of p (none when p is nil:
+// the schema then has only a _placeholder field); calls go through r.
 func NewGateway(p *Protos, r *Router) (*Gateway, error) {
 	g := &Gateway{Fields: map[string]string{}, router: r}
 	b := &schemaBuilder{objects: map[protoreflect.FullName]*graphql.Object{}}
 	var sds []protoreflect.ServiceDescriptor
 	short := map[protoreflect.Name]int{}
-	for _, name := range p.ServiceNames() {
+	var names []string
+	if p != nil {
+		names = p.ServiceNames()
+	}
+	for _, name := range names {
 		sd, err := p.Service(name)
 		if err != nil {
 			return nil, err
