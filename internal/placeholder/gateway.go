@@ -170,12 +170,28 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 		defer cancel()
-		res := graphql.Do(graphql.Params{Schema: g.Schema, RequestString: req.Query, OperationName: req.OperationName, VariableValues: req.Variables, Context: ctx})
+		res, err := g.do(ctx, req.Query, req.OperationName, req.Variables)
 		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]string{{"message": err.Error()}}})
+			return
+		}
 		_ = json.NewEncoder(w).Encode(res)
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// do runs one request; a panic inside graphql-go (it has had several on
+// malformed documents) becomes an error instead of a dropped connection.
+func (g *Gateway) do(ctx context.Context, query, op string, vars map[string]any) (res *graphql.Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, fmt.Errorf("the GraphQL library failed on this request (%v); please report the query", r)
+		}
+	}()
+	return graphql.Do(graphql.Params{Schema: g.Schema, RequestString: query, OperationName: op, VariableValues: vars, Context: ctx}), nil
 }
 
 // schemaBuilder turns message descriptors into GraphQL object types, once

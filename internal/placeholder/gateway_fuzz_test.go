@@ -65,6 +65,7 @@ func TestCheckQuery(t *testing.T) {
 		{"{ a } # " + strings.Repeat("{", 100), ""},
 		{strings.Repeat("x", 70<<10), "query is 71680 bytes"},
 		{"{ broken", ""},
+		{"query($A0:) {A}", "variable $A0 has no type"},
 	} {
 		err := checkQuery(tc.q)
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {

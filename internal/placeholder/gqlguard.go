@@ -10,8 +10,9 @@ import (
 
 // Limits on a GraphQL request, checked before graphql-go sees it: its
 // validator (v0.8.1) recurses forever on a fragment that spreads itself
-// (a stack overflow kills the process, found by FuzzGatewayRequest) and
-// takes exponential time on fragments that spread others many times.
+// (a stack overflow kills the process, found by FuzzGatewayRequest), takes
+// exponential time on fragments that spread others many times, and panics
+// on a variable without a type (recovered too, but refused here first).
 const (
 	maxQueryBytes      = 64 << 10
 	maxQueryDepth      = 64
@@ -42,6 +43,17 @@ func checkQuery(q string) error {
 			}
 		case *ast.OperationDefinition:
 			ops = append(ops, d.SelectionSet)
+			// graphql-go parses `query($v:)` and then dereferences the
+			// missing type (found by FuzzGatewayRequest)
+			for _, v := range d.VariableDefinitions {
+				if v != nil && v.Type == nil {
+					name := "?"
+					if v.Variable != nil && v.Variable.Name != nil {
+						name = v.Variable.Name.Value
+					}
+					return fmt.Errorf("variable $%s has no type", name)
+				}
+			}
 		}
 	}
 	// sizes of expanded fragments, memoized; -1 marks "being expanded" so a
