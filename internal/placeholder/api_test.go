@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -406,5 +407,48 @@ func TestGatewayTypesEveryShape(t *testing.T) {
 	_, out = graphqlPost(t, g.httpAddr, `{ echoService_Say(big: "x") { text } }`, nil)
 	if errs, _ := out["errors"].([]any); len(errs) != 1 || !strings.Contains(errs[0].(map[string]any)["message"].(string), "argument big") {
 		t.Errorf("bad int64 argument: %v", out)
+	}
+}
+
+// TestGatewayReachesEveryNovaService stands up one placeholder per Nova API
+// (as the stack does) and a gateway that knows them only as gRPC
+// dependencies: every one of the 30 query fields answers through its
+// service, none with an error.
+func TestGatewayReachesEveryNovaService(t *testing.T) {
+	p := loadNova(t)
+	var targets []string
+	for _, api := range p.ServiceNames() {
+		a, err := NewAPI(p, api, []string{api}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		targets = append(targets, start(t, &Server{Service: api, API: a, Protos: p}).grpcAddr)
+	}
+	router := NewRouter(targets, nil)
+	t.Cleanup(router.Close)
+	gw, err := NewGateway(p, router)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := start(t, &Server{Service: "graphql-gateway", Gateway: gw, Protos: p})
+	fields := slices.Sorted(maps.Keys(gw.Fields))
+	if len(fields) != 30 {
+		t.Fatalf("fields = %v", fields)
+	}
+	for _, f := range fields {
+		sel := "record { id }"
+		if strings.HasSuffix(f, "_List") {
+			sel = "records { id } nextPageToken"
+		}
+		code, out := graphqlPost(t, g.httpAddr, "{ "+f+" { "+sel+" } }", nil)
+		if _, failed := out["errors"]; code != 200 || failed || out["data"].(map[string]any)[f] == nil {
+			t.Errorf("%s: %d %v", f, code, out)
+		}
+	}
+	// every service was found through reflection on its own server
+	for i, api := range p.ServiceNames() {
+		if router.routes[api] != targets[i] {
+			t.Errorf("%s routed to %q, want %s", api, router.routes[api], targets[i])
+		}
 	}
 }
