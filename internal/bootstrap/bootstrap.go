@@ -200,3 +200,91 @@ func Lookup(name string) (Step, bool) {
 	}
 	return nil, false
 }
+
+// Options change how a step runs; the zero value applies changes and fails
+// on drift. `novadev bootstrap <step> --check` and `--allow-drift` set them.
+type Options struct {
+	// Check observes the store and reports every difference from the
+	// catalog (what a run would change, and drift a run would not correct)
+	// without changing anything; any difference fails the step with a
+	// *DriftError.
+	Check bool
+	// AllowDrift logs drift as warnings instead of failing the step.
+	AllowDrift bool
+}
+
+// DriftError says the store differs from the catalog in ways the step does
+// not (or, with Options.Check, did not) correct.
+type DriftError struct {
+	// Step is the step's name.
+	Step string
+	// Diffs are the differences, one line each: what, the catalog's
+	// value, the store's value.
+	Diffs []string
+	// Hint says what to do.
+	Hint string
+}
+
+func (e *DriftError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d difference(s) from the catalog:", len(e.Diffs))
+	for _, d := range e.Diffs {
+		b.WriteString("\n  " + d)
+	}
+	if e.Hint != "" {
+		b.WriteString("\n" + e.Hint)
+	}
+	return b.String()
+}
+
+// WithOptions returns s configured with o, or an error naming the step and
+// the option when s has no such mode.
+func WithOptions(s Step, o Options) (Step, error) {
+	switch st := s.(type) {
+	case PostgresInit:
+		st.Options = o
+		return st, nil
+	case RedisClusterInit:
+		st.Options = o
+		return st, nil
+	case KafkaTopics:
+		st.Options = o
+		return st, nil
+	case ClickHouseInit:
+		st.Options = o
+		return st, nil
+	}
+	if o == (Options{}) {
+		return s, nil
+	}
+	return nil, fmt.Errorf("%s has no --check or --allow-drift mode (supported by %s, %s, %s, %s)",
+		s.Name(), catalog.StepPostgresInit, catalog.StepRedisClusterInit, catalog.StepKafkaTopics, catalog.StepClickHouseInit)
+}
+
+// driftResult ends a step that found drift it does not correct: an error
+// listing it, or with allow, one warning line each and nil.
+func driftResult(step string, drift []string, allow bool, log func(string, ...any), hint string) error {
+	if len(drift) == 0 {
+		return nil
+	}
+	if allow {
+		for _, d := range drift {
+			log("warning: drift (allowed by --allow-drift): %s", d)
+		}
+		return nil
+	}
+	return &DriftError{Step: step, Diffs: drift, Hint: hint + "; --allow-drift only warns"}
+}
+
+// checkResult ends a --check run: nothing differs, or every difference is
+// reported (failing unless allow).
+func checkResult(step string, diffs []string, allow bool, log func(string, ...any), hint string) error {
+	if len(diffs) == 0 {
+		log("the store is as the catalog says; nothing would change")
+		return nil
+	}
+	return driftResult(step, diffs, allow, log, hint)
+}
+
+// options returns o; steps embedding Options have it, for tests.
+func (o Options) options() Options { return o }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/novadev/novadev/internal/catalog"
 )
@@ -17,9 +18,13 @@ import (
 // tables over HTTP, one statement per request, with IF NOT EXISTS. The DDL
 // keeps to what ClickHouse 18.16 (Debian's, in the offline image) accepts as
 // well as current versions: MergeTree() PARTITION BY ... ORDER BY ..., no
-// TTL. An existing table whose columns differ from the catalog is reported,
-// not altered.
-type ClickHouseInit struct{}
+// TTL. An existing table is compared with the catalog through system.tables
+// and system.columns (columns and their types, engine, partition key, order
+// key, TTL); a difference is drift, never altered, and fails the step with
+// the differences (Options.AllowDrift: a warning).
+type ClickHouseInit struct {
+	Options
+}
 
 // Name returns catalog.StepClickHouseInit.
 func (ClickHouseInit) Name() string { return catalog.StepClickHouseInit }
@@ -71,12 +76,28 @@ func clickDatabases(c *catalog.Catalog) []*catalog.ClickDatabase {
 	return nil
 }
 
-// clickState maps database -> table -> column -> type; a database with no
-// tables is present with an empty map.
-type clickState map[string]map[string]map[string]string
+// clickTable is what ClickHouse says about one table.
+type clickTable struct {
+	// Columns maps column name to type; Order lists the names in order.
+	Columns map[string]string
+	Order   []string
+	// Engine is the engine with its arguments as system.tables.engine_full
+	// starts ("MergeTree", "ReplacingMergeTree(v)").
+	Engine string
+	// PartitionKey, SortingKey: system.tables.partition_key, sorting_key
+	// (both present since 18.16).
+	PartitionKey, SortingKey string
+	// TTL is the table TTL from engine_full ("" none; 18.16 has none).
+	TTL string
+}
 
-// clickPlan returns the statements to run and the drift found, given what
-// exists.
+// clickState maps database -> table -> what it is; a database with no
+// tables is present with an empty map.
+type clickState map[string]map[string]*clickTable
+
+// clickPlan returns the statements to run and the drift found (one line per
+// difference: table, what, the catalog's and ClickHouse's value), given
+// what exists.
 func clickPlan(dbs []*catalog.ClickDatabase, have clickState) (stmts []string, drift []string) {
 	for _, db := range dbs {
 		tables, ok := have[db.Name]
@@ -84,23 +105,134 @@ func clickPlan(dbs []*catalog.ClickDatabase, have clickState) (stmts []string, d
 			stmts = append(stmts, createDatabaseDDL(db))
 		}
 		for _, t := range db.Tables {
-			cols, ok := tables[t.Name]
+			got, ok := tables[t.Name]
 			if !ok {
 				stmts = append(stmts, createTableDDL(db.Name, t))
 				continue
 			}
-			for _, c := range t.Columns {
-				switch got, ok := cols[c.Name]; {
-				case !ok:
-					drift = append(drift, fmt.Sprintf("%s.%s has no column %s %s (left as is)", db.Name, t.Name, c.Name, c.Type))
-				case got != c.Type:
-					drift = append(drift, fmt.Sprintf("%s.%s.%s is %s, the catalog says %s (left as is)", db.Name, t.Name, c.Name, got, c.Type))
-				}
-			}
+			drift = append(drift, tableDrift(db.Name+"."+t.Name, t, got)...)
 		}
 	}
 	return stmts, drift
 }
+
+// tableDrift compares one existing table with the catalog.
+func tableDrift(name string, want *catalog.ClickTable, got *clickTable) []string {
+	var out []string
+	diff := func(what, catalogV, storeV string) {
+		out = append(out, fmt.Sprintf("%s: %s: catalog %s, ClickHouse %s", name, what, orNone(catalogV), orNone(storeV)))
+	}
+	wanted := map[string]bool{}
+	for _, c := range want.Columns {
+		wanted[c.Name] = true
+		switch typ, ok := got.Columns[c.Name]; {
+		case !ok:
+			diff("column "+c.Name, c.Type, "")
+		case typ != c.Type:
+			diff("column "+c.Name, c.Type, typ)
+		}
+	}
+	for _, c := range got.Order {
+		if !wanted[c] {
+			diff("column "+c, "", got.Columns[c])
+		}
+	}
+	engine := want.Engine
+	if engine == "" {
+		engine = "MergeTree()"
+	}
+	if normEngine(engine) != normEngine(got.Engine) {
+		diff("engine", engine, got.Engine)
+	}
+	if normKey(want.PartitionBy) != normKey(got.PartitionKey) {
+		diff("partition key", want.PartitionBy, got.PartitionKey)
+	}
+	if normKey(want.OrderBy) != normKey(got.SortingKey) {
+		diff("order key", want.OrderBy, got.SortingKey)
+	}
+	// the catalog has no TTL (18.16 rejects one); any TTL is drift
+	if got.TTL != "" {
+		diff("TTL", "", got.TTL)
+	}
+	return out
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// normKey makes a key expression comparable between the catalog and
+// system.tables, which prints it reformatted: without spaces or backquotes,
+// without the parentheses of a tuple (sorting_key says "a, b" for ORDER BY
+// (a, b)), and tuple() as no key.
+func normKey(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) || r == '`' {
+			return -1
+		}
+		return r
+	}, s)
+	if s == "tuple()" {
+		return ""
+	}
+	if strings.HasPrefix(s, "(") && strings.HasSuffix(s, ")") && closingParen(s) == len(s)-1 {
+		s = s[1 : len(s)-1]
+	}
+	return s
+}
+
+// closingParen returns the index of the parenthesis closing s[0], or -1.
+func closingParen(s string) int {
+	depth := 0
+	for i, r := range s {
+		switch r {
+		case '(':
+			depth++
+		case ')':
+			if depth--; depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// normEngine compares engines: "MergeTree()" and "MergeTree" are one.
+func normEngine(s string) string {
+	return strings.TrimSuffix(normKey(s), "()")
+}
+
+// engineClauses are the clauses that may follow the engine in
+// system.tables.engine_full, in the order ClickHouse prints them.
+var engineClauses = []string{" PARTITION BY ", " PRIMARY KEY ", " ORDER BY ", " SAMPLE BY ", " TTL ", " SETTINGS "}
+
+// splitEngineFull returns the engine (with arguments) and the table TTL of
+// an engine_full value ("ReplacingMergeTree(v) PARTITION BY … TTL d +
+// toIntervalDay(30) SETTINGS …").
+func splitEngineFull(full string) (engine, ttl string) {
+	end := len(full)
+	for _, c := range engineClauses {
+		if i := strings.Index(full, c); i >= 0 && i < end {
+			end = i
+		}
+	}
+	engine = strings.TrimSpace(full[:end])
+	if i := strings.Index(full, " TTL "); i >= 0 {
+		ttl = full[i+len(" TTL "):]
+		if j := strings.Index(ttl, " SETTINGS "); j >= 0 {
+			ttl = ttl[:j]
+		}
+		ttl = strings.TrimSpace(ttl)
+	}
+	return engine, ttl
+}
+
+// clickDriftHint says what to do about table drift.
+const clickDriftHint = "ClickHouse cannot change a MergeTree table's engine or partition key in place: make the catalog say what the table has, " +
+	"or migrate the table by hand (ALTER TABLE … ADD/MODIFY COLUMN for columns; for the rest create a new table, INSERT … SELECT, RENAME TABLE), then run again"
 
 // clickClient posts statements to ClickHouse's HTTP interface.
 type clickClient struct {
@@ -164,7 +296,26 @@ func (c *clickClient) observe(ctx context.Context, dbs []*catalog.ClickDatabase)
 		return nil, err
 	}
 	for _, line := range lines(out) {
-		have[line] = map[string]map[string]string{}
+		have[line] = map[string]*clickTable{}
+	}
+	out, err = c.exec(ctx, "SELECT database, name, engine_full, partition_key, sorting_key FROM system.tables WHERE database IN ("+in+") FORMAT TabSeparated")
+	if err != nil {
+		return nil, err
+	}
+	for _, line := range lines(out) {
+		f := strings.Split(line, "\t")
+		if len(f) != 5 {
+			return nil, fmt.Errorf("system.tables: unexpected row %q", line)
+		}
+		for i := range f {
+			f[i] = unescapeTSV(f[i])
+		}
+		if have[f[0]] == nil {
+			have[f[0]] = map[string]*clickTable{}
+		}
+		t := &clickTable{Columns: map[string]string{}, PartitionKey: f[3], SortingKey: f[4]}
+		t.Engine, t.TTL = splitEngineFull(f[2])
+		have[f[0]][f[1]] = t
 	}
 	out, err = c.exec(ctx, "SELECT database, table, name, type FROM system.columns WHERE database IN ("+in+") FORMAT TabSeparated")
 	if err != nil {
@@ -175,15 +326,25 @@ func (c *clickClient) observe(ctx context.Context, dbs []*catalog.ClickDatabase)
 		if len(f) != 4 {
 			return nil, fmt.Errorf("system.columns: unexpected row %q", line)
 		}
-		if have[f[0]] == nil {
-			have[f[0]] = map[string]map[string]string{}
+		for i := range f {
+			f[i] = unescapeTSV(f[i])
 		}
-		if have[f[0]][f[1]] == nil {
-			have[f[0]][f[1]] = map[string]string{}
+		t := have[f[0]][f[1]]
+		if t == nil {
+			continue // a table that appeared between the two queries
 		}
-		have[f[0]][f[1]][f[2]] = f[3]
+		t.Columns[f[2]] = f[3]
+		t.Order = append(t.Order, f[2])
 	}
 	return have, nil
+}
+
+// unescapeTSV undoes TabSeparated's escaping of one field.
+func unescapeTSV(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	return strings.NewReplacer(`\t`, "\t", `\n`, "\n", `\\`, `\`, `\'`, "'").Replace(s)
 }
 
 func lines(s string) []string {
@@ -198,7 +359,7 @@ func lines(s string) []string {
 }
 
 // Run implements Step.
-func (ClickHouseInit) Run(ctx context.Context, c *catalog.Catalog, t Targets, log func(string, ...any)) error {
+func (ch ClickHouseInit) Run(ctx context.Context, c *catalog.Catalog, t Targets, log func(string, ...any)) error {
 	cl, err := newClickClient(t)
 	if err != nil {
 		return fmt.Errorf("clickhouse-init: %w", err)
@@ -209,16 +370,23 @@ func (ClickHouseInit) Run(ctx context.Context, c *catalog.Catalog, t Targets, lo
 		return fmt.Errorf("clickhouse-init: %w", err)
 	}
 	stmts, drift := clickPlan(dbs, have)
+	if ch.Check {
+		var diffs []string
+		for _, s := range stmts {
+			diffs = append(diffs, "would have run "+firstWords(s, 6))
+		}
+		return checkResult(catalog.StepClickHouseInit, append(diffs, drift...), ch.AllowDrift, log, clickDriftHint)
+	}
 	for _, s := range stmts {
 		if _, err := cl.exec(ctx, s); err != nil {
 			return fmt.Errorf("clickhouse-init: %w", err)
 		}
 		log("%s", firstWords(s, 6))
 	}
-	for _, d := range drift {
-		log("%s", d)
+	if err := driftResult(catalog.StepClickHouseInit, drift, ch.AllowDrift, log, clickDriftHint); err != nil {
+		return err
 	}
-	if len(stmts) == 0 {
+	if len(stmts) == 0 && len(drift) == 0 {
 		n := 0
 		for _, db := range dbs {
 			n += len(db.Tables)

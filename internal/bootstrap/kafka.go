@@ -15,28 +15,38 @@ import (
 
 // KafkaTopics creates the catalog's topics with their partitions,
 // replication and retention (retention.ms). An existing topic with fewer
-// partitions gets more, one with another retention gets the catalog's;
-// partitions are never removed (Kafka cannot), which is reported. Topics not
-// in the catalog are left alone.
-type KafkaTopics struct{}
+// partitions gets more, one with another retention gets the catalog's.
+// What the step cannot or must not correct is drift and fails it with the
+// differences (Options.AllowDrift: a warning): more partitions than the
+// catalog (Kafka cannot remove partitions), another replication factor (a
+// partition reassignment), another cleanup.policy (the catalog's topics are
+// all "delete"; switching a compacted topic could drop keyed data). Topics
+// not in the catalog are left alone.
+type KafkaTopics struct {
+	Options
+}
 
 // Name returns catalog.StepKafkaTopics.
 func (KafkaTopics) Name() string { return catalog.StepKafkaTopics }
+
+// catalogCleanupPolicy is every catalog topic's cleanup.policy: the catalog
+// has no field for compaction, and Kafka's default is delete.
+const catalogCleanupPolicy = "delete"
 
 // topicState is what the broker says about one topic.
 type topicState struct {
 	Partitions  int
 	Replication int
 	Retention   string // retention.ms as the broker reports it; "" unknown
+	Cleanup     string // cleanup.policy as the broker reports it; "" unknown
 }
 
-// topicAction is one planned change (or a finding, when Warn).
+// topicAction is one planned change.
 type topicAction struct {
 	Topic     string
 	Create    bool
 	SetParts  int    // partitions to grow to (0: none)
 	Retention string // retention.ms to set ("" none)
-	Warn      string
 }
 
 // retentionMS is the catalog retention in Kafka's retention.ms notation;
@@ -48,9 +58,10 @@ func retentionMS(tp *catalog.Topic) string {
 	return strconv.FormatInt(tp.Retention.Milliseconds(), 10)
 }
 
-// topicPlan compares the wanted topics with the broker's.
-func topicPlan(want []*catalog.Topic, have map[string]topicState) []topicAction {
-	var out []topicAction
+// topicPlan compares the wanted topics with the broker's: the changes to
+// make, and the drift the step does not correct (one line each: topic,
+// setting, the catalog's and the broker's value, why).
+func topicPlan(want []*catalog.Topic, have map[string]topicState) (out []topicAction, drift []string) {
 	for _, tp := range want {
 		st, ok := have[tp.Name]
 		ret := retentionMS(tp)
@@ -62,16 +73,35 @@ func topicPlan(want []*catalog.Topic, have map[string]topicState) []topicAction 
 		case st.Partitions < tp.Partitions:
 			out = append(out, topicAction{Topic: tp.Name, SetParts: tp.Partitions})
 		case st.Partitions > tp.Partitions:
-			out = append(out, topicAction{Topic: tp.Name, Warn: fmt.Sprintf("has %d partitions, the catalog says %d: Kafka cannot remove partitions, left as is", st.Partitions, tp.Partitions)})
+			drift = append(drift, fmt.Sprintf("%s: partitions: catalog %d, broker %d (Kafka cannot remove partitions)", tp.Name, tp.Partitions, st.Partitions))
 		}
 		if tp.Replication > 0 && st.Replication != tp.Replication {
-			out = append(out, topicAction{Topic: tp.Name, Warn: fmt.Sprintf("has replication %d, the catalog says %d: changing it needs a partition reassignment, left as is", st.Replication, tp.Replication)})
+			drift = append(drift, fmt.Sprintf("%s: replication: catalog %d, broker %d (changing it needs a partition reassignment)", tp.Name, tp.Replication, st.Replication))
+		}
+		if st.Cleanup != "" && st.Cleanup != catalogCleanupPolicy {
+			drift = append(drift, fmt.Sprintf("%s: cleanup.policy: catalog %s, broker %s", tp.Name, catalogCleanupPolicy, st.Cleanup))
 		}
 		if ret != "" && st.Retention != ret {
 			out = append(out, topicAction{Topic: tp.Name, Retention: ret})
 		}
 	}
-	return out
+	return out, drift
+}
+
+// kafkaDriftHint says what to do about topic drift.
+const kafkaDriftHint = "make the catalog say what the broker has, or fix the topic by hand " +
+	"(kafka-configs.sh --alter for cleanup.policy; delete and let the step recreate it, losing its messages, for partitions or replication), then run again"
+
+// String describes a for the log (check mode says "would have" before it).
+func (a topicAction) String() string {
+	switch {
+	case a.Create:
+		return fmt.Sprintf("created %s: %d partitions, retention.ms %s", a.Topic, a.SetParts, orDefault(a.Retention))
+	case a.SetParts > 0:
+		return fmt.Sprintf("grown %s to %d partitions", a.Topic, a.SetParts)
+	default:
+		return fmt.Sprintf("set retention.ms of %s to %s", a.Topic, a.Retention)
+	}
 }
 
 // kafkaTopics returns the topics of the (first) kafka store.
@@ -96,7 +126,7 @@ func kafkaAdmin(t Targets) (*kadm.Client, error) {
 }
 
 // Run implements Step.
-func (KafkaTopics) Run(ctx context.Context, c *catalog.Catalog, t Targets, log func(string, ...any)) error {
+func (k KafkaTopics) Run(ctx context.Context, c *catalog.Catalog, t Targets, log func(string, ...any)) error {
 	adm, err := kafkaAdmin(t)
 	if err != nil {
 		return fmt.Errorf("kafka-topics: %w", err)
@@ -107,13 +137,18 @@ func (KafkaTopics) Run(ctx context.Context, c *catalog.Catalog, t Targets, log f
 	if err != nil {
 		return fmt.Errorf("kafka-topics: %w", err)
 	}
-	plan := topicPlan(want, have)
+	plan, drift := topicPlan(want, have)
+	if k.Check {
+		var diffs []string
+		for _, a := range plan {
+			diffs = append(diffs, "would have "+a.String())
+		}
+		return checkResult(catalog.StepKafkaTopics, append(diffs, drift...), k.AllowDrift, log, kafkaDriftHint)
+	}
 	var errs []error
 	changes := 0
 	for _, a := range plan {
 		switch {
-		case a.Warn != "":
-			log("%s %s", a.Topic, a.Warn)
 		case a.Create:
 			var cfg map[string]*string
 			if a.Retention != "" {
@@ -161,7 +196,10 @@ func (KafkaTopics) Run(ctx context.Context, c *catalog.Catalog, t Targets, log f
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("kafka-topics: %w", err)
 	}
-	if changes == 0 {
+	if err := driftResult(catalog.StepKafkaTopics, drift, k.AllowDrift, log, kafkaDriftHint); err != nil {
+		return err
+	}
+	if changes == 0 && len(drift) == 0 {
 		log("%d topics already as the catalog says; nothing changed", len(want))
 	}
 	return nil
@@ -174,7 +212,7 @@ func orDefault(s string) string {
 	return s
 }
 
-// observeTopics reads partitions, replication and retention.ms of the
+// observeTopics reads partitions, replication, retention.ms and cleanup.policy of the
 // wanted topics that exist.
 func observeTopics(ctx context.Context, adm *kadm.Client, want []*catalog.Topic) (map[string]topicState, error) {
 	details, err := adm.ListTopics(ctx)
@@ -208,8 +246,14 @@ func observeTopics(ctx context.Context, adm *kadm.Client, want []*catalog.Topic)
 			continue
 		}
 		for _, cf := range rc.Configs {
-			if cf.Key == "retention.ms" && cf.Value != nil {
+			if cf.Value == nil {
+				continue
+			}
+			switch cf.Key {
+			case "retention.ms":
 				st.Retention = *cf.Value
+			case "cleanup.policy":
+				st.Cleanup = *cf.Value
 			}
 		}
 		have[rc.Name] = st

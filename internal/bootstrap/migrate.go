@@ -20,8 +20,8 @@ import (
 	"github.com/novadev/novadev/internal/catalog"
 )
 
-// Migrations applies each service's SQL migrations as that service's own
-// user and records them in _sqlx_migrations exactly as Rust's sqlx does, so
+// Migrations applies each service's SQL migrations as the owner role of its
+// database (OwnerRole: the superuser logs in and SET ROLEs it) and records them in _sqlx_migrations exactly as Rust's sqlx does, so
 // the service's own `sqlx migrate run` (or sqlx::migrate!) sees them as
 // applied. Each migration runs in one transaction together with its row:
 // a migration that fails leaves nothing behind and the next run retries it.
@@ -223,15 +223,23 @@ func migrateService(ctx context.Context, c *catalog.Catalog, t Targets, s *catal
 	if err != nil {
 		return err
 	}
-	pw, err := t.secret(catalog.PasswordVar(s.Database.User))
+	// as the superuser, then as the database's owner role (which cannot log
+	// in): every object the migrations create belongs to the owner, and the
+	// service's login role gets only the run-time privileges postgres-init
+	// grants (docs/bootstrap.md)
+	pw, err := t.secret(catalog.SuperuserPasswordVar)
 	if err != nil {
 		return err
 	}
-	conn, err := pgConnect(ctx, t, s.Database.User, pw, s.Database.Name)
+	conn, err := pgConnect(ctx, t, PostgresSuperuser, pw, s.Database.Name)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.Background())
+	owner := OwnerRole(s.Database)
+	if _, err := conn.Exec(ctx, "SET ROLE "+quoteIdent(owner)); err != nil {
+		return fmt.Errorf("SET ROLE %s (postgres-init creates it): %w", owner, err)
+	}
 
 	lock := sqlxLockID(s.Database.Name)
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lock); err != nil {
@@ -262,7 +270,7 @@ func migrateService(ctx context.Context, c *catalog.Catalog, t Targets, s *catal
 		if err != nil {
 			return fmt.Errorf("%s: %w", filepath.Base(m.File), err)
 		}
-		log("%s: applied %d %s as %s in %s", s.Name, m.Version, m.Description, s.Database.User, took.Round(time.Millisecond))
+		log("%s: applied %d %s as %s in %s", s.Name, m.Version, m.Description, owner, took.Round(time.Millisecond))
 	}
 	if len(todo) == 0 {
 		log("%s: %d migrations already applied", s.Name, len(files))

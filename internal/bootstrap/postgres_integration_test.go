@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,16 +17,17 @@ import (
 	"github.com/novadev/novadev/internal/catalog"
 )
 
-// startPostgres runs novadev/postgres:15 on a free loopback port and returns
-// Targets for it with a password for every user of c.
-func startPostgres(t *testing.T, c *catalog.Catalog) (Targets, map[string]string) {
+// startPostgres runs novadev/postgres:15 on a free loopback port with every
+// statement logged (log_statement = all) and returns Targets for it with a
+// password for every user of c, and the container's ID.
+func startPostgres(t *testing.T, c *catalog.Catalog) (Targets, map[string]string, string) {
 	needEngine(t, "novadev/postgres:15")
 	port := freePort(t)
 	secrets := map[string]string{catalog.SuperuserPasswordVar: "super-" + fmt.Sprint(time.Now().UnixNano())}
 	for _, d := range postgresDatabases(c) {
 		secrets[catalog.PasswordVar(d.User)] = "pw-" + d.User + "-1"
 	}
-	run(t, "-p", fmt.Sprintf("127.0.0.1:%d:5432", port), "-e", "POSTGRES_PASSWORD="+secrets[catalog.SuperuserPasswordVar], "novadev/postgres:15")
+	id := run(t, "-p", fmt.Sprintf("127.0.0.1:%d:5432", port), "-e", "POSTGRES_PASSWORD="+secrets[catalog.SuperuserPasswordVar], "novadev/postgres:15")
 	tg := Targets{Postgres: fmt.Sprintf("127.0.0.1:%d", port), Password: func(v string) string { return secrets[v] }}
 	eventually(t, 60*time.Second, "postgres", func() error {
 		conn, err := pgConnect(ctxFor(t, 5*time.Second), tg, PostgresSuperuser, secrets[catalog.SuperuserPasswordVar], "postgres")
@@ -34,7 +36,14 @@ func startPostgres(t *testing.T, c *catalog.Catalog) (Targets, map[string]string
 		}
 		return err
 	})
-	return tg, secrets
+	conn, err := pgConnect(ctxFor(t, 5*time.Second), tg, PostgresSuperuser, secrets[catalog.SuperuserPasswordVar], "postgres")
+	require.NoError(t, err)
+	defer conn.Close(ctxFor(t, time.Second))
+	for _, q := range []string{"ALTER SYSTEM SET log_statement = 'all'", "SELECT pg_reload_conf()"} {
+		_, err := conn.Exec(ctxFor(t, 5*time.Second), q)
+		require.NoError(t, err, q)
+	}
+	return tg, secrets, id
 }
 
 // sqlState returns the SQLSTATE of a PostgreSQL error, or "".
@@ -48,7 +57,7 @@ func sqlState(err error) string {
 
 func TestIntegrationPostgresInitAndMigrations(t *testing.T) {
 	c := novaCatalog(t, "local")
-	tg, secrets := startPostgres(t, c)
+	tg, secrets, container := startPostgres(t, c)
 	dbs := postgresDatabases(c)
 
 	var first logLines
@@ -57,6 +66,7 @@ func TestIntegrationPostgresInitAndMigrations(t *testing.T) {
 	t.Logf("postgres-init cold: %s, %d changes", time.Since(start), len(first))
 	joined := strings.Join(first, "\n")
 	require.Equal(t, 15, strings.Count(joined, "created role "))
+	require.Equal(t, 15, strings.Count(joined, "created owner role "))
 	require.Equal(t, 15, strings.Count(joined, "created database "))
 	require.Equal(t, 30, strings.Count(joined, "created extension "))
 	require.Contains(t, joined, `revoked PUBLIC's CONNECT on "postgres", "template1"`)
@@ -77,7 +87,7 @@ func TestIntegrationPostgresInitAndMigrations(t *testing.T) {
 			require.NoError(t, conn.QueryRow(ctx, `SELECT current_user, pg_get_userbyid(d.datdba), r.rolsuper, r.rolcreatedb, r.rolcreaterole
 				FROM pg_database d, pg_roles r WHERE d.datname = current_database() AND r.rolname = current_user`).
 				Scan(&user, &owner, &super, &createdb, &createrole))
-			require.Equal(t, []any{d.User, d.User, false, false, false}, []any{user, owner, super, createdb, createrole})
+			require.Equal(t, []any{d.User, d.Owner, false, false, false}, []any{user, owner, super, createdb, createrole})
 			var exts []string
 			rows, err := conn.Query(ctx, "SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1")
 			require.NoError(t, err)
@@ -113,7 +123,7 @@ func TestIntegrationPostgresInitAndMigrations(t *testing.T) {
 		var l logLines
 		require.NoError(t, Migrations{}.Run(ctx, c, tg, l.log))
 		require.Len(t, l, 15)
-		require.Contains(t, l, "feed-service: applied 20251114000000 init as nova_feed_svc in "+strings.TrimPrefix(l[slicesIndexPrefix(l, "feed-service:")], "feed-service: applied 20251114000000 init as nova_feed_svc in "))
+		require.Contains(t, l, "feed-service: applied 20251114000000 init as nova_feed_owner in "+strings.TrimPrefix(l[slicesIndexPrefix(l, "feed-service:")], "feed-service: applied 20251114000000 init as nova_feed_owner in "))
 		var again logLines
 		require.NoError(t, Migrations{}.Run(ctx, c, tg, again.log))
 		require.Len(t, again, 15)
@@ -146,7 +156,7 @@ func TestIntegrationPostgresInitAndMigrations(t *testing.T) {
 			require.NoError(t, err)
 			owners, err = pgx.CollectRows(rows, pgx.RowTo[string])
 			require.NoError(t, err)
-			require.Equal(t, []string{s.Database.User}, owners, "tables created as the service's own user")
+			require.Equal(t, []string{OwnerRole(s.Database)}, owners, "tables created as the database's owner role")
 			conn.Close(ctx)
 		}
 	})
@@ -166,7 +176,7 @@ func TestIntegrationPostgresInitAndMigrations(t *testing.T) {
 		err := Migrations{}.Run(ctx, c, tg2, l.log)
 		require.ErrorContains(t, err, "migrations: feed-service: 20251116000000_add_rank.sql:")
 		require.ErrorContains(t, err, "no_such_table")
-		require.Contains(t, l, "feed-service: applied 20251115000000 add score as nova_feed_svc in "+strings.TrimPrefix(l[slicesIndexPrefix(l, "feed-service: applied 20251115000000")], "feed-service: applied 20251115000000 add score as nova_feed_svc in "))
+		require.Contains(t, l, "feed-service: applied 20251115000000 add score as nova_feed_owner in "+strings.TrimPrefix(l[slicesIndexPrefix(l, "feed-service: applied 20251115000000")], "feed-service: applied 20251115000000 add score as nova_feed_owner in "))
 
 		conn, err := pgConnect(ctx, tg, "nova_feed_svc", secrets[catalog.PasswordVar("nova_feed_svc")], "nova_feed")
 		require.NoError(t, err)
@@ -199,6 +209,154 @@ func TestIntegrationPostgresInitAndMigrations(t *testing.T) {
 		require.ErrorContains(t, err, filepath.Join(feed, "20251115000000_add_score.sql")+" was changed after it was applied: recorded checksum ")
 		require.ErrorContains(t, err, fmt.Sprintf("%x", Checksum([]byte("ALTER TABLE feed_records ADD COLUMN score int;\n"))))
 		require.ErrorContains(t, err, fmt.Sprintf("%x", Checksum([]byte("ALTER TABLE feed_records ADD COLUMN score bigint;\n"))))
+	})
+
+	t.Run("the login role has run-time privileges only", func(t *testing.T) {
+		// a table with a sequence, created as the migrations step creates
+		// tables (superuser, SET ROLE owner): default privileges cover both
+		owner, err := pgConnect(ctx, tg, PostgresSuperuser, secrets[catalog.SuperuserPasswordVar], "nova_user")
+		require.NoError(t, err)
+		for _, q := range []string{"SET ROLE nova_user_owner", "CREATE TABLE counters (id bigserial PRIMARY KEY, n int NOT NULL)"} {
+			_, err := owner.Exec(ctx, q)
+			require.NoError(t, err, q)
+		}
+		owner.Close(ctx)
+
+		conn, err := pgConnect(ctx, tg, "nova_user_svc", secrets[catalog.PasswordVar("nova_user_svc")], "nova_user")
+		require.NoError(t, err)
+		defer conn.Close(ctx)
+		for _, q := range []string{
+			"INSERT INTO counters (n) VALUES (1), (2)",
+			"UPDATE counters SET n = n + 1",
+			"DELETE FROM counters WHERE n = 3",
+			"INSERT INTO user_records (owner_id) VALUES (gen_random_uuid())", // a table of the service's own migration
+			"UPDATE user_records SET payload = '{\"a\": 1}'",
+			"SELECT count(*) FROM user_records",
+			"DELETE FROM user_records",
+		} {
+			_, err := conn.Exec(ctx, q)
+			require.NoError(t, err, q)
+		}
+		var n int
+		require.NoError(t, conn.QueryRow(ctx, "SELECT sum(n) FROM counters").Scan(&n))
+		require.Equal(t, 2, n)
+		for _, q := range []string{
+			"CREATE TABLE mine (x int)",
+			"CREATE ROLE intruder",
+			"CREATE DATABASE other",
+			"ALTER TABLE counters ADD COLUMN y int",
+			"DROP TABLE counters",
+			"TRUNCATE counters",
+			"CREATE SCHEMA mine",
+			"SET ROLE nova_user_owner",
+		} {
+			_, err := conn.Exec(ctx, q)
+			require.Error(t, err, "%s must be refused", q)
+			require.Equal(t, "42501", sqlState(err), "%s: %v", q, err)
+		}
+	})
+
+	t.Run("hand-made privileges are found by --check and gone after the next run", func(t *testing.T) {
+		admin := func(db string, qs ...string) {
+			conn, err := pgConnect(ctx, tg, PostgresSuperuser, secrets[catalog.SuperuserPasswordVar], db)
+			require.NoError(t, err)
+			defer conn.Close(ctx)
+			for _, q := range qs {
+				_, err := conn.Exec(ctx, q)
+				require.NoError(t, err, q)
+			}
+		}
+		admin("postgres",
+			"GRANT nova_user_svc TO nova_feed_svc",
+			"GRANT nova_feed_owner TO nova_feed_svc",
+			"ALTER ROLE nova_feed_svc CREATEDB CREATEROLE BYPASSRLS CONNECTION LIMIT 2 VALID UNTIL '2030-01-01'",
+			"ALTER ROLE nova_feed_owner LOGIN",
+			"GRANT CONNECT ON DATABASE nova_user TO nova_feed_svc",
+			"GRANT CREATE, TEMPORARY ON DATABASE nova_feed TO nova_feed_svc")
+		admin("nova_feed",
+			"GRANT CREATE ON SCHEMA public TO nova_feed_svc",
+			"GRANT TRUNCATE ON feed_records TO nova_feed_svc",
+			"CREATE TABLE stray (x int)", "ALTER TABLE stray OWNER TO nova_feed_svc")
+		members := func() []string {
+			conn, err := pgConnect(ctx, tg, PostgresSuperuser, secrets[catalog.SuperuserPasswordVar], "postgres")
+			require.NoError(t, err)
+			defer conn.Close(ctx)
+			rows, err := conn.Query(ctx, "SELECT pg_get_userbyid(roleid) || ' > ' || pg_get_userbyid(member) FROM pg_auth_members WHERE pg_get_userbyid(member) LIKE 'nova_%' ORDER BY 1")
+			require.NoError(t, err)
+			m, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			require.NoError(t, err)
+			return m
+		}
+		require.Equal(t, []string{"nova_feed_owner > nova_feed_svc", "nova_user_svc > nova_feed_svc"}, members())
+
+		var l logLines
+		err := PostgresInit{Options: Options{Check: true}}.Run(ctx, c, tg, l.log)
+		var de *DriftError
+		require.ErrorAs(t, err, &de)
+		require.ElementsMatch(t, []string{
+			"would have reset owner role nova_feed_owner: login true -> false",
+			"would have reset role nova_feed_svc: createdb true -> false, createrole true -> false, bypassrls true -> false, connection limit 2 -> none, valid until 2030-01-01 00:00:00+00 -> always",
+			"would have revoked membership of nova_feed_svc in nova_feed_owner",
+			"would have revoked membership of nova_feed_svc in nova_user_svc",
+			"would have revoked nova_feed_svc's privileges on nova_user",
+			"would have revoked CREATE, TEMPORARY on nova_feed from nova_feed_svc",
+			"would have 1 objects of nova_feed_svc now owned by nova_feed_owner in nova_feed",
+			"would have revoked CREATE on schema public from PUBLIC and nova_feed_svc in nova_feed",
+			"would have granted SELECT, INSERT, UPDATE, DELETE on every table to nova_feed_svc in nova_feed",
+			"would have revoked TRUNCATE, REFERENCES, TRIGGER on every table from nova_feed_svc in nova_feed",
+			"would have granted USAGE, SELECT, UPDATE on every sequence to nova_feed_svc in nova_feed",
+		}, de.Diffs, strings.Join(de.Diffs, "\n"))
+		require.Empty(t, l, "--check logs nothing else")
+		require.Len(t, members(), 2, "--check changed nothing")
+
+		l = nil
+		require.NoError(t, PostgresInit{}.Run(ctx, c, tg, l.log))
+		require.Len(t, l, len(de.Diffs), strings.Join(l, "\n"))
+		require.Empty(t, members(), "the hand-made memberships are revoked")
+		l = nil
+		require.NoError(t, PostgresInit{Options: Options{Check: true}}.Run(ctx, c, tg, l.log))
+		require.Equal(t, logLines{"the store is as the catalog says; nothing would change"}, l)
+
+		pw := secrets[catalog.PasswordVar("nova_feed_svc")]
+		_, err = pgConnect(ctx, tg, "nova_feed_svc", pw, "nova_user")
+		require.Equal(t, "42501", sqlState(err), "no longer enters nova_user: %v", err)
+		_, err = pgConnect(ctx, tg, "nova_feed_owner", "", "nova_feed")
+		require.Error(t, err, "the owner role cannot log in")
+		conn, err := pgConnect(ctx, tg, "nova_feed_svc", pw, "nova_feed")
+		require.NoError(t, err)
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, "INSERT INTO stray VALUES (1)")
+		require.NoError(t, err, "the reassigned table is still usable")
+		for _, q := range []string{"DROP TABLE stray", "CREATE TABLE again (x int)", "TRUNCATE feed_records", "SET ROLE nova_user_svc"} {
+			_, err = conn.Exec(ctx, q)
+			require.Equal(t, "42501", sqlState(err), "%s: %v", q, err)
+		}
+		var limit int
+		var super, createdb bool
+		require.NoError(t, conn.QueryRow(ctx, "SELECT rolconnlimit, rolsuper, rolcreatedb FROM pg_roles WHERE rolname = current_user").Scan(&limit, &super, &createdb))
+		require.Equal(t, []any{-1, false, false}, []any{limit, super, createdb})
+	})
+
+	t.Run("passwords are SCRAM verifiers and never in the server log", func(t *testing.T) {
+		conn, err := pgConnect(ctx, tg, PostgresSuperuser, secrets[catalog.SuperuserPasswordVar], "postgres")
+		require.NoError(t, err)
+		defer conn.Close(ctx)
+		var scram, logins int
+		require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE rolpassword LIKE 'SCRAM-SHA-256$4096:%'), count(*)
+			FROM pg_authid WHERE rolname LIKE 'nova\_%\_svc'`).Scan(&scram, &logins))
+		require.Equal(t, []int{15, 15}, []int{scram, logins})
+		out, err := exec.Command("docker", "logs", container).CombinedOutput()
+		require.NoError(t, err)
+		serverLog := string(out)
+		require.Contains(t, serverLog, "statement: CREATE ROLE \"nova_feed_svc\" LOGIN", "log_statement = all logged the role statements")
+		require.Contains(t, serverLog, "PASSWORD 'SCRAM-SHA-256$4096:", "what was sent is a verifier")
+		for v, pw := range secrets {
+			if v == catalog.SuperuserPasswordVar {
+				continue // set by initdb, not by a statement
+			}
+			require.NotContains(t, serverLog, pw, "%s's password in the server log", v)
+		}
+		require.NotContains(t, serverLog, "rotated-pw")
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/probe"
 )
 
 // RedisClusterInit forms a Redis Cluster of masters only from the catalog's
@@ -24,7 +25,11 @@ import (
 // read from CLIENT INFO's laddr on a connection to it: the node's own address
 // inside the stack's network, whether the connection came through a published
 // port or not.
-type RedisClusterInit struct{}
+//
+// With Options.Check it only reports whether the cluster is formed.
+type RedisClusterInit struct {
+	Options
+}
 
 // Name returns catalog.StepRedisClusterInit.
 func (RedisClusterInit) Name() string { return catalog.StepRedisClusterInit }
@@ -157,7 +162,7 @@ type redisNode struct {
 }
 
 // Run implements Step.
-func (RedisClusterInit) Run(ctx context.Context, c *catalog.Catalog, t Targets, log func(string, ...any)) error {
+func (rc RedisClusterInit) Run(ctx context.Context, c *catalog.Catalog, t Targets, log func(string, ...any)) error {
 	want := 0
 	for _, st := range c.StoresOfKind(catalog.StoreRedisCluster) {
 		want = st.Nodes
@@ -176,25 +181,16 @@ func (RedisClusterInit) Run(ctx context.Context, c *catalog.Catalog, t Targets, 
 		nodes[i] = &redisNode{addr: a, client: cl}
 	}
 
-	healthy := func() (bool, []string) {
-		all := true
-		var why []string
-		for _, nd := range nodes {
-			info, err := nd.client.ClusterInfo(ctx).Result()
-			if err != nil {
-				all = false
-				why = append(why, nd.addr+": "+err.Error())
-				continue
-			}
-			ok, state := clusterHealthy(info, n)
-			all = all && ok
-			why = append(why, nd.addr+": "+state)
-		}
-		return all, why
-	}
-	if ok, _ := healthy(); ok {
+	// the probe package's cluster check: the same test `novadev up` waits on
+	formed := probe.RedisCluster{Addrs: t.RedisNodes, Masters: n, Dial: probe.DialFunc(t.dialer())}
+	ok, notOK := formed.Check(ctx)
+	if ok {
 		log("cluster already ok: %d masters, all %d slots assigned; nothing changed", n, ClusterSlots)
 		return nil
+	}
+	if rc.Check {
+		return checkResult(catalog.StepRedisClusterInit, []string{"cluster not formed: " + errString(notOK)}, rc.AllowDrift, log,
+			"run `novadev bootstrap redis-cluster-init` (or `novadev up`) to form it")
 	}
 
 	owned := make([]bool, ClusterSlots)
@@ -275,18 +271,22 @@ func (RedisClusterInit) Run(ctx context.Context, c *catalog.Catalog, t Targets, 
 		}
 	}
 
-	wait := 20 * time.Millisecond
-	for {
-		ok, why := healthy()
-		if ok {
-			log("cluster ok: %d masters, all %d slots assigned", n, ClusterSlots)
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("redis-cluster-init: cluster not ok: %w; %s", context.Cause(ctx), strings.Join(why, "; "))
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, 500*time.Millisecond)
+	// until ctx's deadline (the bootstrap's timeout), or a minute without one
+	timeout := time.Minute
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
 	}
+	if err := probe.Poll(ctx, probe.Real, probe.DefaultBackoff, timeout, formed); err != nil {
+		return fmt.Errorf("redis-cluster-init: cluster not ok: %w", err)
+	}
+	log("cluster ok: %d masters, all %d slots assigned", n, ClusterSlots)
+	return nil
+}
+
+// errString is err's text, or "not ready yet" for nil.
+func errString(err error) string {
+	if err == nil {
+		return "not ready yet"
+	}
+	return err.Error()
 }
