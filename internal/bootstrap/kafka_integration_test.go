@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/novadev/novadev/internal/catalog"
 )
@@ -61,7 +62,14 @@ func TestIntegrationKafkaTopics(t *testing.T) {
 	}
 	require.Equal(t, "604800000", ret)
 
-	// the catalog grows a topic and shortens another's retention
+	// by hand: a compacted topic
+	resp, err := adm2.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "cleanup.policy", Value: kadm.StringPtr("compact")}}, "feed.fanout-requests")
+	require.NoError(t, err)
+	for _, r := range resp {
+		require.NoError(t, r.Err)
+	}
+	// the catalog grows a topic, shortens another's retention, and asks for
+	// what the step cannot do: fewer partitions, more replicas
 	for _, tp := range kafkaTopics(c) {
 		switch tp.Name {
 		case "analytics.user-activity":
@@ -70,12 +78,41 @@ func TestIntegrationKafkaTopics(t *testing.T) {
 			tp.Retention = catalog.Duration{Duration: 2 * 24 * time.Hour}
 		case "feed.impressions":
 			tp.Partitions = 2
+		case "trust-safety.reports":
+			tp.Replication = 3
 		}
 	}
+	wantDrift := []string{
+		"feed.fanout-requests: cleanup.policy: catalog delete, broker compact",
+		"feed.impressions: partitions: catalog 2, broker 6 (Kafka cannot remove partitions)",
+		"trust-safety.reports: replication: catalog 3, broker 1 (changing it needs a partition reassignment)",
+	}
+
+	// --check: every difference, nothing changed
+	var check logLines
+	err = KafkaTopics{Options: Options{Check: true}}.Run(ctx, c, tg, check.log)
+	var de *DriftError
+	require.ErrorAs(t, err, &de)
+	require.Equal(t, append([]string{
+		"would have set retention.ms of analytics.events to 172800000",
+		"would have grown analytics.user-activity to 5 partitions",
+	}, wantDrift...), de.Diffs)
+	require.Empty(t, check)
+	adm4, err := kafkaAdmin(tg)
+	require.NoError(t, err)
+	defer adm4.Close()
+	details, err = adm4.ListTopics(ctx, "analytics.user-activity")
+	require.NoError(t, err)
+	require.Len(t, details["analytics.user-activity"].Partitions, 3, "--check changed nothing")
+
+	// a run corrects what it can, then fails on the drift with what to do
 	var third logLines
-	require.NoError(t, KafkaTopics{}.Run(ctx, c, tg, third.log))
+	err = KafkaTopics{}.Run(ctx, c, tg, third.log)
+	require.ErrorAs(t, err, &de)
+	require.Equal(t, wantDrift, de.Diffs)
+	require.ErrorContains(t, err, "3 difference(s) from the catalog:\n  feed.fanout-requests: cleanup.policy: catalog delete, broker compact\n")
+	require.ErrorContains(t, err, "--allow-drift only warns")
 	require.Equal(t, logLines{
-		"feed.impressions has 6 partitions, the catalog says 2: Kafka cannot remove partitions, left as is",
 		"analytics.events: retention.ms 604800000 -> 172800000",
 		"analytics.user-activity: grew from 3 to 5 partitions",
 	}, third, strings.Join(third, "\n"))
@@ -85,4 +122,13 @@ func TestIntegrationKafkaTopics(t *testing.T) {
 	details, err = adm3.ListTopics(ctx, "analytics.user-activity")
 	require.NoError(t, err)
 	require.Len(t, details["analytics.user-activity"].Partitions, 5)
+
+	// --allow-drift: warnings, success
+	var fourth logLines
+	require.NoError(t, KafkaTopics{Options: Options{AllowDrift: true}}.Run(ctx, c, tg, fourth.log))
+	var warned []string
+	for _, d := range wantDrift {
+		warned = append(warned, "warning: drift (allowed by --allow-drift): "+d)
+	}
+	require.Equal(t, logLines(warned), fourth)
 }

@@ -134,24 +134,6 @@ func clientInfoField(info, field string) string {
 	return ""
 }
 
-// infoField returns one field of CLUSTER INFO output.
-func infoField(info, field string) string {
-	for _, line := range strings.Split(info, "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && k == field {
-			return v
-		}
-	}
-	return ""
-}
-
-// clusterHealthy reports whether one node's CLUSTER INFO says the cluster of
-// n nodes is fully formed, and if not, why.
-func clusterHealthy(info string, n int) (bool, string) {
-	state, assigned, known := infoField(info, "cluster_state"), infoField(info, "cluster_slots_assigned"), infoField(info, "cluster_known_nodes")
-	ok := state == "ok" && assigned == strconv.Itoa(ClusterSlots) && known == strconv.Itoa(n)
-	return ok, fmt.Sprintf("cluster_state:%s slots_assigned:%s known_nodes:%s", state, assigned, known)
-}
-
 // redisNode is one node being set up.
 type redisNode struct {
 	addr   string // as given in Targets

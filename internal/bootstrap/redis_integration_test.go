@@ -37,6 +37,14 @@ func TestIntegrationRedisClusterInit(t *testing.T) {
 		})
 	}
 
+	var check logLines
+	err := RedisClusterInit{Options: Options{Check: true}}.Run(ctxFor(t, time.Minute), c, tg, check.log)
+	var de *DriftError
+	require.ErrorAs(t, err, &de, "--check before the cluster is formed")
+	require.Len(t, de.Diffs, 1)
+	require.Contains(t, de.Diffs[0], "cluster not formed: redis-1:7001: cluster_state:fail")
+	require.Empty(t, check)
+
 	var first logLines
 	start := time.Now()
 	require.NoError(t, RedisClusterInit{}.Run(ctxFor(t, time.Minute), c, tg, first.log))
@@ -51,6 +59,10 @@ func TestIntegrationRedisClusterInit(t *testing.T) {
 	var second logLines
 	require.NoError(t, RedisClusterInit{}.Run(ctxFor(t, time.Minute), c, tg, second.log))
 	require.Equal(t, logLines{"cluster already ok: 3 masters, all 16384 slots assigned; nothing changed"}, second)
+
+	check = nil
+	require.NoError(t, RedisClusterInit{Options: Options{Check: true}}.Run(ctxFor(t, time.Minute), c, tg, check.log))
+	require.Equal(t, logLines{"cluster already ok: 3 masters, all 16384 slots assigned; nothing changed"}, check)
 
 	ctx := ctxFor(t, time.Minute)
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: nodes, Dialer: tg.Dial})

@@ -1,10 +1,31 @@
 package bootstrap
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
+
+// infoField returns one field of CLUSTER INFO output.
+func infoField(info, field string) string {
+	for _, line := range strings.Split(info, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && k == field {
+			return v
+		}
+	}
+	return ""
+}
+
+// clusterHealthy (a test oracle, independent of the probe package) reports whether one node's CLUSTER INFO says the cluster of
+// n nodes is fully formed, and if not, why.
+func clusterHealthy(info string, n int) (bool, string) {
+	state, assigned, known := infoField(info, "cluster_state"), infoField(info, "cluster_slots_assigned"), infoField(info, "cluster_known_nodes")
+	ok := state == "ok" && assigned == strconv.Itoa(ClusterSlots) && known == strconv.Itoa(n)
+	return ok, fmt.Sprintf("cluster_state:%s slots_assigned:%s known_nodes:%s", state, assigned, known)
+}
 
 func TestSlotLayoutMatchesRedisCLI(t *testing.T) {
 	require.Equal(t, []slotRange{{0, 5460}, {5461, 10922}, {10923, 16383}}, slotLayout(3))
