@@ -254,11 +254,25 @@ func WithOptions(s Step, o Options) (Step, error) {
 		st.Options = o
 		return st, nil
 	}
-	if o == (Options{}) {
+	if o.AllowDrift {
+		// a changed, failed or missing migration, or a breaking proto
+		// change, is an error to fix, never drift to live with
+		return nil, fmt.Errorf("%s: --allow-drift does not apply (it is for %s, %s, %s, %s)",
+			s.Name(), catalog.StepPostgresInit, catalog.StepRedisClusterInit, catalog.StepKafkaTopics, catalog.StepClickHouseInit)
+	}
+	if !o.Check {
 		return s, nil
 	}
-	return nil, fmt.Errorf("%s has no --check or --allow-drift mode (supported by %s, %s, %s, %s)",
-		s.Name(), catalog.StepPostgresInit, catalog.StepRedisClusterInit, catalog.StepKafkaTopics, catalog.StepClickHouseInit)
+	switch st := s.(type) {
+	case Migrations:
+		return checkedMigrations{Migrations: st, Options: o}, nil
+	case ProtoValidate:
+		if st.Record {
+			return nil, fmt.Errorf("%s: --check changes nothing, --record writes the baseline: choose one", s.Name())
+		}
+		return st, nil // it only compares, unless recording
+	}
+	return nil, fmt.Errorf("%s has no --check mode", s.Name())
 }
 
 // driftResult ends a step that found drift it does not correct: an error
@@ -276,14 +290,22 @@ func driftResult(step string, drift []string, allow bool, log func(string, ...an
 	return &DriftError{Step: step, Diffs: drift, Hint: hint + "; --allow-drift only warns"}
 }
 
-// checkResult ends a --check run: nothing differs, or every difference is
-// reported (failing unless allow).
-func checkResult(step string, diffs []string, allow bool, log func(string, ...any), hint string) error {
-	if len(diffs) == 0 {
+// checkResult ends a --check run: nothing differs, or every difference
+// (the changes a run would make, then the drift it would not correct) is
+// reported, failing unless allow.
+func checkResult(step string, changes, drift []string, allow bool, log func(string, ...any), driftHint string) error {
+	if len(changes) == 0 && len(drift) == 0 {
 		log("the store is as the catalog says; nothing would change")
 		return nil
 	}
-	return driftResult(step, diffs, allow, log, hint)
+	var hints []string
+	if len(changes) > 0 {
+		hints = append(hints, fmt.Sprintf("`novadev bootstrap %s` (or `novadev up`) makes the changes marked \"would have\"", step))
+	}
+	if len(drift) > 0 {
+		hints = append(hints, driftHint)
+	}
+	return driftResult(step, append(changes, drift...), allow, log, strings.Join(hints, "; "))
 }
 
 // options returns o; steps embedding Options have it, for tests.

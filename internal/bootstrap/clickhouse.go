@@ -375,7 +375,7 @@ func (ch ClickHouseInit) Run(ctx context.Context, c *catalog.Catalog, t Targets,
 		for _, s := range stmts {
 			diffs = append(diffs, "would have run "+firstWords(s, 6))
 		}
-		return checkResult(catalog.StepClickHouseInit, append(diffs, drift...), ch.AllowDrift, log, clickDriftHint)
+		return checkResult(catalog.StepClickHouseInit, diffs, drift, ch.AllowDrift, log, clickDriftHint)
 	}
 	for _, s := range stmts {
 		if _, err := cl.exec(ctx, s); err != nil {

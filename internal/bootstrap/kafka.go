@@ -143,7 +143,7 @@ func (k KafkaTopics) Run(ctx context.Context, c *catalog.Catalog, t Targets, log
 		for _, a := range plan {
 			diffs = append(diffs, "would have "+a.String())
 		}
-		return checkResult(catalog.StepKafkaTopics, append(diffs, drift...), k.AllowDrift, log, kafkaDriftHint)
+		return checkResult(catalog.StepKafkaTopics, diffs, drift, k.AllowDrift, log, kafkaDriftHint)
 	}
 	var errs []error
 	changes := 0

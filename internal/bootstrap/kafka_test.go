@@ -71,8 +71,11 @@ func TestDriftResult(t *testing.T) {
 	require.Equal(t, logLines{"warning: drift (allowed by --allow-drift): a: x"}, l)
 
 	l = nil
-	require.NoError(t, checkResult("s", nil, false, l.log, ""))
+	require.NoError(t, checkResult("s", nil, nil, false, l.log, ""))
 	require.Equal(t, logLines{"the store is as the catalog says; nothing would change"}, l)
+	err = checkResult("kafka-topics", []string{"would have created x"}, []string{"y: z"}, false, l.log, "fix it")
+	require.EqualError(t, err, "2 difference(s) from the catalog:\n  would have created x\n  y: z\n"+
+		"`novadev bootstrap kafka-topics` (or `novadev up`) makes the changes marked \"would have\"; fix it; --allow-drift only warns")
 }
 
 func TestWithOptions(t *testing.T) {
@@ -87,6 +90,14 @@ func TestWithOptions(t *testing.T) {
 	got, err := WithOptions(s, Options{})
 	require.NoError(t, err)
 	require.Equal(t, s, got)
-	_, err = WithOptions(s, Options{Check: true})
-	require.ErrorContains(t, err, "migrations has no --check or --allow-drift mode")
+	got, err = WithOptions(s, Options{Check: true})
+	require.NoError(t, err)
+	require.Equal(t, checkedMigrations{Options: Options{Check: true}}, got)
+	_, err = WithOptions(s, Options{AllowDrift: true})
+	require.ErrorContains(t, err, "migrations: --allow-drift does not apply")
+	got, err = WithOptions(ProtoValidate{}, Options{Check: true})
+	require.NoError(t, err)
+	require.Equal(t, ProtoValidate{}, got)
+	_, err = WithOptions(ProtoValidate{Record: true}, Options{Check: true})
+	require.ErrorContains(t, err, "choose one")
 }

@@ -443,8 +443,7 @@ func (p PostgresInit) Run(ctx context.Context, c *catalog.Catalog, t Targets, lo
 		return err
 	}
 	if p.Check {
-		return checkResult(catalog.StepPostgresInit, report, p.AllowDrift, log,
-			"run `novadev bootstrap postgres-init` (or `novadev up`) to apply them")
+		return checkResult(catalog.StepPostgresInit, report, nil, p.AllowDrift, log, "")
 	}
 	if changes == 0 {
 		log("%d databases and users already as the catalog says; nothing changed", len(dbs))

@@ -60,6 +60,20 @@ func TestIntegrationPostgresInitAndMigrations(t *testing.T) {
 	tg, secrets, container := startPostgres(t, c)
 	dbs := postgresDatabases(c)
 
+	var check logLines
+	err := PostgresInit{Options: Options{Check: true}}.Run(ctxFor(t, time.Minute), c, tg, check.log)
+	var de *DriftError
+	require.ErrorAs(t, err, &de, "--check on a fresh server")
+	require.Contains(t, de.Diffs, "would have created role nova_feed_svc")
+	require.Contains(t, de.Diffs, "would have created extension pgcrypto in nova_feed")
+	require.Empty(t, check)
+	conn, err := pgConnect(ctxFor(t, 5*time.Second), tg, PostgresSuperuser, secrets[catalog.SuperuserPasswordVar], "postgres")
+	require.NoError(t, err)
+	var roles int
+	require.NoError(t, conn.QueryRow(ctxFor(t, 5*time.Second), "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'nova%'").Scan(&roles))
+	require.Zero(t, roles, "--check created nothing")
+	conn.Close(ctxFor(t, time.Second))
+
 	var first logLines
 	start := time.Now()
 	require.NoError(t, PostgresInit{}.Run(ctxFor(t, time.Minute), c, tg, first.log))
@@ -120,7 +134,22 @@ func TestIntegrationPostgresInitAndMigrations(t *testing.T) {
 	})
 
 	t.Run("migrations", func(t *testing.T) {
+		checked, err := WithOptions(Migrations{}, Options{Check: true})
+		require.NoError(t, err)
 		var l logLines
+		err = checked.Run(ctx, c, tg, l.log)
+		var de *DriftError
+		require.ErrorAs(t, err, &de)
+		require.Len(t, de.Diffs, 15)
+		require.Contains(t, de.Diffs, "would have applied feed-service 20251114000000 init")
+		require.Empty(t, l)
+		conn, err := pgConnect(ctx, tg, PostgresSuperuser, secrets[catalog.SuperuserPasswordVar], "nova_feed")
+		require.NoError(t, err)
+		var table *string
+		require.NoError(t, conn.QueryRow(ctx, "SELECT to_regclass('_sqlx_migrations')::text").Scan(&table))
+		require.Nil(t, table, "--check created nothing")
+		conn.Close(ctx)
+
 		require.NoError(t, Migrations{}.Run(ctx, c, tg, l.log))
 		require.Len(t, l, 15)
 		require.Contains(t, l, "feed-service: applied 20251114000000 init as nova_feed_owner in "+strings.TrimPrefix(l[slicesIndexPrefix(l, "feed-service:")], "feed-service: applied 20251114000000 init as nova_feed_owner in "))
@@ -130,6 +159,9 @@ func TestIntegrationPostgresInitAndMigrations(t *testing.T) {
 		for _, line := range again {
 			require.Contains(t, line, ": 1 migrations already applied")
 		}
+		again = nil
+		require.NoError(t, checked.Run(ctx, c, tg, again.log))
+		require.Equal(t, logLines{"the store is as the catalog says; nothing would change"}, again)
 		for _, s := range c.ActiveServices() {
 			if s.Database == nil {
 				continue

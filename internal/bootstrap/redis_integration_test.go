@@ -42,7 +42,7 @@ func TestIntegrationRedisClusterInit(t *testing.T) {
 	var de *DriftError
 	require.ErrorAs(t, err, &de, "--check before the cluster is formed")
 	require.Len(t, de.Diffs, 1)
-	require.Contains(t, de.Diffs[0], "cluster not formed: redis-1:7001: cluster_state:fail")
+	require.Contains(t, de.Diffs[0], "would have formed the cluster, now redis-1:7001: cluster_state:fail")
 	require.Empty(t, check)
 
 	var first logLines
