@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/novadev/novadev/internal/catalog"
 )
@@ -169,12 +168,15 @@ func orNone(s string) string {
 // without the parentheses of a tuple (sorting_key says "a, b" for ORDER BY
 // (a, b)), and tuple() as no key.
 func normKey(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) || r == '`' {
-			return -1
+	var b strings.Builder
+	for i := 0; i < len(s); i++ { // bytes: an invalid UTF-8 byte stays as it is
+		switch c := s[i]; c {
+		case ' ', '\t', '\n', '\r', '`':
+		default:
+			b.WriteByte(c)
 		}
-		return r
-	}, s)
+	}
+	s = b.String()
 	if s == "tuple()" {
 		return ""
 	}
