@@ -54,6 +54,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseDialMap$$' -fuzztime 20s ./internal/bootstrap
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRoutes$$' -fuzztime 20s ./internal/placeholder
 	$(GO) test -run '^$$' -fuzz '^FuzzGatewayRequest$$' -fuzztime 60s ./internal/placeholder
+	$(GO) test -run '^$$' -fuzz '^FuzzScramMatches$$' -fuzztime 20s ./internal/bootstrap
+	$(GO) test -run '^$$' -fuzz '^FuzzSplitEngineFull$$' -fuzztime 20s ./internal/bootstrap
+	$(GO) test -run '^$$' -fuzz '^FuzzNormKey$$' -fuzztime 20s ./internal/bootstrap
 
 images:
 	scripts/images/build.sh
