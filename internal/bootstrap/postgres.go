@@ -311,8 +311,8 @@ func databasePlan(d pgDatabase, have *pgDBState, exts []string) []pgStmt {
 		out = append(out, in("GRANT "+tableGrant+" ON ALL TABLES IN SCHEMA public TO "+login, "granted "+tableGrant+" on every table to "+d.User))
 	}
 	if have.TablesExtra > 0 {
-		out = append(out, in("REVOKE TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA public FROM "+login,
-			"revoked TRUNCATE, REFERENCES, TRIGGER on every table from "+d.User))
+		out = append(out, in("REVOKE TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA public FROM PUBLIC, "+login,
+			"revoked TRUNCATE, REFERENCES, TRIGGER on every table from PUBLIC and "+d.User))
 	}
 	if have.SequencesMissing > 0 || reassigned {
 		out = append(out, in("GRANT "+sequenceGrant+" ON ALL SEQUENCES IN SCHEMA public TO "+login, "granted "+sequenceGrant+" on every sequence to "+d.User))

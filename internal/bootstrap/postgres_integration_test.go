@@ -335,7 +335,7 @@ func TestIntegrationPostgresInitAndMigrations(t *testing.T) {
 			"would have 1 objects of nova_feed_svc now owned by nova_feed_owner in nova_feed",
 			"would have revoked CREATE on schema public from PUBLIC and nova_feed_svc in nova_feed",
 			"would have granted SELECT, INSERT, UPDATE, DELETE on every table to nova_feed_svc in nova_feed",
-			"would have revoked TRUNCATE, REFERENCES, TRIGGER on every table from nova_feed_svc in nova_feed",
+			"would have revoked TRUNCATE, REFERENCES, TRIGGER on every table from PUBLIC and nova_feed_svc in nova_feed",
 			"would have granted USAGE, SELECT, UPDATE on every sequence to nova_feed_svc in nova_feed",
 		}, de.Diffs, strings.Join(de.Diffs, "\n"))
 		require.Empty(t, l, "--check logs nothing else")

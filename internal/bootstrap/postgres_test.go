@@ -162,7 +162,7 @@ func TestDatabasePlan(t *testing.T) {
 	require.Equal(t, []string{
 		`REASSIGN OWNED BY "nova_feed_svc" TO "nova_feed_owner"`,
 		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "nova_feed_svc"`,
-		`REVOKE TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA public FROM "nova_feed_svc"`,
+		`REVOKE TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA public FROM PUBLIC, "nova_feed_svc"`,
 		`GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO "nova_feed_svc"`,
 		`ALTER DEFAULT PRIVILEGES FOR ROLE "nova_feed_owner" IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO "nova_feed_svc"`,
 		`ALTER DEFAULT PRIVILEGES FOR ROLE "nova_feed_owner" IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO "nova_feed_svc"`,
