@@ -60,7 +60,12 @@ func (m checkedMigrations) Run(ctx context.Context, c *catalog.Catalog, t Target
 		return errors.Join(errs...)
 	}
 	slices.Sort(pending)
-	return checkResult(catalog.StepMigrations, pending, nil, m.AllowDrift, log, "")
+	if len(pending) == 0 {
+		return checkResult(catalog.StepMigrations, nil, nil, false, log, "")
+	}
+	// pending migrations are no drift: there is nothing to allow
+	return &DriftError{Step: catalog.StepMigrations, Diffs: pending,
+		Hint: "`novadev bootstrap migrations` (or `novadev up`) applies them"}
 }
 
 // pendingMigrations returns service s's migrations a run would apply.

@@ -142,6 +142,8 @@ func TestIntegrationPostgresInitAndMigrations(t *testing.T) {
 		require.ErrorAs(t, err, &de)
 		require.Len(t, de.Diffs, 15)
 		require.Contains(t, de.Diffs, "would have applied feed-service 20251114000000 init")
+		require.ErrorContains(t, err, "`novadev bootstrap migrations` (or `novadev up`) applies them")
+		require.NotContains(t, err.Error(), "--allow-drift", "migrations have no drift to allow")
 		require.Empty(t, l)
 		conn, err := pgConnect(ctx, tg, PostgresSuperuser, secrets[catalog.SuperuserPasswordVar], "nova_feed")
 		require.NoError(t, err)
