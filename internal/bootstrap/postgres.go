@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"slices"
@@ -42,8 +43,10 @@ type PostgresInit struct {
 func (PostgresInit) Name() string { return catalog.StepPostgresInit }
 
 // pgDatabase is one service's database, its login role and its owner role.
+// DDL (catalog: database.ddl) makes the login role act as the owner.
 type pgDatabase struct {
 	Service, Name, User, Owner string
+	DDL                        bool
 }
 
 // OwnerRole is the role that owns a service's database and runs its
@@ -56,7 +59,7 @@ func postgresDatabases(c *catalog.Catalog) []pgDatabase {
 	var out []pgDatabase
 	for _, s := range c.ActiveServices() {
 		if s.Database != nil {
-			out = append(out, pgDatabase{Service: s.Name, Name: s.Database.Name, User: s.Database.User, Owner: OwnerRole(s.Database)})
+			out = append(out, pgDatabase{Service: s.Name, Name: s.Database.Name, User: s.Database.User, Owner: OwnerRole(s.Database), DDL: s.Database.DDL})
 		}
 	}
 	return out
@@ -132,6 +135,9 @@ type pgState struct {
 	Databases map[string]pgDB
 	// Members are the memberships that involve a service role.
 	Members []pgMembership
+	// RoleSettings maps a service role and a database ("" for all) to the
+	// role its sessions start as (ALTER ROLE … IN DATABASE … SET role).
+	RoleSettings map[[2]string]string
 }
 
 // pgStmt is one planned statement. DB is the database to run it in ("" for
@@ -181,9 +187,51 @@ func postgresPlan(dbs []pgDatabase, st pgState, passwords map[string]string, ver
 				Change: "set new password of " + d.User})
 		}
 	}
+	// the one membership there may be: with ddl, the login role is a
+	// member of the owner and its sessions in the database start as the
+	// owner, so what it creates belongs to the owner like the migrations'
+	allowed := map[pgMembership]bool{}
+	for _, d := range dbs {
+		if d.DDL {
+			m := pgMembership{Role: d.Owner, Member: d.User}
+			allowed[m] = true
+			if !slices.Contains(st.Members, m) {
+				out = append(out, pgStmt{SQL: "GRANT " + quoteIdent(d.Owner) + " TO " + quoteIdent(d.User),
+					Change: "made " + d.User + " a member of " + d.Owner + " (database.ddl)"})
+			}
+		}
+	}
 	for _, m := range st.Members {
-		out = append(out, pgStmt{SQL: "REVOKE " + quoteIdent(m.Role) + " FROM " + quoteIdent(m.Member),
-			Change: "revoked membership of " + m.Member + " in " + m.Role})
+		if !allowed[m] {
+			out = append(out, pgStmt{SQL: "REVOKE " + quoteIdent(m.Role) + " FROM " + quoteIdent(m.Member),
+				Change: "revoked membership of " + m.Member + " in " + m.Role})
+		}
+	}
+	want := map[[2]string]string{}
+	for _, d := range dbs {
+		if d.DDL {
+			want[[2]string{d.User, d.Name}] = d.Owner
+		}
+	}
+	keys := slices.SortedFunc(maps.Keys(st.RoleSettings), func(a, b [2]string) int {
+		return strings.Compare(a[0]+"\x00"+a[1], b[0]+"\x00"+b[1])
+	})
+	for _, k := range keys {
+		if want[k] == "" {
+			in := ""
+			if k[1] != "" {
+				in = " IN DATABASE " + quoteIdent(k[1])
+			}
+			out = append(out, pgStmt{SQL: "ALTER ROLE " + quoteIdent(k[0]) + in + " RESET role",
+				Change: "sessions of " + k[0] + " no longer start as " + st.RoleSettings[k]})
+		}
+	}
+	for _, d := range dbs {
+		k := [2]string{d.User, d.Name}
+		if d.DDL && st.RoleSettings[k] != d.Owner {
+			out = append(out, pgStmt{SQL: "ALTER ROLE " + quoteIdent(d.User) + " IN DATABASE " + quoteIdent(d.Name) + " SET role TO " + quoteIdent(d.Owner),
+				Change: "sessions of " + d.User + " in " + d.Name + " start as " + d.Owner + " (database.ddl)"})
+		}
 	}
 	for _, d := range dbs {
 		db, exists := st.Databases[d.Name]
@@ -303,14 +351,15 @@ func databasePlan(d pgDatabase, have *pgDBState, exts []string) []pgStmt {
 	if !have.SchemaUsage {
 		out = append(out, in("GRANT USAGE ON SCHEMA public TO "+login, "granted USAGE on schema public to "+d.User))
 	}
-	if have.SchemaCreate {
+	// with ddl the login role has CREATE and TRUNCATE through the owner
+	if have.SchemaCreate && !d.DDL {
 		out = append(out, in("REVOKE CREATE ON SCHEMA public FROM PUBLIC, "+login, "revoked CREATE on schema public from PUBLIC and "+d.User))
 	}
 	out = append(out, extensionPlan(d.Name, exts, have.Extensions)...)
 	if have.TablesMissing > 0 || reassigned {
 		out = append(out, in("GRANT "+tableGrant+" ON ALL TABLES IN SCHEMA public TO "+login, "granted "+tableGrant+" on every table to "+d.User))
 	}
-	if have.TablesExtra > 0 {
+	if have.TablesExtra > 0 && !d.DDL {
 		out = append(out, in("REVOKE TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA public FROM PUBLIC, "+login,
 			"revoked TRUNCATE, REFERENCES, TRIGGER on every table from PUBLIC and "+d.User))
 	}
@@ -566,6 +615,23 @@ func observePostgres(ctx context.Context, conn *pgx.Conn, dbs []pgDatabase) (pgS
 			return st, err
 		}
 		st.Members = append(st.Members, m)
+	}
+	if err := rows.Err(); err != nil {
+		return st, err
+	}
+	st.RoleSettings = map[[2]string]string{}
+	rows, err = conn.Query(ctx, `SELECT r.rolname, coalesce(d.datname, ''), substr(cfg, length('role=') + 1)
+		FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole LEFT JOIN pg_database d ON d.oid = s.setdatabase,
+		unnest(s.setconfig) cfg WHERE r.rolname = ANY($1) AND cfg LIKE 'role=%'`, roles)
+	if err != nil {
+		return st, err
+	}
+	for rows.Next() {
+		var role, db, as string
+		if err := rows.Scan(&role, &db, &as); err != nil {
+			return st, err
+		}
+		st.RoleSettings[[2]string{role, db}] = as
 	}
 	if err := rows.Err(); err != nil {
 		return st, err

@@ -392,6 +392,50 @@ func TestIntegrationPostgresInitAndMigrations(t *testing.T) {
 		}
 		require.NotContains(t, serverLog, "rotated-pw")
 	})
+
+	t.Run("database.ddl lets the service change its schema as the owner", func(t *testing.T) {
+		feed := c.Services["feed-service"]
+		feed.Database.DDL = true
+		defer func() { feed.Database.DDL = false }()
+		var l logLines
+		require.NoError(t, PostgresInit{}.Run(ctx, c, tg, l.log))
+		require.Equal(t, logLines{
+			"made nova_feed_svc a member of nova_feed_owner (database.ddl)",
+			"sessions of nova_feed_svc in nova_feed start as nova_feed_owner (database.ddl)",
+		}, l)
+		l = nil
+		require.NoError(t, PostgresInit{}.Run(ctx, c, tg, l.log))
+		require.Equal(t, logLines{"15 databases and users already as the catalog says; nothing changed"}, l)
+
+		pw := secrets[catalog.PasswordVar("nova_feed_svc")]
+		conn, err := pgConnect(ctx, tg, "nova_feed_svc", pw, "nova_feed")
+		require.NoError(t, err)
+		for _, q := range []string{"CREATE TABLE at_runtime (x int)", "ALTER TABLE feed_records ADD COLUMN runtime int"} {
+			_, err := conn.Exec(ctx, q)
+			require.NoError(t, err, q)
+		}
+		var owner string
+		require.NoError(t, conn.QueryRow(ctx, "SELECT tableowner FROM pg_tables WHERE tablename = 'at_runtime'").Scan(&owner))
+		require.Equal(t, "nova_feed_owner", owner, "what it creates belongs to the owner")
+		conn.Close(ctx)
+		_, err = pgConnect(ctx, tg, "nova_feed_svc", pw, "nova_user")
+		require.Equal(t, "42501", sqlState(err), "still only its own database: %v", err)
+
+		feed.Database.DDL = false
+		l = nil
+		require.NoError(t, PostgresInit{}.Run(ctx, c, tg, l.log))
+		require.Equal(t, logLines{
+			"revoked membership of nova_feed_svc in nova_feed_owner",
+			"sessions of nova_feed_svc no longer start as nova_feed_owner",
+		}, l)
+		conn, err = pgConnect(ctx, tg, "nova_feed_svc", pw, "nova_feed")
+		require.NoError(t, err)
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, "CREATE TABLE again (x int)")
+		require.Equal(t, "42501", sqlState(err), "no DDL without database.ddl: %v", err)
+		_, err = conn.Exec(ctx, "INSERT INTO at_runtime VALUES (1)")
+		require.NoError(t, err, "the table made at run time is the owner's, with the default grants")
+	})
 }
 
 // slicesIndexPrefix returns the index of the first line with prefix p, or 0.

@@ -133,6 +133,46 @@ func TestPostgresPlan(t *testing.T) {
 	}
 }
 
+func TestPostgresPlanDDL(t *testing.T) {
+	d := pgDatabase{Service: "feed-service", Name: "nova_feed", User: "nova_feed_svc", Owner: "nova_feed_owner", DDL: true}
+	const verifier = "SCRAM-SHA-256$4096:MDEyMzQ1Njc4OWFiY2RlZg==$S9YxkjfxnsMi1Bpgjsqz4mKwjWqDBp3G64qVI5SIQlM=:TykcoKL/E3wDHKYyCsdDmhCr39V0PjTs8LYl0z0t3xs="
+	st := pgState{
+		Roles:     map[string]pgRole{"nova_feed_svc": {Login: true, ConnLimit: -1, Verifier: verifier}, "nova_feed_owner": {ConnLimit: -1}},
+		Databases: map[string]pgDB{"nova_feed": {Owner: "nova_feed_owner", ACL: []pgGrant{{"nova_feed_svc", "CONNECT"}}}},
+		// a stale setting elsewhere goes; the wanted one is added
+		RoleSettings: map[[2]string]string{{"nova_feed_svc", ""}: "nova_user_svc"},
+	}
+	sqls := func(st pgState, d pgDatabase) []string {
+		var out []string
+		for _, s := range postgresPlan([]pgDatabase{d}, st, map[string]string{"nova_feed_svc": "s3cret-pw"}, nil) {
+			out = append(out, s.SQL)
+		}
+		return out
+	}
+	require.Equal(t, []string{
+		`GRANT "nova_feed_owner" TO "nova_feed_svc"`,
+		`ALTER ROLE "nova_feed_svc" RESET role`,
+		`ALTER ROLE "nova_feed_svc" IN DATABASE "nova_feed" SET role TO "nova_feed_owner"`,
+	}, sqls(st, d))
+
+	st.Members = []pgMembership{{Role: "nova_feed_owner", Member: "nova_feed_svc"}}
+	st.RoleSettings = map[[2]string]string{{"nova_feed_svc", "nova_feed"}: "nova_feed_owner"}
+	require.Empty(t, sqls(st, d), "converged with ddl")
+	d.DDL = false
+	require.Equal(t, []string{
+		`REVOKE "nova_feed_owner" FROM "nova_feed_svc"`,
+		`ALTER ROLE "nova_feed_svc" IN DATABASE "nova_feed" RESET role`,
+	}, sqls(st, d), "ddl withdrawn")
+
+	// inside the database: CREATE and TRUNCATE come with the membership
+	have := pgDBState{SchemaOwner: "pg_database_owner", SchemaUsage: true, SchemaCreate: true, TablesExtra: 2,
+		DefaultTables: tablePrivileges, DefaultSequences: sequencePrivileges}
+	d.DDL = true
+	require.Empty(t, databasePlan(d, &have, nil))
+	d.DDL = false
+	require.Len(t, databasePlan(d, &have, nil), 2)
+}
+
 func TestPostgresPlanLogLines(t *testing.T) {
 	dbs := []pgDatabase{{Service: "feed-service", Name: "nova_feed", User: "nova_feed_svc", Owner: "nova_feed_owner"}}
 	r := pgRole{Login: true, Super: true, ConnLimit: 3, ValidUntil: "2030-01-01 00:00:00+00"}

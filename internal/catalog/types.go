@@ -184,6 +184,9 @@ type Database struct {
 	Node `yaml:"-"`
 	Name string `yaml:"name"` // default nova_<service without -service, _ for ->
 	User string `yaml:"user"` // default <name>_svc
+	// DDL lets the service change its schema at run time (e.g. a migrator
+	// at start-up): its user then acts as the database's owner role.
+	DDL bool `yaml:"ddl"`
 }
 
 // Uses lists the shared stores a service talks to besides PostgreSQL.
