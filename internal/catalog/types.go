@@ -281,12 +281,17 @@ type Bootstrap struct {
 	Timeout Duration `yaml:"timeout"`
 }
 
+// BreakingCategories are the values protos.breaking takes: buf's
+// breaking-change rule categories, strictest first.
+var BreakingCategories = []string{"FILE", "PACKAGE", "WIRE_JSON", "WIRE"}
+
 // Protos describes the API contract registry.
 type Protos struct {
 	Node     `yaml:"-"`
 	Version  string `yaml:"version"`  // the contract version, e.g. 1.0.0
 	Root     string `yaml:"root"`     // import root, relative to the catalog
 	Baseline string `yaml:"baseline"` // recorded previous descriptor set, for breaking-change checks
+	Breaking string `yaml:"breaking"` // buf's rule category for the check: FILE, PACKAGE (default), WIRE_JSON, WIRE
 }
 
 // Environment is an overlay on the base catalog: local, ci, pr, ...

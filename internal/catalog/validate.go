@@ -20,7 +20,7 @@ var (
 	notLabel   = regexp.MustCompile(`[^a-z0-9-]+`)
 	envName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	extName    = regexp.MustCompile(`^[a-z0-9_-]+$`)
-	semver     = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
+	semver     = regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$`) // semver.org: no leading zeros
 )
 
 func checkDNSLabel(p *problems, pos Pos, field, what, name string) {
@@ -259,6 +259,9 @@ func validate(c *Catalog, p *problems, exists func(string) bool) {
 	}
 	if c.Protos.Version != "" && !semver.MatchString(c.Protos.Version) {
 		p.add(c.Protos.PosOf("version"), "protos.version", "use MAJOR.MINOR.PATCH, e.g. 1.0.0", "version %q is not semantic", c.Protos.Version)
+	}
+	if c.Protos.Breaking != "" && !slices.Contains(BreakingCategories, c.Protos.Breaking) {
+		p.add(c.Protos.PosOf("breaking"), "protos.breaking", suggest(c.Protos.Breaking, BreakingCategories), "unknown breaking-change category %q (one of %s)", c.Protos.Breaking, strings.Join(BreakingCategories, ", "))
 	}
 	if c.Protos.Root != "" && exists != nil && !exists(c.Protos.Root) {
 		p.add(c.Protos.PosOf("root"), "protos.root", "", "directory %q does not exist", c.Protos.Root)

@@ -14,6 +14,7 @@ func init() { register(newBootstrap) }
 
 func newBootstrap(s Streams, g *Global) *cobra.Command {
 	var opts bootstrap.Options
+	var record bool
 	cmd := &cobra.Command{
 		Use:   "bootstrap <step>",
 		Short: "Run one bootstrap step (" + strings.Join(catalog.Steps, ", ") + ")",
@@ -33,6 +34,12 @@ every difference, changes nothing, and fails when there is one.`,
 			step, ok := bootstrap.Lookup(args[0])
 			if !ok {
 				return &ExitError{Code: 2, Err: fmt.Errorf("unknown step %q: want one of %s", args[0], strings.Join(catalog.Steps, ", "))}
+			}
+			if record {
+				if args[0] != catalog.StepProtoValidate {
+					return &ExitError{Code: 2, Err: fmt.Errorf("--record applies to %s only", catalog.StepProtoValidate)}
+				}
+				step = bootstrap.ProtoValidate{Record: true}
 			}
 			step, err := bootstrap.WithOptions(step, opts)
 			if err != nil {
@@ -58,5 +65,6 @@ every difference, changes nothing, and fails when there is one.`,
 	}
 	cmd.Flags().BoolVar(&opts.Check, "check", false, "report every difference from the catalog and change nothing (fails when there is one)")
 	cmd.Flags().BoolVar(&opts.AllowDrift, "allow-drift", false, "warn about drift the step does not correct instead of failing")
+	cmd.Flags().BoolVar(&record, "record", false, "proto-validate: write the compiled protos as the baseline for protos.version (protos.baseline)")
 	return cmd
 }
