@@ -6,26 +6,54 @@ import (
 	"testing"
 )
 
-// FuzzParseMigrationName: never panics; an accepted name round-trips to
-// its version and description the way sqlx reads it.
+// FuzzParseMigrationName states sqlx's file name rule as properties of
+// the input, not as a second implementation: never panics; ignored names
+// are exactly those without "_" or a ".sql" ending; refused ones exactly
+// those whose prefix is no i64; for an accepted one the version is the
+// prefix, the type is given by the ending (.up.sql, then .down.sql), and
+// the rest is the description ('_' for ' ') followed by one or more copies
+// of the type's suffix, the description never ending in another copy.
 func FuzzParseMigrationName(f *testing.F) {
-	for _, s := range []string{"20251114000000_init.sql", "1_a_b.up.sql", "2_x.down.sql", "x_y.sql", "_.sql", "1_.sql", "README.md"} {
+	for _, s := range []string{"20251114000000_init.sql", "1_a_b.up.sql", "2_x.down.sql", "x_y.sql", "_.sql", "1_.sql", "README.md",
+		"1_x.sql.sql", "1_x.sql.up.sql", "1_x.up.sql.down.sql", "-1_x.sql", "+1_.up.sql"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
-		v, desc, ok, err := ParseMigrationName(name)
-		if err != nil || !ok {
-			if ok {
-				t.Fatalf("%q: ok with an error", name)
+		v, desc, typ, ok, err := ParseMigrationName(name)
+		prefix, rest, found := strings.Cut(name, "_")
+		if !found || !strings.HasSuffix(rest, ".sql") {
+			if ok || err != nil {
+				t.Fatalf("%q: not a migration name, got ok=%v err=%v", name, ok, err)
 			}
 			return
 		}
-		prefix, _, _ := strings.Cut(name, "_")
-		if want, _ := strconv.ParseInt(prefix, 10, 64); want != v {
+		want, perr := strconv.ParseInt(prefix, 10, 64)
+		if (perr != nil) != (err != nil) || ok == (err != nil) {
+			t.Fatalf("%q: prefix parse error %v, got ok=%v err=%v", name, perr, ok, err)
+		}
+		if err != nil {
+			return
+		}
+		if v != want {
 			t.Fatalf("%q: version %d, want %d", name, v, want)
 		}
-		if strings.Contains(desc, "_") || strings.HasSuffix(desc, ".sql") {
-			t.Fatalf("%q: description %q keeps sqlx's separators", name, desc)
+		wantType := MigrationSimple
+		if strings.HasSuffix(name, ".up.sql") {
+			wantType = MigrationReversibleUp
+		} else if strings.HasSuffix(name, ".down.sql") {
+			wantType = MigrationReversibleDown
+		}
+		if typ != wantType {
+			t.Fatalf("%q: type %v, want %v", name, typ, wantType)
+		}
+		sfx := typ.Suffix()
+		if strings.Contains(desc, "_") || strings.HasSuffix(desc, sfx) {
+			t.Fatalf("%q: description %q keeps a '_' or a %s suffix", name, desc, sfx)
+		}
+		under := strings.ReplaceAll(rest, "_", " ")
+		tail, isPrefix := strings.CutPrefix(under, desc)
+		if !isPrefix || len(tail) == 0 || len(tail)%len(sfx) != 0 || tail != strings.Repeat(sfx, len(tail)/len(sfx)) {
+			t.Fatalf("%q: rest %q is not description %q plus copies of %s", name, rest, desc, sfx)
 		}
 	})
 }

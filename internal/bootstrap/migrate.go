@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -43,31 +44,76 @@ CREATE TABLE IF NOT EXISTS _sqlx_migrations (
     execution_time BIGINT NOT NULL
 );`
 
+// MigrationType is sqlx's kind of migration file, from its name.
+type MigrationType int
+
+// The migration types, as sqlx names them (sqlx-core migrate/migration_type.rs).
+const (
+	MigrationSimple         MigrationType = iota // <version>_<description>.sql
+	MigrationReversibleUp                        // <version>_<description>.up.sql
+	MigrationReversibleDown                      // <version>_<description>.down.sql: a revert, never applied by run
+)
+
+// Suffix is the file name ending that makes the type.
+func (t MigrationType) Suffix() string {
+	switch t {
+	case MigrationReversibleUp:
+		return ".up.sql"
+	case MigrationReversibleDown:
+		return ".down.sql"
+	}
+	return ".sql"
+}
+
+func (t MigrationType) String() string {
+	return [...]string{"simple", "up", "down"}[t]
+}
+
+// migrationTypeOf is sqlx's MigrationType::from_filename: .up.sql first,
+// then .down.sql, anything else ending in .sql is simple.
+func migrationTypeOf(rest string) MigrationType {
+	switch {
+	case strings.HasSuffix(rest, MigrationReversibleUp.Suffix()):
+		return MigrationReversibleUp
+	case strings.HasSuffix(rest, MigrationReversibleDown.Suffix()):
+		return MigrationReversibleDown
+	}
+	return MigrationSimple
+}
+
 // Migration is one sqlx migration file.
 type Migration struct {
 	Version     int64
-	Description string // file name after "<version>_", without ".sql", "_" -> " "
+	Description string // as sqlx derives it from the file name (ParseMigrationName)
+	Type        MigrationType
 	File        string // path it was read from
 	SQL         string
 	Checksum    []byte // SHA-384 of the file's bytes
 	NoTx        bool   // the file starts with "-- no-transaction"
 }
 
-// ParseMigrationName applies sqlx's file name rule: "<version>_<desc>.sql"
-// (also .up.sql; .down.sql is a revert and skipped). ok is false for files
-// sqlx ignores; err is set for a non-numeric version, which sqlx rejects.
-func ParseMigrationName(name string) (version int64, description string, ok bool, err error) {
+// ParseMigrationName applies sqlx's file name rule (sqlx-core
+// migrate/source.rs, resolve_blocking): the name splits at its first "_"
+// into version and rest; a rest that does not end in ".sql" is no
+// migration (ok false); otherwise the version must be an integer (Rust's
+// i64 parse: optional sign, decimal digits; anything else is an error, for
+// a .down.sql too). The description is the rest with every trailing copy of
+// its type's suffix removed (Rust's trim_end_matches: "1_x.sql.sql" is "x",
+// "1_x.sql.up.sql" is "x.sql") and "_" replaced by " ".
+func ParseMigrationName(name string) (version int64, description string, typ MigrationType, ok bool, err error) {
 	v, rest, found := strings.Cut(name, "_")
-	if !found || !strings.HasSuffix(rest, ".sql") || strings.HasSuffix(rest, ".down.sql") {
-		return 0, "", false, nil
+	if !found || !strings.HasSuffix(rest, ".sql") {
+		return 0, "", 0, false, nil
 	}
 	version, err = strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return 0, "", false, fmt.Errorf("migration file %q: expected integer version prefix (e.g. 01_foo.sql)", name)
+		return 0, "", 0, false, fmt.Errorf("migration file %q: expected integer version prefix (e.g. `01_foo.sql`), as sqlx does", name)
 	}
-	rest = strings.TrimSuffix(rest, ".up.sql")
-	rest = strings.TrimSuffix(rest, ".sql")
-	return version, strings.ReplaceAll(rest, "_", " "), true, nil
+	typ = migrationTypeOf(rest)
+	for strings.HasSuffix(rest, typ.Suffix()) {
+		rest = strings.TrimSuffix(rest, typ.Suffix())
+	}
+	return version, strings.ReplaceAll(rest, "_", " "), typ, true, nil
 }
 
 // Checksum is sqlx's migration checksum: SHA-384 of the file's bytes.
@@ -76,9 +122,13 @@ func Checksum(sql []byte) []byte {
 	return s[:]
 }
 
-// LoadMigrations reads the migrations of one directory, sorted by version.
-// Files sqlx would ignore are ignored; two files with one version are an
-// error.
+// LoadMigrations reads the migrations of one directory as sqlx resolves
+// them: every entry that is a file (links followed; directories skipped),
+// down migrations included, sorted by version (an up before its down).
+// A name sqlx ignores is ignored; one it rejects, an entry it cannot stat
+// or a file that is not UTF-8 is an error, as in sqlx. Two up (or two down)
+// migrations with one version are an error here before anything runs
+// (sqlx would apply the first and fail on the second's row).
 func LoadMigrations(dir string) ([]Migration, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -86,31 +136,50 @@ func LoadMigrations(dir string) ([]Migration, error) {
 	}
 	var out []Migration
 	for _, e := range entries {
-		v, desc, ok, err := ParseMigrationName(e.Name())
+		path := filepath.Join(dir, e.Name())
+		st, err := os.Stat(path) // follows links: ConfigMap mounts are links
+		if err != nil {
+			return nil, fmt.Errorf("error getting metadata of migration path %s: %w", path, err)
+		}
+		if !st.Mode().IsRegular() {
+			continue // ..data, timestamped dirs, any directory
+		}
+		v, desc, typ, ok, err := ParseMigrationName(e.Name())
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
 			continue
 		}
-		path := filepath.Join(dir, e.Name())
-		if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
-			continue // a directory or a dangling link (ConfigMap mounts are links)
-		}
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Migration{Version: v, Description: desc, File: path, SQL: string(data),
+		if !utf8.Valid(data) {
+			return nil, fmt.Errorf("%s is not UTF-8: sqlx reads migrations as text and refuses it", path)
+		}
+		out = append(out, Migration{Version: v, Description: desc, Type: typ, File: path, SQL: string(data),
 			Checksum: Checksum(data), NoTx: strings.HasPrefix(string(data), "-- no-transaction")})
 	}
-	slices.SortFunc(out, func(a, b Migration) int { return cmpInt(a.Version, b.Version) })
+	slices.SortFunc(out, func(a, b Migration) int {
+		if c := cmpInt(a.Version, b.Version); c != 0 {
+			return c
+		}
+		return cmpInt(int64(a.Type.isDown()), int64(b.Type.isDown()))
+	})
 	for i := 1; i < len(out); i++ {
-		if out[i].Version == out[i-1].Version {
+		if out[i].Version == out[i-1].Version && out[i].Type.isDown() == out[i-1].Type.isDown() {
 			return nil, fmt.Errorf("%s and %s have the same version %d", out[i-1].File, out[i].File, out[i].Version)
 		}
 	}
 	return out, nil
+}
+
+func (t MigrationType) isDown() int {
+	if t == MigrationReversibleDown {
+		return 1
+	}
+	return 0
 }
 
 func cmpInt(a, b int64) int {
@@ -130,36 +199,45 @@ type Applied struct {
 	Success  bool
 }
 
-// migrationPlan returns the migrations still to apply, or an error when the
-// recorded history conflicts with the files: a dirty (failed) row, a changed
-// checksum, or an applied version whose file is gone.
-func migrationPlan(files []Migration, applied []Applied) ([]Migration, error) {
-	byVersion := map[int64]Migration{}
-	for _, m := range files {
-		byVersion[m.Version] = m
-	}
-	var errs []error
-	done := map[int64]bool{}
+// migrationPlan is sqlx's Migrator::run over the recorded rows (sqlx-core
+// migrate/migrator.rs): a row with success = false (dirty) stops
+// everything, the lowest version first; then a recorded version that no
+// file has (up or down) stops everything; then the up migrations are
+// walked in version order: an unrecorded one is to apply, a recorded one
+// whose checksum differs ends the walk with an error. So, as with sqlx,
+// migrations before a modified one are still applied. todo is what to
+// apply before returning err.
+func migrationPlan(files []Migration, applied []Applied) (todo []Migration, err error) {
+	slices.SortFunc(applied, func(a, b Applied) int { return cmpInt(a.Version, b.Version) })
 	for _, a := range applied {
-		done[a.Version] = true
-		m, ok := byVersion[a.Version]
-		switch {
-		case !a.Success:
-			errs = append(errs, fmt.Errorf("migration %d is recorded as failed (dirty): fix the database by hand, then delete its row from _sqlx_migrations", a.Version))
-		case !ok:
-			errs = append(errs, fmt.Errorf("migration %d was applied but its file is missing", a.Version))
-		case !slices.Equal(m.Checksum, a.Checksum):
-			errs = append(errs, fmt.Errorf("%s was changed after it was applied: recorded checksum %s, file checksum %s; revert the edit and add a new migration instead",
-				m.File, hex.EncodeToString(a.Checksum), hex.EncodeToString(m.Checksum)))
+		if !a.Success {
+			return nil, fmt.Errorf("migration %d is partially applied (success = false in _sqlx_migrations): fix the database by hand, then delete its row (DELETE FROM _sqlx_migrations WHERE version = %d)", a.Version, a.Version)
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	var todo []Migration
+	versions := map[int64]bool{}
 	for _, m := range files {
-		if !done[m.Version] {
+		versions[m.Version] = true
+	}
+	for _, a := range applied {
+		if !versions[a.Version] {
+			return nil, fmt.Errorf("migration %d was previously applied but is missing in the resolved migrations: restore its file", a.Version)
+		}
+	}
+	recorded := map[int64][]byte{}
+	for _, a := range applied {
+		recorded[a.Version] = a.Checksum
+	}
+	for _, m := range files {
+		if m.Type == MigrationReversibleDown {
+			continue
+		}
+		sum, done := recorded[m.Version]
+		switch {
+		case !done:
 			todo = append(todo, m)
+		case !slices.Equal(sum, m.Checksum):
+			return todo, fmt.Errorf("migration %d was previously applied but has been modified: %s was changed after it was applied: recorded checksum %s, file checksum %s; revert the edit and add a new migration instead",
+				m.Version, m.File, hex.EncodeToString(sum), hex.EncodeToString(m.Checksum))
 		}
 	}
 	return todo, nil
@@ -261,10 +339,7 @@ func migrateService(ctx context.Context, c *catalog.Catalog, t Targets, s *catal
 	if err != nil {
 		return err
 	}
-	todo, err := migrationPlan(files, applied)
-	if err != nil {
-		return err
-	}
+	todo, planErr := migrationPlan(files, applied)
 	for _, m := range todo {
 		took, err := applyMigration(ctx, conn, m)
 		if err != nil {
@@ -272,40 +347,61 @@ func migrateService(ctx context.Context, c *catalog.Catalog, t Targets, s *catal
 		}
 		log("%s: applied %d %s as %s in %s", s.Name, m.Version, m.Description, owner, took.Round(time.Millisecond))
 	}
+	if planErr != nil {
+		return planErr
+	}
 	if len(todo) == 0 {
-		log("%s: %d migrations already applied", s.Name, len(files))
+		ups := 0
+		for _, m := range files {
+			if m.Type != MigrationReversibleDown {
+				ups++
+			}
+		}
+		log("%s: %d migrations already applied", s.Name, ups)
 	}
 	return nil
 }
 
-const insertApplied = `INSERT INTO _sqlx_migrations ( version, description, success, checksum, execution_time )
-    VALUES ( $1, $2, TRUE, $3, $4 )`
+// insertApplied and updateTime are sqlx-postgres's bookkeeping, verbatim
+// in effect: the row goes in with the migration (execution_time -1) and
+// gets the time after the commit, so a crash in between leaves -1, never a
+// missing row.
+const (
+	insertApplied = `INSERT INTO _sqlx_migrations ( version, description, success, checksum, execution_time )
+    VALUES ( $1, $2, TRUE, $3, -1 )`
+	updateTime = `UPDATE _sqlx_migrations SET execution_time = $1 WHERE version = $2`
+)
 
-// applyMigration runs one migration and records it. The row is written in
-// the migration's own transaction with the time the SQL took (sqlx writes -1
-// there and updates it after commit; one write is never left at -1).
+// applyMigration runs one migration as sqlx-postgres's apply does: the SQL
+// and its row in one transaction (a -- no-transaction file: both outside
+// one), then the execution time in nanoseconds. A failure leaves no row.
 func applyMigration(ctx context.Context, conn *pgx.Conn, m Migration) (time.Duration, error) {
 	start := time.Now()
 	if m.NoTx {
+		// no arguments: pgx uses the simple protocol, so a file may hold many statements
 		if _, err := conn.Exec(ctx, m.SQL); err != nil {
 			return 0, err
 		}
-		took := time.Since(start)
-		_, err := conn.Exec(ctx, insertApplied, m.Version, m.Description, m.Checksum, took.Nanoseconds())
-		return took, err
-	}
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback(context.Background()) //nolint:errcheck // no-op after commit
-	// no arguments: pgx uses the simple protocol, so a file may hold many statements
-	if _, err := tx.Exec(ctx, m.SQL); err != nil {
-		return 0, err
+		if _, err := conn.Exec(ctx, insertApplied, m.Version, m.Description, m.Checksum); err != nil {
+			return 0, err
+		}
+	} else {
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			return 0, err
+		}
+		defer tx.Rollback(context.Background()) //nolint:errcheck // no-op after commit
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return 0, err
+		}
+		if _, err := tx.Exec(ctx, insertApplied, m.Version, m.Description, m.Checksum); err != nil {
+			return 0, err
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return 0, err
+		}
 	}
 	took := time.Since(start)
-	if _, err := tx.Exec(ctx, insertApplied, m.Version, m.Description, m.Checksum, took.Nanoseconds()); err != nil {
-		return 0, err
-	}
-	return took, tx.Commit(ctx)
+	_, err := conn.Exec(ctx, updateTime, took.Nanoseconds(), m.Version)
+	return took, err
 }
