@@ -148,11 +148,12 @@ func TestIntegrationBufOracle(t *testing.T) {
 	}
 	results := make([]result, len(muts))
 	dir := t.TempDir()
+	bases := baseRegistries{}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4) // buf mostly waits; 4 at once on 2 cores
 	for i, m := range muts {
 		before, after := mutationTrees(t, nova, m, filepath.Join(dir, fmt.Sprint(i)))
-		results[i].ours = novadevVerdicts(t, before, after)
+		results[i].ours = novadevVerdicts(t, bases.of(t, m, before), after)
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()

@@ -30,6 +30,8 @@ const (
 // every rule class needs something to change.
 const richFeed = `
 enum Kind {
+  reserved 100 to 200;
+  reserved "KIND_OLD";
   KIND_UNSPECIFIED = 0;
   KIND_POST = 1;
   KIND_VIDEO = 2;
@@ -90,6 +92,12 @@ package nova.feed.v1;
 
 message Extra {
   string id = 1;
+  Tier tier = 2;
+}
+
+enum Tier {
+  TIER_UNSPECIFIED = 0;
+  TIER_GOLD = 1;
 }
 `
 
@@ -226,7 +234,17 @@ func protoMutations() []protoMutation {
 		{"last extension of the package deleted", "B---", false, []protoEdit{sub(l, "extend Legacy {\n  optional string note = 100;\n}\n", "")}},
 		{"extension renamed", "BBB-", false, []protoEdit{sub(l, "optional string note = 100;", "optional string remark = 100;")}},
 		{"extension deleted, another kept", "BB--", false, []protoEdit{sub(l, "optional string note = 100;", "optional string remark = 101;")}},
-		{"last enum of the package deleted", "BBBB", false, []protoEdit{sub(f, "enum Visibility {\n  VISIBILITY_UNSPECIFIED = 0;\n  VISIBILITY_PUBLIC = 1;\n}\n", ""), sub(f, "enum Kind {\n  KIND_UNSPECIFIED = 0;\n  KIND_POST = 1;\n  KIND_VIDEO = 2;\n}\n", ""), sub(f, "Kind kind = 2;", "int32 kind = 2;")}},
+		{"enums deleted, one kept in another file", "BBBB", false, []protoEdit{sub(f, "enum Visibility {\n  VISIBILITY_UNSPECIFIED = 0;\n  VISIBILITY_PUBLIC = 1;\n}\n", ""), sub(f, "enum Kind {\n  reserved 100 to 200;\n  reserved \"KIND_OLD\";\n  KIND_UNSPECIFIED = 0;\n  KIND_POST = 1;\n  KIND_VIDEO = 2;\n}\n", ""), sub(f, "Kind kind = 2;", "int32 kind = 2;")}},
+		{"extension type changed", "BBBB", false, []protoEdit{sub(l, "optional string note = 100;", "optional int64 note = 100;")}},
+		{"enum reserved range deleted", "BBBB", false, []protoEdit{sub(f, "  reserved 100 to 200;\n", "")}},
+		{"enum reserved name deleted", "BBBB", false, []protoEdit{sub(f, "  reserved \"KIND_OLD\";\n", "")}},
+		{"enum reserved range widened", "----", false, []protoEdit{sub(f, "reserved 100 to 200;", "reserved 100 to max;")}},
+		{"enum moved to another file of the package", "B---", false, []protoEdit{sub(f, "enum Visibility {\n  VISIBILITY_UNSPECIFIED = 0;\n  VISIBILITY_PUBLIC = 1;\n}\n", ""), appendTo(extraProto, "\nenum Visibility {\n  VISIBILITY_UNSPECIFIED = 0;\n  VISIBILITY_PUBLIC = 1;\n}\n")}},
+		{"service moved to another file of the package", "B---", false, []protoEdit{sub(f, "service FeedAdmin {\n  rpc Ping(GetRequest) returns (GetResponse);\n}\n", ""), sub(extraProto, "package nova.feed.v1;\n", "package nova.feed.v1;\n\nimport \"nova/feed/v1/feed.proto\";\n\nservice FeedAdmin {\n  rpc Ping(GetRequest) returns (GetResponse);\n}\n")}},
+		{"proto3 file becomes proto2", "BBB-", false, []protoEdit{sub(extraProto, `syntax = "proto3";`, `syntax = "proto2";`), sub(extraProto, "  string id = 1;\n  Tier tier = 2;", "  optional string id = 1;\n  optional Tier tier = 2;")}},
+		{"proto3 file becomes edition 2023, same semantics", "BB--", false, []protoEdit{sub(extraProto, `syntax = "proto3";`, "edition = \"2023\";\n\noption features.field_presence = IMPLICIT;")}},
+		{"edition 2023 file, enum made closed", "BB--", false, []protoEdit{sub(extraProto, `syntax = "proto3";`, "edition = \"2023\";\n\noption features.field_presence = IMPLICIT;"), sub(extraProto, "enum Tier {\n", "enum Tier {\n  option features.enum_type = CLOSED;\n"), sub(extraProto, "Tier tier = 2;", "Tier tier = 2 [features.field_presence = EXPLICIT];")}},
+		{"edition 2023 file, field gains presence", "BB--", false, []protoEdit{sub(extraProto, `syntax = "proto3";`, "edition = \"2023\";\n\noption features.field_presence = IMPLICIT;"), sub(extraProto, "string id = 1;", "string id = 1 [features.field_presence = EXPLICIT];")}},
 		{"no_standard_descriptor_accessor set", "BB--", false, []protoEdit{sub(l, "optional string a = 1;", "option no_standard_descriptor_accessor = true;\n  optional string a = 1;")}},
 	}
 }
@@ -276,14 +294,25 @@ func writeTree(t *testing.T, root string, files map[string]string) {
 	}
 }
 
-// novadevVerdicts compiles both trees and returns, per category, the
-// sorted rule IDs novadev reports.
-func novadevVerdicts(t *testing.T, before, after string) map[string][]string {
+// baseRegistries compiles the two bases (plain and rich) once: most of the
+// corpus's cost is compiling, and every mutation shares one of two bases.
+type baseRegistries map[bool]*Registry
+
+func (b baseRegistries) of(t *testing.T, m protoMutation, before string) *Registry {
 	t.Helper()
-	ctx := context.Background()
-	old, err := CompileProtos(ctx, before, "1.0.0")
-	require.NoError(t, err)
-	cur, err := CompileProtos(ctx, after, "1.0.0")
+	if b[m.plain] == nil {
+		reg, err := CompileProtos(context.Background(), before, "1.0.0")
+		require.NoError(t, err)
+		b[m.plain] = reg
+	}
+	return b[m.plain]
+}
+
+// novadevVerdicts compiles the changed tree and returns, per category, the
+// sorted rule IDs novadev reports against old.
+func novadevVerdicts(t *testing.T, old *Registry, after string) map[string][]string {
+	t.Helper()
+	cur, err := CompileProtos(context.Background(), after, "1.0.0")
 	require.NoError(t, err)
 	out := map[string][]string{}
 	for _, cat := range BreakingCategories {
@@ -316,12 +345,13 @@ func TestProtoMutations(t *testing.T) {
 	muts := protoMutations()
 	require.GreaterOrEqual(t, len(muts), 40)
 	names := map[string]bool{}
+	bases := baseRegistries{}
 	for _, m := range muts {
 		require.False(t, names[m.name], "duplicate mutation %q", m.name)
 		names[m.name] = true
 		t.Run(m.name, func(t *testing.T) {
 			before, after := mutationTrees(t, nova, m, t.TempDir())
-			got := novadevVerdicts(t, before, after)
+			got := novadevVerdicts(t, bases.of(t, m, before), after)
 			require.Equal(t, m.want, verdictString(got), "FILE PACKAGE WIRE_JSON WIRE; rules: %v", got)
 		})
 	}
