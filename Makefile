@@ -57,6 +57,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzScramMatches$$' -fuzztime 20s ./internal/bootstrap
 	$(GO) test -run '^$$' -fuzz '^FuzzSplitEngineFull$$' -fuzztime 20s ./internal/bootstrap
 	$(GO) test -run '^$$' -fuzz '^FuzzNormKey$$' -fuzztime 20s ./internal/bootstrap
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSemver$$' -fuzztime 1m ./internal/bootstrap
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRegistry$$' -fuzztime 2m ./internal/bootstrap
 
 images:
 	scripts/images/build.sh

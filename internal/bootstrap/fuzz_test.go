@@ -1,6 +1,8 @@
 package bootstrap
 
 import (
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -72,6 +74,55 @@ func FuzzParseDialMap(f *testing.F) {
 			if !strings.Contains(from, ":") || !strings.Contains(to, ":") {
 				t.Fatalf("%q: accepted %q=%q", s, from, to)
 			}
+		}
+	})
+}
+
+// FuzzParseSemver: never panics; an accepted version prints back as the
+// input (so "01.0.0", "1.0" or "v1.0.0" can never be accepted), and
+// comparing it with itself is 0.
+func FuzzParseSemver(f *testing.F) {
+	for _, s := range []string{"1.0.0", "0.10.3", "01.0.0", "1.0", "v1.0.0", "1.0.0-rc.1", "18446744073709551615.0.0", "18446744073709551616.0.0", "+1.0.0", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseSemver(s)
+		if err != nil {
+			return
+		}
+		if v.String() != s {
+			t.Fatalf("%q accepted as %s", s, v)
+		}
+		if v.Compare(v) != 0 {
+			t.Fatalf("%s does not equal itself", v)
+		}
+	})
+}
+
+// FuzzParseRegistry: never panics; an accepted baseline marshals to a
+// baseline that parses to the same bytes again (what --record writes is
+// what the next run reads).
+func FuzzParseRegistry(f *testing.F) {
+	if b, err := os.ReadFile(filepath.Join("testdata", "registry-v1.json")); err == nil {
+		f.Add(b)
+	}
+	for _, s := range []string{`{"version": "1.0.0", "files": []}`, `{"version": "1.0.0", "services": {}}`,
+		`{"version": "1", "files": [{"name": "a.proto", "package": "a", "message_type": [{"name": "M", "field": [{"name": "x", "number": 1, "label": "LABEL_OPTIONAL", "type": "TYPE_STRING"}]}]}]}`,
+		`{"version": "1", "files": [{"name": "a.proto", "dependency": ["a.proto"]}]}`, `{} {}`, `null`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		reg, err := ParseRegistry(data)
+		if err != nil {
+			return
+		}
+		out := reg.Marshal()
+		again, err := ParseRegistry(out)
+		if err != nil {
+			t.Fatalf("Marshal of an accepted baseline does not parse: %v\n%s", err, out)
+		}
+		if string(again.Marshal()) != string(out) {
+			t.Fatalf("baseline changes on a second round trip:\n%s\n%s", out, again.Marshal())
 		}
 	})
 }

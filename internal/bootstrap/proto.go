@@ -282,25 +282,33 @@ func LoadRegistry(path string) (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
+	reg, err := ParseRegistry(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return reg, nil
+}
+
+// ParseRegistry reads a baseline file's contents (Marshal's form).
+func ParseRegistry(data []byte) (*Registry, error) {
 	var rf registryFile
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&rf); err != nil {
-		return nil, fmt.Errorf("%s: %w (a baseline is {\"version\": ..., \"files\": [FileDescriptorProto...]}; re-record it with `%s`)", path, err, RecordCommand)
+		return nil, fmt.Errorf("%w (a baseline is {\"version\": ..., \"files\": [FileDescriptorProto...]}; re-record it with `%s`)", err, RecordCommand)
+	}
+	if dec.More() {
+		return nil, errors.New("data after the baseline object")
 	}
 	fdps := make([]*descriptorpb.FileDescriptorProto, 0, len(rf.Files))
 	for i, raw := range rf.Files {
 		fdp := new(descriptorpb.FileDescriptorProto)
 		if err := protojson.Unmarshal(raw, fdp); err != nil {
-			return nil, fmt.Errorf("%s: files[%d]: %w", path, i, err)
+			return nil, fmt.Errorf("files[%d]: %w", i, err)
 		}
 		fdps = append(fdps, fdp)
 	}
-	reg, err := newRegistry(rf.Version, fdps)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return reg, nil
+	return newRegistry(rf.Version, fdps)
 }
 
 // Semver is a parsed semantic version MAJOR.MINOR.PATCH.
