@@ -22,11 +22,7 @@ func needEngine(t *testing.T, images ...string) {
 	}
 	miss := func(format string, args ...any) {
 		t.Helper()
-		msg := fmt.Sprintf(format, args...)
-		if os.Getenv("NOVADEV_E2E") == "1" {
-			t.Fatalf("NOVADEV_E2E=1 but %s", msg)
-		}
-		t.Skipf("skipping: %s (NOVADEV_E2E=1 makes this a failure)", msg)
+		skipOrFail(t, format, args...)
 	}
 	if _, err := exec.LookPath("docker"); err != nil {
 		miss("no docker CLI on PATH")
@@ -39,6 +35,17 @@ func needEngine(t *testing.T, images ...string) {
 			miss("image %s is missing (scripts/images/build.sh builds it): %s", img, strings.TrimSpace(string(out)))
 		}
 	}
+}
+
+// skipOrFail skips the test with the reason printed, or fails it when
+// NOVADEV_E2E=1 says the integration tests are required (CI).
+func skipOrFail(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("NOVADEV_E2E") == "1" {
+		t.Fatalf("NOVADEV_E2E=1 but %s", msg)
+	}
+	t.Skipf("skipping: %s (NOVADEV_E2E=1 makes this a failure)", msg)
 }
 
 // docker runs the docker CLI and returns its trimmed output.
