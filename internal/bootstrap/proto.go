@@ -376,11 +376,16 @@ func (p ProtoValidate) Run(ctx context.Context, c *catalog.Catalog, t Targets, l
 	if !slices.Contains(BreakingCategories, category) {
 		return fmt.Errorf("proto-validate: protos.breaking %q: want one of %s", category, strings.Join(BreakingCategories, ", "))
 	}
-	version, err := ParseSemver(c.Protos.Version)
-	if err != nil {
-		return fmt.Errorf("proto-validate: protos.version: %w", err)
+	var version Semver
+	if c.Protos.Version != "" || baseline != "" {
+		// without a baseline the version orders nothing; with one it must parse
+		v, err := ParseSemver(c.Protos.Version)
+		if err != nil {
+			return fmt.Errorf("proto-validate: protos.version (needed with protos.baseline): %w", err)
+		}
+		version = v
 	}
-	reg, err := CompileProtos(ctx, root, version.String())
+	reg, err := CompileProtos(ctx, root, c.Protos.Version)
 	if err != nil {
 		return fmt.Errorf("proto-validate: %w", err)
 	}

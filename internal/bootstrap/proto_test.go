@@ -293,7 +293,16 @@ func TestProtoValidateNova(t *testing.T) {
 	require.ErrorContains(t, err, "is lower than", "--record does not go back either")
 	c.Protos.Version = "02.0.0"
 	_, err = run(ProtoValidate{})
-	require.ErrorContains(t, err, `protos.version: version "02.0.0": "02" is not a number without leading zeros`)
+	require.ErrorContains(t, err, `protos.version (needed with protos.baseline): version "02.0.0": "02" is not a number without leading zeros`)
+	c.Protos.Version = ""
+	_, err = run(ProtoValidate{})
+	require.ErrorContains(t, err, `protos.version (needed with protos.baseline): version "" is not MAJOR.MINOR.PATCH`)
+	var nl logLines
+	bl := c.Protos.Baseline
+	c.Protos.Baseline = ""
+	require.NoError(t, ProtoValidate{}.Run(ctx, c, Targets{ProtosDir: tg.ProtosDir}, nl.log), "no baseline, no version: fine")
+	require.Equal(t, "no baseline (protos.baseline unset): breaking-change check skipped", nl[len(nl)-1])
+	c.Protos.Baseline = bl
 	c.Protos.Version = "10.0.0"
 	_, err = run(ProtoValidate{})
 	require.ErrorContains(t, err, "major bump", "10 > 2 as numbers")
