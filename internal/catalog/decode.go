@@ -1,7 +1,11 @@
 package catalog
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"sort"
 	"strconv"
@@ -76,8 +80,62 @@ var (
 // wrong types and duplicate keys are all recorded as problems, and decoding
 // goes on so that one run reports everything.
 type decoder struct {
+	ctx  context.Context
 	file string
 	p    *problems
+	// budget is how many more nodes may be visited through aliases: YAML
+	// aliases share one node many times, so a 13 KB file can stand for
+	// billions of nodes (the "billion laughs"). Counting visits, not
+	// nodes, refuses that at the alias that crosses the line.
+	budget int
+	// alias is the outermost alias being expanded (nil outside any).
+	alias   *yaml.Node
+	visits  int
+	stopped bool
+}
+
+// aliasBudget is how many nodes a document may visit through aliases: the
+// document's own size in nodes plus a fixed allowance, so ordinary reuse
+// (an anchor of resources shared by 15 services) is never refused while an
+// exponential expansion is refused after a few hundred thousand nodes.
+func aliasBudget(root *yaml.Node) int { return 100_000 + 4*countNodes(root, 0) }
+
+func countNodes(n *yaml.Node, depth int) int {
+	if n == nil || depth > 10_000 {
+		return 0
+	}
+	c := 1
+	for _, k := range n.Content {
+		c += countNodes(k, depth+1)
+	}
+	return c
+}
+
+func newDecoder(ctx context.Context, file string, p *problems, root *yaml.Node) *decoder {
+	return &decoder{ctx: ctx, file: file, p: p, budget: aliasBudget(root)}
+}
+
+// visit accounts for one node; false means decoding has stopped (the alias
+// budget is spent or the context is done).
+func (d *decoder) visit(n *yaml.Node) bool {
+	if d.stopped {
+		return false
+	}
+	d.visits++
+	if d.visits%4096 == 0 && d.ctx != nil && d.ctx.Err() != nil {
+		d.stopped = true
+		return false
+	}
+	if d.alias != nil {
+		d.budget--
+		if d.budget < 0 {
+			d.stopped = true
+			d.p.add(d.pos(d.alias), "", "write the repeated part out, or nest fewer aliases",
+				"alias *%s expands to too many nodes (more than the file's size allows): refusing an alias bomb", d.alias.Value)
+			return false
+		}
+	}
+	return true
 }
 
 func (d *decoder) pos(n *yaml.Node) Pos { return Pos{File: d.file, Line: n.Line, Col: n.Column} }
@@ -117,10 +175,17 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	for n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		n = n.Content[0]
 	}
+	if !d.visit(n) {
+		return
+	}
 	if n.Kind == yaml.AliasNode {
 		if n.Alias == nil {
 			d.p.add(d.pos(n), path, "", "unresolved alias")
 			return
+		}
+		if d.alias == nil {
+			d.alias = n
+			defer func() { d.alias = nil }()
 		}
 		n = n.Alias
 	}
@@ -164,9 +229,20 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			d.p.add(d.pos(n), path, "", "expected a list, got %s", kindName(n))
 			return
 		}
-		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		s := reflect.MakeSlice(v.Type(), 0, len(n.Content))
 		for i, c := range n.Content {
-			d.decode(c, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+			if isNull(c) {
+				// reported here, once, at the item itself; dropped so that
+				// validation and renderers never meet a nil item
+				d.p.add(d.pos(c), fmt.Sprintf("%s[%d]", path, i), "remove the empty item (a lone '-')", "empty list item")
+				continue
+			}
+			e := reflect.New(v.Type().Elem()).Elem()
+			d.decode(c, e, fmt.Sprintf("%s[%d]", path, i))
+			s = reflect.Append(s, e)
+			if d.stopped {
+				break
+			}
 		}
 		v.Set(s)
 	case reflect.String:
@@ -206,6 +282,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	default:
 		panic(fmt.Sprintf("catalog: decoder has no case for %s", v.Type()))
 	}
+}
+
+// isNull reports an explicit null (or an alias of one).
+func isNull(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
 }
 
 func quoteHint(n *yaml.Node) string {
@@ -297,6 +381,9 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			v.Field(nodeIdx).Interface().(Node).Keys[key] = d.pos(k)
 		}
 		d.decode(val, v.FieldByIndex(f.index), join(path, key))
+		if d.stopped {
+			return
+		}
 	}
 }
 
@@ -326,6 +413,9 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 		d.decode(val, e, join(path, k.Value))
 		setAt(e, d.pos(k)) // a named object is where its name is written
 		v.SetMapIndex(key, e)
+		if d.stopped {
+			return
+		}
 	}
 }
 
@@ -333,7 +423,26 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 // with the line YAML reported.
 func parse(file string, data []byte) (*yaml.Node, *Problem) {
 	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	err := dec.Decode(&root)
+	if errors.Is(err, io.EOF) {
+		return nil, &Problem{Pos: Pos{File: file}, Msg: "file is empty"}
+	}
+	if err == nil {
+		// a second document would be ignored silently: refuse it
+		var next yaml.Node
+		switch err2 := dec.Decode(&next); {
+		case err2 == nil:
+			at := Pos{File: file, Line: next.Line, Col: next.Column}
+			if len(next.Content) > 0 {
+				at.Line, at.Col = next.Content[0].Line, next.Content[0].Column
+			}
+			return nil, &Problem{Pos: at, Msg: "a second YAML document: a catalog or environment file holds one", Hint: "remove the '---' line, or move the document into a file of its own"}
+		case !errors.Is(err2, io.EOF):
+			err = err2
+		}
+	}
+	if err != nil {
 		msg := err.Error()
 		line := 0
 		// yaml.v3 reports "yaml: line N: ..." for syntax errors

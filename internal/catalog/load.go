@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -8,75 +9,69 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
 // Options select what Load reads.
 type Options struct {
-	// Env is an environment name (read from <catalog dir>/<env>.yaml) or a
-	// path to an Environment file. Empty: the base catalog alone, as an
-	// environment named after the catalog.
+	// Env is an environment name (read from <catalog dir>/<env>.yaml or
+	// .yml) or a path to an Environment file. Empty: the base catalog alone,
+	// as an environment named after the catalog.
 	Env string
 	// FS reads files; nil means the operating system's.
 	FS fs.FS
 }
 
-// Load reads the base catalog at path, applies the environment overlay,
-// fills defaults and validates everything. On failure the error is Problems
-// (every problem found) or a read error.
+// Load is LoadContext with a background context.
 func Load(path string, opts Options) (*Catalog, error) {
-	read := func(p string) ([]byte, error) {
-		if opts.FS != nil {
-			return fs.ReadFile(opts.FS, filepath.ToSlash(filepath.Clean(p)))
-		}
-		return os.ReadFile(p)
+	return LoadContext(context.Background(), path, opts)
+}
+
+// LoadContext reads the base catalog at path, applies the environment
+// overlay, fills defaults and validates everything. On failure the error is
+// Problems (every problem found, unreadable files included), or the
+// context's error when ctx ended first (a Ctrl-C during a slow load).
+func LoadContext(ctx context.Context, path string, opts Options) (*Catalog, error) {
+	if ctx == nil {
+		ctx = context.Background()
 	}
-	data, err := read(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading catalog: %w (pass --catalog with the path to your catalog, e.g. envs/nova.yaml)", err)
+	l := &loader{ctx: ctx, fsys: opts.FS, path: path}
+	data, ps := l.read(path, "catalog", "pass --catalog with the path to your catalog, e.g. envs/nova.yaml")
+	if ps != nil {
+		return nil, l.fail(ps)
 	}
 	var env *Environment
 	var envData []byte
 	envFile := ""
 	if opts.Env != "" {
-		envFile = opts.Env
-		if !strings.ContainsAny(envFile, `/\`) && !strings.HasSuffix(envFile, ".yaml") {
-			envFile = filepath.Join(filepath.Dir(path), envFile+".yaml")
+		var eps Problems
+		envFile, eps = l.envFile(opts.Env)
+		if eps == nil {
+			envData, eps = l.read(envFile, "environment "+strconv.Quote(opts.Env), "environments are files next to the catalog, e.g. envs/local.yaml")
 		}
-		envData, err = read(envFile)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("environment %q: %s does not exist (environments are files next to the catalog, e.g. envs/local.yaml)", opts.Env, envFile)
-			}
-			return nil, fmt.Errorf("reading environment: %w", err)
+		if eps != nil {
+			return nil, l.fail(eps)
 		}
 	}
-	exists := func(rel string) bool {
-		p := filepath.Join(filepath.Dir(path), rel)
-		if opts.FS != nil {
-			_, err := fs.Stat(opts.FS, filepath.ToSlash(filepath.Clean(p)))
-			return err == nil
-		}
-		_, err := os.Stat(p)
-		return err == nil
-	}
-	c, ps := parseCatalog(path, data)
+	c, ps := parseCatalog(ctx, path, data)
 	if envData != nil {
 		var eps Problems
-		env, eps = parseEnvironment(envFile, envData)
+		env, eps = parseEnvironment(ctx, envFile, envData)
 		ps = append(ps, eps...)
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, l.fail(nil)
+	}
 	if c == nil || (envData != nil && env == nil) {
-		ps.Sort()
-		return nil, ps
+		return nil, l.fail(ps)
 	}
 	if env == nil {
 		env = &Environment{APIVersion: APIVersion, Kind: KindEnvironment, Metadata: Metadata{Name: c.Metadata.Name}}
 	}
-	ps = append(ps, resolve(c, env, exists)...)
-	if len(ps) > 0 {
-		ps.Sort()
-		return nil, ps
+	ps = append(ps, resolve(c, env, l)...)
+	if len(ps) > 0 || ctx.Err() != nil {
+		return nil, l.fail(ps)
 	}
 	return c, nil
 }
@@ -84,7 +79,11 @@ func Load(path string, opts Options) (*Catalog, error) {
 // Parse decodes and validates a base catalog from bytes with no overlay and
 // no file-system checks: what the fuzz target and tests of pure validation use.
 func Parse(file string, data []byte) (*Catalog, error) {
-	c, ps := parseCatalog(file, data)
+	ctx := context.Background()
+	if len(data) > MaxCatalogSize {
+		return nil, Problems{{Pos: Pos{File: file}, Msg: fmt.Sprintf("file is larger than %s", sizeString(MaxCatalogSize))}}
+	}
+	c, ps := parseCatalog(ctx, file, data)
 	if c == nil {
 		return nil, ps
 	}
@@ -97,35 +96,142 @@ func Parse(file string, data []byte) (*Catalog, error) {
 	return c, nil
 }
 
-func parseCatalog(file string, data []byte) (*Catalog, Problems) {
+// loader reads the files of one Load: the catalog, its environment, and
+// the directories and files the catalog names, all confined to the
+// project and capped in size.
+type loader struct {
+	ctx  context.Context
+	fsys fs.FS
+	path string // the base catalog
+}
+
+// fail turns the problems found into Load's error: the context's error
+// wins, since an interrupted load's problems are incomplete.
+func (l *loader) fail(ps Problems) error {
+	if err := l.ctx.Err(); err != nil {
+		return fmt.Errorf("loading %s: %w", l.path, err)
+	}
+	ps.Sort()
+	return ps
+}
+
+// read reads a catalog or environment file; a refusal is a Problem naming
+// the file.
+func (l *loader) read(name, what, hint string) ([]byte, Problems) {
+	data, err := ReadFile(l.ctx, l.fsys, name, MaxCatalogSize)
+	if err != nil {
+		if l.ctx.Err() != nil {
+			return nil, Problems{}
+		}
+		msg := fmt.Sprintf("reading %s: %s", what, describeReadError(err))
+		if errors.Is(err, fs.ErrNotExist) {
+			msg = fmt.Sprintf("%s: %s does not exist", what, name)
+		} else {
+			hint = ""
+		}
+		return nil, Problems{{Pos: Pos{File: name}, Msg: msg, Hint: hint}}
+	}
+	return data, nil
+}
+
+// describeReadError is the reason of a read error without the path, which
+// the problem's position already names.
+func describeReadError(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// envFile finds the file of an environment named on the command line: a
+// path as given, or <name>.yaml / <name>.yml next to the catalog. A name
+// whose file is a dangling or looping symlink is that file (and its read
+// error), never "no environment".
+func (l *loader) envFile(env string) (string, Problems) {
+	if strings.ContainsAny(env, `/\`) || strings.HasSuffix(env, ".yaml") || strings.HasSuffix(env, ".yml") {
+		return env, nil
+	}
+	dir := filepath.Dir(l.path)
+	var found []string
+	for _, ext := range []string{".yaml", ".yml"} {
+		f := filepath.Join(dir, env+ext)
+		if l.lexists(f) {
+			found = append(found, f)
+		}
+	}
+	switch len(found) {
+	case 0:
+		f := filepath.Join(dir, env+".yaml")
+		return "", Problems{{Pos: Pos{File: f}, Msg: fmt.Sprintf("environment %q: %s does not exist", env, f),
+			Hint: "environments are files next to the catalog, e.g. envs/local.yaml; --env \"\" selects the bare catalog"}}
+	case 2:
+		return "", Problems{{Pos: Pos{File: found[1]}, Msg: fmt.Sprintf("environment %q: both %s and %s exist", env, found[0], found[1]), Hint: "remove one of them"}}
+	}
+	return found[0], nil
+}
+
+// lexists reports whether a directory entry exists at name, following no
+// symlink: a dangling link exists (and fails to read, with its reason).
+func (l *loader) lexists(name string) bool {
+	if l.fsys != nil {
+		_, err := fs.Stat(l.fsys, fsPath(name))
+		return err == nil
+	}
+	_, err := os.Lstat(name)
+	return err == nil
+}
+
+// EnvironmentFile returns the file of the environment named env next to the
+// catalog at path (<env>.yaml or <env>.yml, dangling symlinks included),
+// or "" when there is none.
+func EnvironmentFile(path, env string) string {
+	l := &loader{ctx: context.Background(), path: path}
+	f, ps := l.envFile(env)
+	if ps != nil {
+		return ""
+	}
+	return f
+}
+
+func parseCatalog(ctx context.Context, file string, data []byte) (*Catalog, Problems) {
 	root, perr := parse(file, data)
 	if perr != nil {
 		return nil, Problems{*perr}
 	}
 	p := &problems{}
 	c := &Catalog{File: file}
-	(&decoder{file: file, p: p}).decode(root, reflectValue(c), "")
+	d := newDecoder(ctx, file, p, root)
+	d.decode(root, reflectValue(c), "")
+	if d.stopped {
+		return nil, p.list
+	}
 	return c, p.list
 }
 
-func parseEnvironment(file string, data []byte) (*Environment, Problems) {
+func parseEnvironment(ctx context.Context, file string, data []byte) (*Environment, Problems) {
 	root, perr := parse(file, data)
 	if perr != nil {
 		return nil, Problems{*perr}
 	}
 	p := &problems{}
 	e := &Environment{File: file}
-	(&decoder{file: file, p: p}).decode(root, reflectValue(e), "")
+	d := newDecoder(ctx, file, p, root)
+	d.decode(root, reflectValue(e), "")
+	if d.stopped {
+		return nil, p.list
+	}
 	return e, p.list
 }
 
-// resolve fills defaults, validates, and applies the overlay. exists may be
-// nil to skip file-system checks.
-func resolve(c *Catalog, env *Environment, exists func(string) bool) Problems {
+// resolve fills defaults, validates, and applies the overlay. l may be nil
+// to skip file-system checks (Parse).
+func resolve(c *Catalog, env *Environment, l *loader) Problems {
 	c.Env = env
 	applyDefaults(c)
 	p := &problems{}
-	validate(c, p, exists)
+	validate(c, p)
+	l.checkFiles(c, p)
 	validateEnv(c, env, p)
 	// go on after problems: a duplicate port or a cycle is reported in the
 	// same run as an unknown field
@@ -162,6 +268,7 @@ func applyDefaults(c *Catalog) {
 		if s.Readiness == nil {
 			if c.Defaults.Readiness != nil {
 				r := *c.Defaults.Readiness
+				r.inherited = true
 				s.Readiness = &r
 			} else {
 				s.Readiness = &Readiness{Node: Node{At: s.At}}
@@ -228,20 +335,31 @@ func applyDefaults(c *Catalog) {
 
 // mergePorts returns the defaults overridden, by name, by the service's own
 // ports; ports the defaults lack are appended in the service's order.
+//
+// The rule (docs/catalog.md): a service port named like a default port
+// overrides only the fields it writes (port, host); a field it leaves out
+// keeps the default's. A second service port of the same name is not
+// merged: it is kept, and validation reports the name as listed twice.
 func mergePorts(defaults, own []Port) []Port {
 	out := make([]Port, 0, len(defaults)+len(own))
 	used := map[int]bool{}
 	for _, d := range defaults {
 		p := d
+		p.inherited = true
 		for i, o := range own {
-			if o.Name == d.Name {
-				used[i] = true
-				if o.Port != 0 {
-					p.Port = o.Port
-				}
-				p.Host = o.Host
-				p.Node = o.Node
+			if o.Name != d.Name || used[i] {
+				continue
 			}
+			used[i] = true
+			p.inherited = false
+			if _, set := o.Keys["port"]; set {
+				p.Port = o.Port
+			}
+			if _, set := o.Keys["host"]; set {
+				p.Host = o.Host
+			}
+			p.Node = o.Node
+			break
 		}
 		out = append(out, p)
 	}

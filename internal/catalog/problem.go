@@ -80,7 +80,18 @@ func (ps Problems) Sort() {
 
 type problems struct{ list Problems }
 
+// maxProblems caps one report: past it, more lines help nobody and a
+// generated input could make millions.
+const maxProblems = 1000
+
 func (p *problems) add(pos Pos, field, hint, format string, args ...any) {
+	switch {
+	case len(p.list) > maxProblems:
+		return
+	case len(p.list) == maxProblems:
+		p.list = append(p.list, Problem{Pos: Pos{File: pos.File}, Msg: fmt.Sprintf("more than %d problems: the rest are not shown", maxProblems)})
+		return
+	}
 	p.list = append(p.list, Problem{Pos: pos, Field: field, Msg: fmt.Sprintf(format, args...), Hint: hint})
 }
 

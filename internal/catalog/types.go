@@ -115,6 +115,8 @@ type Port struct {
 	// Host is the port published on 127.0.0.1 in the base catalog's block
 	// (HostPortBase); an environment moves the whole block. 0: not published.
 	Host int `yaml:"host"`
+
+	inherited bool // copied from defaults.ports untouched: checked there
 }
 
 // Readiness says how to prove a service ready.
@@ -124,6 +126,8 @@ type Readiness struct {
 	Port    string   `yaml:"port"` // a port name; default grpc
 	Path    string   `yaml:"path"` // http only
 	Timeout Duration `yaml:"timeout"`
+
+	inherited bool // copied from defaults.readiness: checked there
 }
 
 // Resources are requests and limits, in Kubernetes quantity notation.

@@ -2,11 +2,15 @@ package catalog
 
 import (
 	"fmt"
-	"path"
+	"math"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 var (
@@ -34,7 +38,7 @@ func checkDNSLabel(p *problems, pos Pos, field, what, name string) {
 	}
 }
 
-func validate(c *Catalog, p *problems, exists func(string) bool) {
+func validate(c *Catalog, p *problems) {
 	if c.APIVersion != APIVersion {
 		p.add(c.PosOf("apiVersion"), "apiVersion", fmt.Sprintf("use %q", APIVersion), "unsupported apiVersion %q", c.APIVersion)
 	}
@@ -49,6 +53,9 @@ func validate(c *Catalog, p *problems, exists func(string) bool) {
 	if c.HostPortBase < 0 || c.HostPortBase > 65535 {
 		p.add(c.PosOf("hostPortBase"), "hostPortBase", "", "must be a port number")
 	}
+	validateLabels(p, c.Metadata, "metadata.labels")
+	validateImageSource(p, c.Images.PosOf("registry"), "images.registry", c.Images.Registry, c.Images.PosOf("tag"), "images.tag", c.Images.Tag)
+	validateDefaults(c, p)
 	if len(c.Services) == 0 {
 		p.add(c.PosOf("services"), "services", "", "a catalog needs at least one service")
 	}
@@ -102,14 +109,14 @@ func validate(c *Catalog, p *problems, exists func(string) bool) {
 		if s.Build != nil && s.Build.Context == "" {
 			p.add(s.Build.At, f+".build.context", "", "a build needs a context directory")
 		}
-		if s.Build != nil && s.Build.Context != "" && exists != nil && !exists(s.Build.Context) {
-			p.add(s.Build.PosOf("context"), f+".build.context", "", "directory %q does not exist", s.Build.Context)
+		if s.Image != "" {
+			validateImage(p, s.PosOf("image"), f+".image", s.Image)
 		}
 		validatePorts(s, p)
 		validateReadiness(s, p)
 		validateResources(s.Resources, f, p)
-		if s.Replicas < 1 {
-			p.add(s.PosOf("replicas"), f+".replicas", "", "must be at least 1")
+		if s.Replicas < 1 || s.Replicas > MaxReplicas {
+			p.add(s.PosOf("replicas"), f+".replicas", "", "must be between 1 and %d, got %d", MaxReplicas, s.Replicas)
 		}
 		for i, pr := range s.Profiles {
 			if !profileRef.MatchString(pr) {
@@ -159,14 +166,6 @@ func validate(c *Catalog, p *problems, exists func(string) bool) {
 		if s.Migrations != "" {
 			if s.Database == nil {
 				p.add(s.PosOf("migrations"), f+".migrations", "add database: {}", "migrations need a database")
-			}
-			if exists != nil && !exists(s.Migrations) {
-				p.add(s.PosOf("migrations"), f+".migrations", "", "directory %q does not exist", s.Migrations)
-			}
-		}
-		for i, pf := range s.Protos {
-			if exists != nil && !exists(path.Join(c.Protos.Root, pf)) {
-				p.add(s.PosOf("protos"), fmt.Sprintf("%s.protos[%d]", f, i), "", "file %q does not exist", pf)
 			}
 		}
 		u := s.Uses
@@ -256,15 +255,13 @@ func validate(c *Catalog, p *problems, exists func(string) bool) {
 				p.add(n.At, fmt.Sprintf("%s.needs[%d]", f, j), suggest(n.Value, bootNames), "unknown bootstrap %q", n.Value)
 			}
 		}
+		checkTimeout(p, b.Node, f+".timeout", b.Timeout)
 	}
 	if c.Protos.Version != "" && !semver.MatchString(c.Protos.Version) {
 		p.add(c.Protos.PosOf("version"), "protos.version", "use MAJOR.MINOR.PATCH, e.g. 1.0.0", "version %q is not semantic", c.Protos.Version)
 	}
 	if c.Protos.Breaking != "" && !slices.Contains(BreakingCategories, c.Protos.Breaking) {
 		p.add(c.Protos.PosOf("breaking"), "protos.breaking", suggest(c.Protos.Breaking, BreakingCategories), "unknown breaking-change category %q (one of %s)", c.Protos.Breaking, strings.Join(BreakingCategories, ", "))
-	}
-	if c.Protos.Root != "" && exists != nil && !exists(c.Protos.Root) {
-		p.add(c.Protos.PosOf("root"), "protos.root", "", "directory %q does not exist", c.Protos.Root)
 	}
 	c.profiles = profiles
 }
@@ -278,6 +275,14 @@ func validateStore(st *Store, p *problems, profiles map[string]bool) {
 	if st.Image == "" && !st.External {
 		p.add(st.At, f+".image", "add image: <reference>, or external: true if it runs elsewhere", "store has no image")
 	}
+	if st.Image != "" {
+		validateImage(p, st.PosOf("image"), f+".image", st.Image)
+	}
+	if st.Storage != "" {
+		if _, err := resource.ParseQuantity(st.Storage); err != nil || !memQty.MatchString(st.Storage) {
+			p.add(st.PosOf("storage"), f+".storage", "e.g. 10Gi", "invalid storage size %q", st.Storage)
+		}
+	}
 	if (st.Port < 1 || st.Port > 65535) && (slices.Contains(StoreKinds, st.Kind) || st.Port != 0) {
 		p.add(st.PosOf("port"), f+".port", "", "port %d out of range", st.Port)
 	}
@@ -288,8 +293,11 @@ func validateStore(st *Store, p *problems, profiles map[string]bool) {
 	for _, pr := range st.Profiles {
 		profiles[pr] = true
 	}
-	if st.Kind == StoreRedisCluster && st.Nodes < 3 {
-		p.add(st.PosOf("nodes"), f+".nodes", "use at least 3", "a Redis Cluster needs 3 masters, got %d", st.Nodes)
+	if st.Kind == StoreRedisCluster && (st.Nodes < 3 || st.Nodes > MaxRedisNodes) {
+		p.add(st.PosOf("nodes"), f+".nodes", fmt.Sprintf("use 3 to %d", MaxRedisNodes), "a Redis Cluster has 3 to %d masters, got %d", MaxRedisNodes, st.Nodes)
+	}
+	if st.Kind != StoreRedisCluster && st.Nodes != 0 {
+		p.add(st.PosOf("nodes"), f+".nodes", "", "only redis-cluster stores have nodes")
 	}
 	for _, e := range st.Extensions {
 		if !extName.MatchString(e) {
@@ -315,14 +323,18 @@ func validateStore(st *Store, p *problems, profiles map[string]bool) {
 			p.add(t.PosOf("name"), tf+".name", "", "topic %q is listed twice", t.Name)
 		}
 		seen[t.Name] = true
-		if t.Partitions < 1 {
-			p.add(t.PosOf("partitions"), tf+".partitions", "", "must be at least 1")
+		if t.Partitions < 1 || t.Partitions > MaxPartitions {
+			p.add(t.PosOf("partitions"), tf+".partitions", "", "must be between 1 and %d, got %d", MaxPartitions, t.Partitions)
 		}
-		if t.Replication < 1 {
-			p.add(t.PosOf("replication"), tf+".replication", "", "must be at least 1")
+		switch {
+		case t.Replication < 1:
+			p.add(t.PosOf("replication"), tf+".replication", "", "must be at least 1, got %d", t.Replication)
+		case t.Replication > KafkaBrokers:
+			p.add(t.PosOf("replication"), tf+".replication", fmt.Sprintf("use %d", KafkaBrokers),
+				"replication %d is above the broker count (%d on every target): the topic could not be created", t.Replication, KafkaBrokers)
 		}
-		if t.Retention.Duration < 0 {
-			p.add(t.PosOf("retention"), tf+".retention", "", "must not be negative")
+		if _, set := t.Keys["retention"]; set && t.Retention.Duration <= 0 {
+			p.add(t.PosOf("retention"), tf+".retention", "e.g. 7d", "must be positive")
 		}
 	}
 	for i, db := range st.Databases {
@@ -367,16 +379,19 @@ func validatePorts(s *Service, p *problems) {
 	for i, pt := range s.Ports {
 		pf := fmt.Sprintf("%s.ports[%d]", f, i)
 		pos := pt.At
-		if pos.Line == 0 {
+		if pos.Line == 0 || pt.inherited {
 			pos = s.At
-		}
-		if pt.Name == "" || !dnsLabel.MatchString(pt.Name) || len(pt.Name) > 15 {
-			p.add(pos, pf+".name", "use a short lower-case name like grpc or metrics", "port name %q is not valid", pt.Name)
 		}
 		if names[pt.Name] {
 			p.add(pos, pf+".name", "", "port %q is listed twice", pt.Name)
 		}
 		names[pt.Name] = true
+		if pt.inherited {
+			continue // checked once, at defaults.ports
+		}
+		if pt.Name == "" || !dnsLabel.MatchString(pt.Name) || len(pt.Name) > 15 {
+			p.add(pos, pf+".name", "use a short lower-case name like grpc or metrics", "port name %q is not valid", pt.Name)
+		}
 		if pt.Port < 1 || pt.Port > 65535 {
 			p.add(pt.PosOf("port"), pf+".port", "", "port %d out of range (set it here or in defaults.ports)", pt.Port)
 		}
@@ -389,14 +404,8 @@ func validatePorts(s *Service, p *problems) {
 func validateReadiness(s *Service, p *problems) {
 	r := s.Readiness
 	f := "services." + s.Name + ".readiness"
-	switch r.Type {
-	case CheckGRPC, CheckTCP:
-	case CheckHTTP:
-		if !strings.HasPrefix(r.Path, "/") {
-			p.add(r.PosOf("path"), f+".path", "e.g. /healthz", "an http check needs a path starting with /")
-		}
-	default:
-		p.add(r.PosOf("type"), f+".type", suggest(r.Type, []string{CheckGRPC, CheckTCP, CheckHTTP}), "unknown readiness type %q (grpc, tcp or http)", r.Type)
+	if !r.inherited {
+		checkReadiness(p, r, f)
 	}
 	var ports []string
 	for _, pt := range s.Ports {
@@ -407,23 +416,68 @@ func validateReadiness(s *Service, p *problems) {
 		if hint == "" {
 			hint = fmt.Sprintf("add a port named %s (here or in defaults.ports) or set readiness.port", r.Port)
 		}
-		p.add(r.PosOf("port"), f+".port", hint, "no port named %q", r.Port)
+		pos := r.PosOf("port")
+		if r.inherited {
+			pos = s.At // the default is fine; this service lacks the port
+		}
+		p.add(pos, f+".port", hint, "no port named %q", r.Port)
 	}
 }
 
+// validateResources checks the quantities a section wrote itself (values
+// filled in from defaults are checked once, at defaults.resources), and
+// that every limit is at least its request.
 func validateResources(r Resources, f string, p *problems) {
-	for _, q := range []struct {
-		pos        Pos
-		field, val string
-		re         *regexp.Regexp
-	}{
-		{r.Requests.PosOf("cpu"), ".resources.requests.cpu", r.Requests.CPU, cpuQty},
-		{r.Limits.PosOf("cpu"), ".resources.limits.cpu", r.Limits.CPU, cpuQty},
-		{r.Requests.PosOf("memory"), ".resources.requests.memory", r.Requests.Memory, memQty},
-		{r.Limits.PosOf("memory"), ".resources.limits.memory", r.Limits.Memory, memQty},
+	type qty struct {
+		q     Quantities
+		key   string
+		field string
+		re    *regexp.Regexp
+		max   resource.Quantity
+	}
+	parsed := map[string]*resource.Quantity{}
+	for _, q := range []qty{
+		{r.Requests, "cpu", ".resources.requests.cpu", cpuQty, maxCPU},
+		{r.Limits, "cpu", ".resources.limits.cpu", cpuQty, maxCPU},
+		{r.Requests, "memory", ".resources.requests.memory", memQty, maxMemory},
+		{r.Limits, "memory", ".resources.limits.memory", memQty, maxMemory},
 	} {
-		if q.val != "" && !q.re.MatchString(q.val) {
-			p.add(q.pos, f+q.field, "use e.g. 250m or 0.5 for cpu, 256Mi or 1Gi for memory", "invalid quantity %q", q.val)
+		val := q.q.CPU
+		if q.key == "memory" {
+			val = q.q.Memory
+		}
+		if val == "" {
+			continue
+		}
+		_, own := q.q.Keys[q.key]
+		v, err := resource.ParseQuantity(val)
+		switch {
+		case err != nil || !q.re.MatchString(val):
+			if own {
+				p.add(q.q.PosOf(q.key), f+q.field, "use e.g. 250m or 0.5 for cpu, 256Mi or 1Gi for memory", "invalid quantity %q", val)
+			}
+			continue
+		case v.Cmp(q.max) > 0 || v.Sign() <= 0:
+			if own {
+				p.add(q.q.PosOf(q.key), f+q.field, "", "quantity %q must be above 0 and at most %s", val, q.max.String())
+			}
+			continue
+		}
+		parsed[q.field] = &v
+	}
+	for _, pair := range [][2]string{{".resources.requests.cpu", ".resources.limits.cpu"}, {".resources.requests.memory", ".resources.limits.memory"}} {
+		req, lim := parsed[pair[0]], parsed[pair[1]]
+		if req == nil || lim == nil || lim.Cmp(*req) >= 0 {
+			continue
+		}
+		key := strings.TrimPrefix(pair[1], ".resources.limits.")
+		_, limOwn := r.Limits.Keys[key]
+		_, reqOwn := r.Requests.Keys[key]
+		switch {
+		case limOwn:
+			p.add(r.Limits.PosOf(key), f+pair[1], "raise the limit or lower the request", "limit %s is below the request %s", lim.String(), req.String())
+		case reqOwn:
+			p.add(r.Requests.PosOf(key), f+pair[0], "raise the limit or lower the request", "request %s is above the limit %s", req.String(), lim.String())
 		}
 	}
 }
@@ -439,11 +493,33 @@ func validateEnv(c *Catalog, env *Environment, p *problems) {
 		p.add(env.PosOf("kind"), "kind", fmt.Sprintf("use %q", KindEnvironment), "kind is %q", env.Kind)
 	}
 	checkDNSLabel(p, env.Metadata.PosOf("name"), "metadata.name", "environment", env.Metadata.Name)
+	// the rule: an environment's file is named after it, so --env <name>
+	// and the name inside never disagree
+	if stem := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(env.File), ".yaml"), ".yml"); stem != env.Metadata.Name {
+		p.add(env.Metadata.PosOf("name"), "metadata.name", fmt.Sprintf("rename the file to %s.yaml or the environment to %q", env.Metadata.Name, stem),
+			"environment %q is in a file named %s: the file name must be the environment's name", env.Metadata.Name, filepath.Base(env.File))
+	}
 	if env.Project != "" {
 		checkDNSLabel(p, env.PosOf("project"), "project", "project", env.Project)
 	}
 	if env.HostPortBase < 0 || env.HostPortBase > 65535 {
 		p.add(env.PosOf("hostPortBase"), "hostPortBase", "", "must be a port number")
+	}
+	if env.Namespace != "" {
+		if errs := validation.IsDNS1123Label(env.Namespace); len(errs) > 0 {
+			p.add(env.PosOf("namespace"), "namespace", "use lower-case letters, digits and '-', at most 63 characters", "namespace %q is not a DNS-1123 label: %s", env.Namespace, strings.Join(errs, "; "))
+		}
+	}
+	validateLabels(p, env.Metadata, "metadata.labels")
+	validateImageSource(p, env.Images.PosOf("registry"), "images.registry", env.Images.Registry, env.Images.PosOf("tag"), "images.tag", env.Images.Tag)
+	if env.Images.Placeholder != "" {
+		validateImage(p, env.Images.PosOf("placeholder"), "images.placeholder", env.Images.Placeholder)
+	}
+	for _, name := range sortedKeys(env.Images.Services) {
+		validateImage(p, env.Images.PosOf("services"), "images.services."+name, env.Images.Services[name])
+	}
+	for _, name := range sortedKeys(env.Images.Stores) {
+		validateImage(p, env.Images.PosOf("stores"), "images.stores."+name, env.Images.Stores[name])
 	}
 	services := c.ServiceNames()
 	for _, name := range sortedKeys(env.Images.Services) {
@@ -463,8 +539,8 @@ func validateEnv(c *Catalog, env *Environment, p *problems) {
 			p.add(env.PosOf("profiles"), fmt.Sprintf("profiles[%d]", i), suggest(pr, known), "no service or store is in profile %q", pr)
 		}
 	}
-	if env.Resources.Scale < 0 {
-		p.add(env.Resources.PosOf("scale"), "resources.scale", "", "must not be negative")
+	if sc := env.Resources.Scale; math.IsNaN(sc) || sc < 0 || sc > MaxScale {
+		p.add(env.Resources.PosOf("scale"), "resources.scale", "e.g. 0.5 on a laptop; 0 or 1 leaves resources unchanged", "scale %g must be between 0 and %g", sc, float64(MaxScale))
 	}
 }
 
@@ -483,6 +559,11 @@ func validateHostPorts(c *Catalog, p *problems) {
 			p.add(pos, field, "lower the environment's hostPortBase", "host port %d out of range after moving the port block", port)
 			return
 		}
+		if port >= EphemeralPortMin && port <= EphemeralPortMax {
+			p.add(pos, field, fmt.Sprintf("move the block (hostPortBase) below %d", EphemeralPortMin),
+				"host port %d is in the ephemeral range %d-%d, where Linux picks outgoing ports: publishing it fails at random", port, EphemeralPortMin, EphemeralPortMax)
+			return
+		}
 		if prev, ok := used[port]; ok {
 			p.add(pos, field, "", "host port %d is already used by %s (%s)", port, prev.what, prev.pos)
 			return
@@ -496,7 +577,12 @@ func validateHostPorts(c *Catalog, p *problems) {
 		}
 		n := 1
 		if st.Kind == StoreRedisCluster {
-			n = st.Nodes // one published port per node, consecutive
+			// one published port per node, consecutive; a count out of
+			// bounds is reported by validateStore and claims nothing
+			n = st.Nodes
+			if n > MaxRedisNodes {
+				n = 0
+			}
 		}
 		for i := 0; i < n && st.Host != 0; i++ {
 			claim(st.Host+i, st.PosOf("host"), "stores."+name+".host", fmt.Sprintf("store %s node %d", name, i+1))

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/novadev/novadev/internal/catalog"
@@ -16,16 +14,15 @@ func loadCatalog(s Streams, g *Global) (*catalog.Catalog, error) {
 	return c, problemsExit(s, err)
 }
 
-// envFor is the environment to load: the chosen one, or, when the default
-// "local" was not asked for and has no file next to the catalog, none.
+// envFor is the environment to load: the chosen one, or the default
+// (local) unless the catalog is alone in its directory
+// (catalog.DefaultEnvironment): a missing default next to other
+// environments is an error, never a silent fall-back to the bare catalog.
 func envFor(g *Global) string {
 	if g.EnvExplicit || g.Env == "" {
 		return g.Env
 	}
-	if _, err := os.Stat(filepath.Join(filepath.Dir(g.Catalog), g.Env+".yaml")); err != nil {
-		return ""
-	}
-	return g.Env
+	return catalog.DefaultEnvironment(g.Catalog, g.Env)
 }
 
 // problemsExit prints every catalog problem to stderr (text) and turns

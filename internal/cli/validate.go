@@ -25,7 +25,7 @@ exit 1 with every problem on stderr as file:line:col: field: message.`,
 			var err error
 			if all {
 				var set *catalog.Set
-				set, err = catalog.LoadSet(g.Catalog)
+				set, err = catalog.LoadSetContext(cmd.Context(), g.Catalog)
 				if err == nil {
 					cats = append(cats, set.Base)
 					for _, n := range set.EnvNames() {
@@ -34,7 +34,7 @@ exit 1 with every problem on stderr as file:line:col: field: message.`,
 				}
 			} else {
 				var c *catalog.Catalog
-				c, err = catalog.Load(g.Catalog, catalog.Options{Env: envFor(g)})
+				c, err = catalog.LoadContext(cmd.Context(), g.Catalog, catalog.Options{Env: envFor(g)})
 				cats = append(cats, c)
 			}
 			if g.Output == "json" {
