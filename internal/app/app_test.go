@@ -180,6 +180,11 @@ func TestDefaultEnvFallsBackToBareCatalog(t *testing.T) {
 func TestRenderWritesChecksAndKeepsSecrets(t *testing.T) {
 	root := t.TempDir()
 	r := run(t, nil, "render", "all", "--root", root)
+	require.Equal(t, 1, r.code, "compose/.env holds passwords: refused until .gitignore covers it")
+	assert.Contains(t, r.err, "add to "+filepath.Join(root, ".gitignore"))
+	assert.NoFileExists(t, filepath.Join(root, "Tiltfile"), "a refused render writes nothing")
+	require.NoError(t, os.WriteFile(filepath.Join(root, ".gitignore"), []byte("/compose/.env\n"), 0o644))
+	r = run(t, nil, "render", "all", "--root", root)
 	require.Equal(t, 0, r.code, r.err)
 	assert.Contains(t, r.out, "16 new credentials in compose/.env")
 	assert.Contains(t, r.out, "wrote kind/overlays/dev/credentials.env")

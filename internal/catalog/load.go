@@ -126,6 +126,11 @@ func (l *loader) read(name, what, hint string) ([]byte, Problems) {
 		msg := fmt.Sprintf("reading %s: %s", what, describeReadError(err))
 		if errors.Is(err, fs.ErrNotExist) {
 			msg = fmt.Sprintf("%s: %s does not exist", what, name)
+			if l.fsys == nil {
+				if target, lerr := os.Readlink(name); lerr == nil {
+					msg = fmt.Sprintf("%s: %s is a symlink to %s, which does not exist", what, name, target)
+				}
+			}
 		} else {
 			hint = ""
 		}

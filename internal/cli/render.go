@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -58,17 +57,19 @@ are never changed.`,
 			} else {
 				return fmt.Errorf("unknown render target %q: use compose, kind, tilt or all", args[0])
 			}
-			set, err := catalog.LoadSet(g.Catalog)
+			set, err := catalog.LoadSetContext(cmd.Context(), g.Catalog)
 			if err != nil {
 				return problemsExit(s, err)
 			}
-			root := o.root
-			if root == "" {
-				// artifacts sit beside envs/: the catalog's parent directory
-				root = filepath.Dir(filepath.Dir(g.Catalog))
+			root, err := render.ProjectRoot(g.Catalog, o.root)
+			if err != nil {
+				return err
 			}
 			files := render.Files{}
 			for _, t := range targets {
+				if err := cmd.Context().Err(); err != nil {
+					return fmt.Errorf("render interrupted, nothing written: %w", err)
+				}
 				out, err := renderers[t](set)
 				if err != nil {
 					return fmt.Errorf("render %s: %w", t, err)
@@ -77,10 +78,18 @@ are never changed.`,
 					files[p] = b
 				}
 			}
-			if o.check {
-				return checkRendered(s, g, root, files)
+			plan, err := render.NewPlan(root, files)
+			if err != nil {
+				return err
 			}
-			results, err := render.Write(root, files)
+			if o.check {
+				return checkRendered(s, g, plan)
+			}
+			// every file rendered, secrets allowed: only now is anything written
+			if err := plan.RequireIgnored(secretFiles(targets)...); err != nil {
+				return err
+			}
+			results, err := plan.Write(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -104,7 +113,9 @@ are never changed.`,
 			return reportRendered(s, g, results, createdSecrets, credentialFiles)
 		},
 	}
-	cmd.Flags().StringVar(&o.root, "root", "", "directory to write into (default: the directory holding envs/)")
+	cmd.Flags().StringVar(&o.root, "project-directory", "", "the project root to write into (default: the directory holding envs/)")
+	cmd.Flags().StringVar(&o.root, "root", "", "old name of --project-directory")
+	_ = cmd.Flags().MarkHidden("root")
 	cmd.Flags().BoolVar(&o.check, "check", false, "write nothing; exit 1 when a rendered file differs from the catalog")
 	return cmd
 }
@@ -117,21 +128,45 @@ func envCatalogs(set *catalog.Set) []*catalog.Catalog {
 	return out
 }
 
-func checkRendered(s Streams, g *Global, root string, files render.Files) error {
-	var drift []string
-	for _, p := range files.Paths() {
-		old, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
-		if err != nil || !bytes.Equal(old, files[p]) {
-			drift = append(drift, p)
+// secretFiles are the git-ignored credential files a render of targets
+// may create (see ensureKindCredentials).
+func secretFiles(targets []string) []string {
+	var out []string
+	if slices.Contains(targets, "compose") || slices.Contains(targets, "kind") {
+		out = append(out, "compose/.env")
+	}
+	if slices.Contains(targets, "kind") {
+		for _, overlay := range []string{"dev", "pr"} {
+			out = append(out, "kind/overlays/"+overlay+"/"+kind.CredentialsFile)
 		}
 	}
+	return out
+}
+
+func checkRendered(s Streams, g *Global, plan *render.Plan) error {
+	drifts, err := plan.Drift()
+	if err != nil {
+		return err
+	}
+	var drift []string
+	for _, d := range drifts {
+		drift = append(drift, d.Path)
+	}
+	files := plan.Files
 	if g.Output == "json" {
-		if err := json.NewEncoder(s.Out).Encode(map[string]any{"upToDate": len(drift) == 0, "drifted": drift}); err != nil {
+		if err := json.NewEncoder(s.Out).Encode(map[string]any{"upToDate": len(drift) == 0, "drifted": drift, "drift": drifts}); err != nil {
 			return err
 		}
 	} else {
-		for _, p := range drift {
-			fmt.Fprintf(s.Err, "%s: differs from the catalog\n", p)
+		for _, d := range drifts {
+			switch d.Reason {
+			case "stale":
+				fmt.Fprintf(s.Err, "%s: generated, but the catalog no longer renders it (render removes it)\n", d.Path)
+			case "missing":
+				fmt.Fprintf(s.Err, "%s: missing\n", d.Path)
+			default:
+				fmt.Fprintf(s.Err, "%s: differs from the catalog\n", d.Path)
+			}
 		}
 	}
 	if len(drift) > 0 {
@@ -154,7 +189,10 @@ func reportRendered(s Streams, g *Global, results []render.Result, createdSecret
 		return json.NewEncoder(s.Out).Encode(map[string]any{"files": results, "changed": changed, "secretsCreated": createdSecrets, "credentialFilesCreated": credentialFiles})
 	}
 	for _, r := range results {
-		if r.Changed {
+		switch {
+		case r.Removed:
+			fmt.Fprintf(s.Out, "removed %s (no longer rendered)\n", r.Path)
+		case r.Changed:
 			fmt.Fprintf(s.Out, "wrote %s\n", r.Path)
 		}
 	}
