@@ -74,7 +74,7 @@ func (l *loader) local(p *problems, pos Pos, field, rel string) (string, bool) {
 	root, _ := ProjectRoot(l.path)
 	abs, err := filepath.Abs(full)
 	if err != nil || !Within(root, abs) {
-		p.add(pos, field, "keep protos, migrations, baselines and build contexts inside the project", "path %q leads outside the project (%s)", rel, root)
+		p.add(pos, field, "keep protos, migrations, baselines and build contexts inside the project (the directory holding envs/)", "path %q leads outside the project", rel)
 		return "", false
 	}
 	// a symlink inside the project may still point out of it
@@ -205,19 +205,21 @@ func (l *loader) checkFiles(c *Catalog, p *problems) {
 		}
 	}
 	if _, broken := protoOwner[""]; broken || len(protoFiles) == 0 || l.ctx.Err() != nil {
+		// compile only a complete set: a missing file is reported already
 		return
 	}
 	if protoRoot == "" {
 		protoRoot = filepath.Dir(l.path)
 	}
-	l.compileProtos(c, p, protoRoot, protoFiles)
+	l.compileProtos(c, p, protoRoot)
 }
 
 // compileProtos compiles every service's proto files with protocompile (what
 // proto-validate does) and checks each service's api names a service its
 // own files declare. Proto errors point into the proto files.
-func (l *loader) compileProtos(c *Catalog, p *problems, root string, files []string) {
+func (l *loader) compileProtos(c *Catalog, p *problems, root string) {
 	count := 0
+	seen := map[string]bool{} // a file shared by services is reported once
 	comp := protocompile.Compiler{
 		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
 			ImportPaths: []string{root},
@@ -240,25 +242,45 @@ func (l *loader) compileProtos(c *Catalog, p *problems, root string, files []str
 				return err // enough: stop compiling
 			}
 			file := pos.Filename
-			if !filepath.IsAbs(file) && !strings.HasPrefix(file, root) {
+			if !filepath.IsAbs(file) {
 				file = filepath.Join(root, file)
 			}
-			p.add(Pos{File: file, Line: pos.Line, Col: pos.Col}, "protos", "proto-validate would reject it", "%s", err.Unwrap().Error())
+			at := Pos{File: file, Line: pos.Line, Col: pos.Col}
+			if key := at.String() + err.Unwrap().Error(); !seen[key] {
+				seen[key] = true
+				p.add(at, "protos", "proto-validate would reject it", "%s", err.Unwrap().Error())
+			}
 			return nil
 		}, nil),
 	}
-	compiled, err := comp.Compile(l.ctx, files...)
-	if err != nil {
-		if count == 0 && l.ctx.Err() == nil {
-			p.add(c.Protos.PosOf("root"), "protos", "", "compiling the proto files: %v", err)
-		}
-		return
-	}
+	// each service's files on their own: one broken file does not hide
+	// another service's api mismatch
 	declared := map[string][]string{} // proto file -> services it declares
-	for _, f := range compiled {
-		svcs := f.Services()
-		for i := 0; i < svcs.Len(); i++ {
-			declared[f.Path()] = append(declared[f.Path()], string(svcs.Get(i).FullName()))
+	compiled := map[string]bool{}     // services whose files compiled
+	for _, name := range c.ServiceNames() {
+		s := c.Services[name]
+		if len(s.Protos) == 0 || l.ctx.Err() != nil {
+			continue
+		}
+		var files []string
+		for _, pf := range s.Protos {
+			files = append(files, path.Clean(pf))
+		}
+		out, err := comp.Compile(l.ctx, slices.Compact(slices.Sorted(slices.Values(files)))...)
+		if err != nil {
+			if count == 0 && l.ctx.Err() == nil {
+				p.add(s.PosOf("protos"), "services."+name+".protos", "", "compiling the proto files: %v", err)
+			}
+			continue
+		}
+		compiled[name] = true
+		for _, f := range out {
+			svcs := f.Services()
+			var names []string
+			for i := 0; i < svcs.Len(); i++ {
+				names = append(names, string(svcs.Get(i).FullName()))
+			}
+			declared[f.Path()] = names
 		}
 	}
 	for _, name := range c.ServiceNames() {
@@ -274,6 +296,9 @@ func (l *loader) compileProtos(c *Catalog, p *problems, root string, files []str
 		if len(s.Protos) == 0 {
 			p.add(s.PosOf("api"), f, "list the proto files that declare it in protos", "the service serves %s but names no proto files", s.API)
 			continue
+		}
+		if !compiled[name] {
+			continue // its proto errors are reported
 		}
 		var all []string
 		for _, pf := range s.Protos {

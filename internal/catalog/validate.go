@@ -590,6 +590,9 @@ func validateHostPorts(c *Catalog, p *problems) {
 	}
 	for _, name := range c.ServiceNames() {
 		for i, pt := range c.Services[name].Ports {
+			if pt.inherited {
+				continue // a default's host port is refused at defaults.ports
+			}
 			claim(pt.Host, pt.PosOf("host"), fmt.Sprintf("services.%s.ports[%d].host", name, i), fmt.Sprintf("service %s port %s", name, pt.Name))
 		}
 	}
