@@ -48,7 +48,7 @@ bench:
 
 ## fuzz: explore every parser for a while (CI runs the seed corpora only)
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 60s ./internal/catalog
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 60s ./internal/catalog && $(GO) test -run '^$$' -fuzz '^FuzzLoadEnvironment$$' -fuzztime 30s ./internal/catalog && $(GO) test -run '^$$' -fuzz '^FuzzParseMigrationName$$' -fuzztime 15s ./internal/catalog
 	$(GO) test -run '^$$' -fuzz '^FuzzJSONReader$$' -fuzztime 30s ./internal/render/compose
 	$(GO) test -run '^$$' -fuzz '^FuzzParseMigrationName$$' -fuzztime 5m ./internal/bootstrap # from an empty cache it took 3.4 min (3.9M execs, loaded 2-core machine) to find 00_00000.sql.sql
 	$(GO) test -run '^$$' -fuzz '^FuzzParseDialMap$$' -fuzztime 1m ./internal/bootstrap

@@ -40,6 +40,10 @@ const (
 	EphemeralPortMax = 60999
 )
 
+// KindOverlays are the kind overlays an environment can be rendered as
+// (Environment.KindOverlay); staging is rendered from the base catalog.
+var KindOverlays = []string{"dev", "pr"}
+
 var (
 	maxCPU    = resource.MustParse("1024")
 	maxMemory = resource.MustParse("16Ti")

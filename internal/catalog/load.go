@@ -237,12 +237,18 @@ func resolve(c *Catalog, env *Environment, l *loader) Problems {
 	p := &problems{}
 	validate(c, p)
 	l.checkFiles(c, p)
+	p.fill(0, c.File)
+	from := len(p.list)
 	validateEnv(c, env, p)
+	if env.File != "" {
+		p.fill(from, env.File)
+	}
 	// go on after problems: a duplicate port or a cycle is reported in the
 	// same run as an unknown field
 	applyEnv(c, env, p)
 	validateHostPorts(c, p)
 	validateGraph(c, p)
+	p.fill(0, c.File)
 	return p.list
 }
 

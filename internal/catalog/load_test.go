@@ -139,6 +139,9 @@ func TestLoadSet(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"ci", "local", "pr"}, set.EnvNames())
 	assert.Equal(t, "nova", set.Base.Env.Project)
+	assert.Equal(t, "local", set.ForKindOverlay("dev").Env.Metadata.Name, "kindOverlay: dev in local.yaml")
+	assert.Equal(t, "pr", set.ForKindOverlay("pr").Env.Metadata.Name)
+	assert.Nil(t, set.ForKindOverlay("staging"), "staging is rendered from the base catalog")
 }
 
 func TestPasswordVar(t *testing.T) {

@@ -84,6 +84,16 @@ type problems struct{ list Problems }
 // generated input could make millions.
 const maxProblems = 1000
 
+// fill gives problems added since index from, whose object was never
+// decoded (so has no position), at least the file they are about.
+func (p *problems) fill(from int, file string) {
+	for i := from; i < len(p.list); i++ {
+		if p.list[i].Pos.File == "" {
+			p.list[i].Pos.File = file
+		}
+	}
+}
+
 func (p *problems) add(pos Pos, field, hint, format string, args ...any) {
 	switch {
 	case len(p.list) > maxProblems:

@@ -24,6 +24,17 @@ type Set struct {
 // EnvNames returns the environment names, sorted.
 func (s *Set) EnvNames() []string { return sortedKeys(s.Envs) }
 
+// ForKindOverlay returns the environment rendered as the kind overlay
+// (Environment.KindOverlay), or nil when no environment names it.
+func (s *Set) ForKindOverlay(overlay string) *Catalog {
+	for _, name := range s.EnvNames() {
+		if c := s.Envs[name]; c.Env.KindOverlay == overlay {
+			return c
+		}
+	}
+	return nil
+}
+
 // LoadSet is LoadSetContext with a background context.
 func LoadSet(path string) (*Set, error) { return LoadSetContext(context.Background(), path) }
 
@@ -67,6 +78,17 @@ func LoadSetContext(ctx context.Context, path string) (*Set, error) {
 		set.Envs[name] = c
 	}
 	all = append(all, portBlockOverlaps(set)...)
+	overlays := map[string]string{}
+	for _, name := range set.EnvNames() {
+		env := set.Envs[name].Env
+		if o := env.KindOverlay; o != "" {
+			if other, dup := overlays[o]; dup {
+				all = append(all, Problem{Pos: env.PosOf("kindOverlay"), Field: "kindOverlay",
+					Msg: fmt.Sprintf("kind overlay %q is also rendered from environment %s", o, other), Hint: "one environment per overlay"})
+			}
+			overlays[o] = name
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("loading %s: %w", path, err)
 	}

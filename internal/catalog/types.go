@@ -311,6 +311,11 @@ type Environment struct {
 	Profiles     []string       `yaml:"profiles"`
 	Resources    ResourcePolicy `yaml:"resources"`
 	Namespace    string         `yaml:"namespace"` // kubernetes namespace; default the project name
+	// KindOverlay names the kind overlay rendered from this environment
+	// (kind/overlays/<name>: dev for a laptop cluster, pr for one namespace
+	// per pull request); empty: none. It is how the kind renderer finds its
+	// environments without hard-wiring their names.
+	KindOverlay string `yaml:"kindOverlay"`
 
 	// File is where the overlay was read from ("" for the implicit default).
 	File string `yaml:"-"`

@@ -492,10 +492,14 @@ func validateEnv(c *Catalog, env *Environment, p *problems) {
 	if env.Kind != KindEnvironment {
 		p.add(env.PosOf("kind"), "kind", fmt.Sprintf("use %q", KindEnvironment), "kind is %q", env.Kind)
 	}
-	checkDNSLabel(p, env.Metadata.PosOf("name"), "metadata.name", "environment", env.Metadata.Name)
+	if env.Metadata.Name != "" {
+		checkDNSLabel(p, env.Metadata.PosOf("name"), "metadata.name", "environment", env.Metadata.Name)
+	}
 	// the rule: an environment's file is named after it, so --env <name>
 	// and the name inside never disagree
-	if stem := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(env.File), ".yaml"), ".yml"); stem != env.Metadata.Name {
+	if env.Metadata.Name == "" {
+		p.add(env.PosOf("metadata"), "metadata.name", "", "an environment needs a name")
+	} else if stem := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(env.File), ".yaml"), ".yml"); stem != env.Metadata.Name {
 		p.add(env.Metadata.PosOf("name"), "metadata.name", fmt.Sprintf("rename the file to %s.yaml or the environment to %q", env.Metadata.Name, stem),
 			"environment %q is in a file named %s: the file name must be the environment's name", env.Metadata.Name, filepath.Base(env.File))
 	}
@@ -508,6 +512,11 @@ func validateEnv(c *Catalog, env *Environment, p *problems) {
 	if env.Namespace != "" {
 		if errs := validation.IsDNS1123Label(env.Namespace); len(errs) > 0 {
 			p.add(env.PosOf("namespace"), "namespace", "use lower-case letters, digits and '-', at most 63 characters", "namespace %q is not a DNS-1123 label: %s", env.Namespace, strings.Join(errs, "; "))
+		}
+	}
+	if env.KindOverlay != "" {
+		if !slices.Contains(KindOverlays, env.KindOverlay) {
+			p.add(env.PosOf("kindOverlay"), "kindOverlay", suggest(env.KindOverlay, KindOverlays), "unknown kind overlay %q (one of %s)", env.KindOverlay, strings.Join(KindOverlays, ", "))
 		}
 	}
 	validateLabels(p, env.Metadata, "metadata.labels")
