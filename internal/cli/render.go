@@ -207,10 +207,6 @@ func reportRendered(s Streams, g *Global, results []render.Result, createdSecret
 	return nil
 }
 
-// kindCredentialOverlays maps the kind overlays that generate their Secret
-// from a local env file to the environment whose catalog names the keys.
-var kindCredentialOverlays = map[string]string{"dev": "local", "pr": "pr"}
-
 // ensureKindCredentials writes kind/overlays/{dev,pr}/credentials.env
 // (mode 0600, git-ignored) when missing, with the same passwords as
 // compose/.env (created there first if needed), so both targets share one
@@ -219,7 +215,8 @@ func ensureKindCredentials(root string, set *catalog.Set) ([]string, error) {
 	envFile := filepath.Join(root, "compose", ".env")
 	var created []string
 	for _, overlay := range []string{"dev", "pr"} {
-		c := set.Envs[kindCredentialOverlays[overlay]]
+		// the environment rendered as this overlay names the keys
+		c := set.ForKindOverlay(overlay)
 		if c == nil {
 			c = set.Base
 		}
