@@ -235,7 +235,11 @@ func resolve(c *Catalog, env *Environment, l *loader) Problems {
 	c.Env = env
 	applyDefaults(c)
 	p := &problems{}
+	done := func() bool { return l != nil && l.ctx.Err() != nil } // interrupted: the caller reports it
 	validate(c, p)
+	if done() {
+		return p.list
+	}
 	l.checkFiles(c, p)
 	p.fill(0, c.File)
 	from := len(p.list)
@@ -246,6 +250,9 @@ func resolve(c *Catalog, env *Environment, l *loader) Problems {
 	// go on after problems: a duplicate port or a cycle is reported in the
 	// same run as an unknown field
 	applyEnv(c, env, p)
+	if done() {
+		return p.list
+	}
 	validateHostPorts(c, p)
 	validateGraph(c, p)
 	p.fill(0, c.File)

@@ -6,11 +6,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/catalog/catalogtest"
 )
 
 func envDoc(kind, name string, base int) string {
@@ -126,4 +128,53 @@ func TestLoadHonoursCancellation(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	_, err = catalog.LoadSetContext(ctx, "../../envs/nova.yaml")
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+// What an environment overlay can get wrong, each at its own position.
+func TestEnvironmentValidation(t *testing.T) {
+	for _, c := range []struct{ body, want string }{
+		{"namespace: Bad_NS\n", `env.yaml:5:1: namespace: namespace "Bad_NS" is not a DNS-1123 label`},
+		{"resources: {scale: 1e30}\n", "env.yaml:5:13: resources.scale: scale 1e+30 must be between 0 and 16"},
+		{"resources: {scale: .nan}\n", `env.yaml:5:20: resources.scale: invalid number ".nan"`},
+		{"images: {placeholder: 'Place:holder'}\n", `env.yaml:5:10: images.placeholder: invalid image reference "Place:holder"`},
+		{"images: {stores: {postgres: 'a b'}}\n", `env.yaml:5:10: images.stores.postgres: invalid image reference "a b"`},
+		{"images: {tag: '..'}\n", `images.tag: invalid image tag ".."`},
+		{"kindOverlay: staging\n", `env.yaml:5:1: kindOverlay: unknown kind overlay "staging" (one of dev, pr)`},
+		{"hostPortBase: 33000\n", "host port 33001 is in the ephemeral range 32768-60999"},
+	} {
+		cat := miniDir(t, map[string]string{"env.yaml": "apiVersion: novadev/v1alpha1\nkind: Environment\nmetadata:\n  name: env\n" + c.body})
+		_, err := catalog.Load(cat, catalog.Options{Env: "env"})
+		require.Error(t, err, c.body)
+		assert.Contains(t, err.Error(), c.want, c.body)
+	}
+}
+
+// Cancelling while a large catalog decodes and validates returns the
+// context's error promptly (the figure is printed; the bound is generous).
+func TestLoadCancelledMidway(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "big.yaml")
+	data := catalogtest.Synthetic(4000)
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	start := time.Now()
+	_, err := catalog.Load(path, catalog.Options{})
+	full := time.Since(start)
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	start = time.Now()
+	go func() { _, err := catalog.LoadContext(ctx, path, catalog.Options{}); done <- err }()
+	time.Sleep(full / 10)
+	cancel()
+	cancelled := time.Now()
+	select {
+	case err := <-done:
+		t.Logf("%d KB catalog: full load %v; cancelled after %v, returned %v later", len(data)/1024, full.Round(time.Millisecond), cancelled.Sub(start).Round(time.Millisecond), time.Since(cancelled).Round(time.Millisecond))
+		if err != nil {
+			require.ErrorIs(t, err, context.Canceled)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a cancelled load did not return within 10 s")
+	}
 }
