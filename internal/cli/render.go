@@ -136,7 +136,7 @@ func secretFiles(targets []string) []string {
 		out = append(out, "compose/.env")
 	}
 	if slices.Contains(targets, "kind") {
-		for _, overlay := range []string{"dev", "pr"} {
+		for _, overlay := range catalog.KindOverlays {
 			out = append(out, "kind/overlays/"+overlay+"/"+kind.CredentialsFile)
 		}
 	}
@@ -214,7 +214,7 @@ func reportRendered(s Streams, g *Global, results []render.Result, createdSecret
 func ensureKindCredentials(root string, set *catalog.Set) ([]string, error) {
 	envFile := filepath.Join(root, "compose", ".env")
 	var created []string
-	for _, overlay := range []string{"dev", "pr"} {
+	for _, overlay := range catalog.KindOverlays {
 		// the environment rendered as this overlay names the keys
 		c := set.ForKindOverlay(overlay)
 		if c == nil {
