@@ -165,8 +165,7 @@ func (l *loader) checkFiles(c *Catalog, p *problems) {
 			}
 		}
 	}
-	var protoFiles []string
-	protoOwner := map[string]string{}
+	anyProtos, protosBroken := false, false
 	for _, name := range c.ServiceNames() {
 		s := c.Services[name]
 		f := "services." + name
@@ -178,33 +177,25 @@ func (l *loader) checkFiles(c *Catalog, p *problems) {
 				l.checkMigrations(p, s.PosOf("migrations"), f+".migrations", dir)
 			}
 		}
-		protosOK := true
 		for i, pf := range s.Protos {
 			if !rootOK && c.Protos.Root != "" {
-				protosOK = false
+				protosBroken = true
 				break
 			}
 			pfield := fmt.Sprintf("%s.protos[%d]", f, i)
 			if path.IsAbs(pf) || slices.Contains(strings.Split(path.Clean(pf), "/"), "..") {
 				p.add(s.PosOf("protos"), pfield, "name it relative to protos.root, without ..", "proto file %q leaves protos.root", pf)
-				protosOK = false
+				protosBroken = true
 				continue
 			}
 			if _, ok := l.checkFile(p, s.PosOf("protos"), pfield, path.Join(c.Protos.Root, pf), MaxProtoSize); !ok {
-				protosOK = false
+				protosBroken = true
 				continue
 			}
-			clean := path.Clean(pf)
-			if _, seen := protoOwner[clean]; !seen {
-				protoFiles = append(protoFiles, clean)
-				protoOwner[clean] = name
-			}
-		}
-		if !protosOK {
-			protoOwner[""] = "broken" // compile only a complete set
+			anyProtos = true
 		}
 	}
-	if _, broken := protoOwner[""]; broken || len(protoFiles) == 0 || l.ctx.Err() != nil {
+	if protosBroken || !anyProtos || l.ctx.Err() != nil {
 		// compile only a complete set: a missing file is reported already
 		return
 	}
