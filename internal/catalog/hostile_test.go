@@ -90,6 +90,21 @@ func TestHostileInputs(t *testing.T) {
 			write(t, filepath.Join(dir, "bomb.yaml"), data)
 			return filepath.Join(dir, "bomb.yaml"), ""
 		}, []string{"bomb.yaml:9:", "alias *", "refusing an alias bomb"}},
+		{"a catalog full of mistakes", func(t *testing.T, dir string) (string, string) {
+			// just under the size cap: 24,000 services, each with an unknown
+			// dependency (suggestions would be quadratic) and problems past the cap
+			var b strings.Builder
+			b.WriteString("apiVersion: novadev/v1alpha1\nkind: Catalog\nmetadata: {name: many}\nservices:\n")
+			for i := 0; b.Len() < catalog.MaxCatalogSize-100; i++ {
+				fmt.Fprintf(&b, "  s%d: {image: a, dependsOn: [q%d]}\n", i, i)
+			}
+			write(t, filepath.Join(dir, "many.yaml"), []byte(b.String()))
+			return filepath.Join(dir, "many.yaml"), ""
+		}, []string{`unknown service or store "q0"`, "more than 1000 problems: the rest are not shown"}},
+		{"larger than the cap", func(t *testing.T, dir string) (string, string) {
+			write(t, filepath.Join(dir, "huge.yaml"), []byte("# "+strings.Repeat("x", catalog.MaxCatalogSize)+"\n"))
+			return filepath.Join(dir, "huge.yaml"), ""
+		}, []string{"huge.yaml: reading catalog: 1048579 bytes: larger than the 1 MiB cap"}},
 		{"nodes 2000000000", func(t *testing.T, dir string) (string, string) {
 			write(t, filepath.Join(dir, "c.yaml"), withStore("  cache: {kind: redis-cluster, image: redis:7, host: 21500, nodes: 2000000000}\n"))
 			return filepath.Join(dir, "c.yaml"), ""

@@ -84,6 +84,9 @@ type problems struct{ list Problems }
 // generated input could make millions.
 const maxProblems = 1000
 
+// maxSuggestCandidates bounds the names a "did you mean" compares against.
+const maxSuggestCandidates = 500
+
 // fill gives problems added since index from, whose object was never
 // decoded (so has no position), at least the file they are about.
 func (p *problems) fill(from int, file string) {
@@ -93,6 +96,10 @@ func (p *problems) fill(from int, file string) {
 		}
 	}
 }
+
+// full reports that the report is capped: work spent on more problems
+// (suggestions) is wasted.
+func (p *problems) full() bool { return len(p.list) >= maxProblems }
 
 func (p *problems) add(pos Pos, field, hint, format string, args ...any) {
 	switch {
@@ -108,6 +115,11 @@ func (p *problems) add(pos Pos, field, hint, format string, args ...any) {
 // suggest returns `did you mean "x"?` for the closest candidate within a
 // small edit distance, or "".
 func suggest(got string, candidates []string) string {
+	// a suggestion costs a distance per candidate: with thousands of names
+	// (a generated catalog full of mistakes) that is quadratic, so none
+	if len(candidates) > maxSuggestCandidates || len(got) > 100 {
+		return ""
+	}
 	best, bestD := "", 1<<30
 	for _, c := range candidates {
 		d := levenshtein(strings.ToLower(got), strings.ToLower(c))

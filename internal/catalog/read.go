@@ -16,7 +16,7 @@ import (
 // refused before it costs memory.
 const (
 	// MaxCatalogSize caps a catalog or environment file.
-	MaxCatalogSize = 2 << 20
+	MaxCatalogSize = 1 << 20
 	// MaxProtoSize caps one proto file (and the recorded baseline).
 	MaxProtoSize = 4 << 20
 	// MaxMigrationSize caps one SQL migration file.
@@ -72,7 +72,7 @@ func ReadFile(ctx context.Context, fsys fs.FS, name string, limit int64) ([]byte
 		return nil, err
 	}
 	if int64(len(data)) > limit {
-		return nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("larger than %s", sizeString(limit))}
+		return nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("larger than the %s cap", sizeString(limit))}
 	}
 	return data, nil
 }
@@ -97,17 +97,17 @@ func regular(name string, info fs.FileInfo, limit int64) error {
 		return &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: it is %s", ErrNotRegular, what)}
 	}
 	if info.Size() > limit {
-		return &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("%s is larger than %s", sizeString(info.Size()), sizeString(limit))}
+		return &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("%d bytes: larger than the %s cap", info.Size(), sizeString(limit))}
 	}
 	return nil
 }
 
 func sizeString(n int64) string {
 	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
 	}
 	return fmt.Sprintf("%d bytes", n)
 }

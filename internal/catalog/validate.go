@@ -99,6 +99,7 @@ func validate(c *Catalog, p *problems) {
 	}
 
 	dbNames, dbUsers := map[string]string{}, map[string]string{}
+	var depNames []string // candidates of "did you mean", built once
 	for _, name := range services {
 		s := c.Services[name]
 		f := "services." + name
@@ -142,7 +143,14 @@ func validate(c *Catalog, p *problems) {
 			if _, ok := c.Stores[d.Value]; ok {
 				continue
 			}
-			p.add(d.At, df, suggest(d.Value, append(slices.Clone(services), stores...)), "unknown service or store %q", d.Value)
+			hint := ""
+			if !p.full() {
+				if depNames == nil {
+					depNames = append(slices.Clone(services), stores...)
+				}
+				hint = suggest(d.Value, depNames)
+			}
+			p.add(d.At, df, hint, "unknown service or store %q", d.Value)
 		}
 		if db := s.Database; db != nil {
 			if len(storeOfKind(StorePostgres)) == 0 {
