@@ -101,6 +101,16 @@ func TestHostileInputs(t *testing.T) {
 			write(t, filepath.Join(dir, "many.yaml"), []byte(b.String()))
 			return filepath.Join(dir, "many.yaml"), ""
 		}, []string{`unknown service or store "q0"`, "more than 1000 problems: the rest are not shown"}},
+		{"20000 bootstraps", func(t *testing.T, dir string) (string, string) {
+			var b strings.Builder
+			b.WriteString("apiVersion: novadev/v1alpha1\nkind: Catalog\nmetadata: {name: boots}\nstores:\n  pg: {kind: postgres, image: postgres:15}\nbootstraps:\n")
+			for i := 0; i < 20000; i++ {
+				fmt.Fprintf(&b, "  - {name: b%d, step: postgres-init, store: pg}\n", i)
+			}
+			b.WriteString("services:\n  a: {image: a, database: {}}\n")
+			write(t, filepath.Join(dir, "boots.yaml"), []byte(b.String()))
+			return filepath.Join(dir, "boots.yaml"), ""
+		}, []string{"boots.yaml:6:1: bootstraps: 20000 bootstraps: at most 64"}},
 		{"larger than the cap", func(t *testing.T, dir string) (string, string) {
 			write(t, filepath.Join(dir, "huge.yaml"), []byte("# "+strings.Repeat("x", catalog.MaxCatalogSize)+"\n"))
 			return filepath.Join(dir, "huge.yaml"), ""

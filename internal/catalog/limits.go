@@ -28,6 +28,9 @@ const (
 	// on Docker, one Kafka pod on kind): a topic's replication cannot be
 	// above it.
 	KafkaBrokers = 1
+	// MaxBootstraps bounds the bootstraps list: finding a store's final
+	// bootstraps is quadratic in them (Nova has 6).
+	MaxBootstraps = 64
 	// MaxTimeoutHours bounds readiness and bootstrap timeouts.
 	MaxTimeoutHours = 24
 )

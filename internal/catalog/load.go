@@ -254,7 +254,9 @@ func resolve(c *Catalog, env *Environment, l *loader) Problems {
 		return p.list
 	}
 	validateHostPorts(c, p)
-	validateGraph(c, p)
+	if len(c.Bootstraps) <= MaxBootstraps { // else refused, and the graph would be slow
+		validateGraph(c, p)
+	}
 	p.fill(0, c.File)
 	return p.list
 }

@@ -224,6 +224,9 @@ func validate(c *Catalog, p *problems) {
 		}
 	}
 
+	if len(c.Bootstraps) > MaxBootstraps {
+		p.add(c.PosOf("bootstraps"), "bootstraps", "", "%d bootstraps: at most %d", len(c.Bootstraps), MaxBootstraps)
+	}
 	var bootNames []string
 	for _, b := range c.Bootstraps {
 		if b != nil {
