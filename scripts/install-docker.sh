@@ -4,7 +4,9 @@
 # If `docker info` already works, say which engine answers and stop. Otherwise,
 # on a Debian/Ubuntu machine where we are root, install Debian's docker.io and
 # start dockerd in the background (logs in /var/log/dockerd.log). Anywhere else,
-# explain what to install.
+# explain what to install. Either way, then apply the host workarounds this
+# engine needs to run kind nodes (scripts/host-workarounds.sh: a no-op on a
+# machine that needs none).
 set -euo pipefail
 
 log() { printf 'install-docker: %s\n' "$*" >&2; }
@@ -16,7 +18,7 @@ engine() {
 
 if command -v docker >/dev/null 2>&1 && desc=$(engine); then
 	log "engine already reachable: Docker $desc"
-	exit 0
+	exec "$(dirname "$0")/host-workarounds.sh"
 fi
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -51,3 +53,4 @@ until desc=$(engine); do
 	sleep 1
 done
 log "engine ready: Docker $desc"
+exec "$(dirname "$0")/host-workarounds.sh"
