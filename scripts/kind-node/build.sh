@@ -29,7 +29,8 @@
 # script alone re-assembles the image without compiling.
 #
 # Environment: NOVADEV_DEBIAN_MIRROR (default: read from /etc/apt/sources*),
-# NOVADEV_REBUILD=1 (ignore the label), NOVADEV_KIND_NODE_IMAGE (the tag).
+# NOVADEV_REBUILD=1 (ignore the label; binaries stay cached: gobins.sh honours
+# its own NOVADEV_REBUILD only when run directly), NOVADEV_KIND_NODE_IMAGE (the tag).
 # Needs root (debootstrap, chroot), Docker and Go.
 set -euo pipefail
 
@@ -66,7 +67,7 @@ inputs_hash() {
 	local f
 	{
 		for f in "$root"/hack/{kubernetes,etcd,coredns,crictl}/go.{mod,sum} \
-			"$here"/build.sh "$here"/gobins.sh "$here"/pause/* $(find "$here/files" -type f | LC_ALL=C sort); do
+			"$here"/build.sh "$here"/gobins.sh "$here"/pause/* "$here"/kube-proxy/* $(find "$here/files" -type f | LC_ALL=C sort); do
 			printf '%s\n' "${f#"$root"/}"
 			sha256sum <"$f"
 		done
@@ -130,18 +131,32 @@ trap '[[ -n $debootstrap_pid ]] && kill "$debootstrap_pid" 2>/dev/null; wait; dr
 mkdir -p "$work"
 
 # 1. The root filesystem (network-bound) while the Go builds (CPU-bound) run.
+# debootstrap's result is kept as a tarball keyed by suite, packages and
+# mirror, so changing the rest of the recipe does not fetch Debian again.
 m=$(mirror)
-log "debootstrap $suite from $m (in the background)"
+rootfs_tar=$cache/kind-node/rootfs-$(printf '%s\n' "$suite" "${packages[*]}" "$m" | sha256sum | cut -c1-12).tar
 (
 	s=$SECONDS
-	IFS=,
-	debootstrap --variant=minbase --include="${packages[*]}" "$suite" "$rootfs" "$m" >"$work/debootstrap.log" 2>&1 ||
-		{ tail -n 20 "$work/debootstrap.log" >&2; exit 1; }
+	mkdir -p "$rootfs"
+	if [[ -f $rootfs_tar ]]; then
+		tar --numeric-owner -C "$rootfs" -xf "$rootfs_tar"
+	else
+		IFS=,
+		debootstrap --variant=minbase --include="${packages[*]}" "$suite" "$rootfs" "$m" >"$work/debootstrap.log" 2>&1 ||
+			{ tail -n 20 "$work/debootstrap.log" >&2; exit 1; }
+		rm -f "$cache"/kind-node/rootfs-*.tar
+		tar --numeric-owner -C "$rootfs" -cf "$rootfs_tar.tmp" . && mv -f "$rootfs_tar.tmp" "$rootfs_tar"
+	fi
 	echo "$((SECONDS - s))" >"$work/debootstrap.seconds"
 ) &
 debootstrap_pid=$!
+if [[ -f $rootfs_tar ]]; then
+	log "root filesystem from $rootfs_tar (in the background)"
+else
+	log "debootstrap $suite from $m (in the background)"
+fi
 
-bins=$("$here/gobins.sh" kube coredns crictl pause)
+bins=$(NOVADEV_REBUILD= "$here/gobins.sh" kube coredns crictl pause)
 bin() { awk -v s="$1" '$1 == s { print $2 }' <<<"$bins"; }
 kube=$(bin kube)
 phase "Go binaries ready"
@@ -163,7 +178,7 @@ coredns_pin=$(awk '$1 == "require" && $2 == "github.com/coredns/coredns" { print
 if ! wait "$debootstrap_pid"; then
 	die "debootstrap failed (log above; $work/debootstrap.log)"
 fi
-phase "root filesystem ready (debootstrap took $(cat "$work/debootstrap.seconds")s)"
+phase "root filesystem ready (debootstrap or unpack took $(cat "$work/debootstrap.seconds")s)"
 
 R=$rootfs
 # 2. kind's node files, as kind's images/base/Dockerfile lays them out.
@@ -235,7 +250,8 @@ mkimage() {
 		echo "ENTRYPOINT $3"
 	} >"$d/Dockerfile"
 	echo Dockerfile >"$d/.dockerignore"
-	docker build -q -t "$2" "$d" >/dev/null || die "docker build of $2 failed"
+	local out
+	out=$(docker build -q -t "$2" "$d" 2>&1) || { printf '%s\n' "$out" >&2; die "docker build of $2 failed"; }
 }
 built_tags=()
 for c in kube-apiserver kube-controller-manager kube-scheduler; do
@@ -250,22 +266,24 @@ mkdir -p "$img/etcd/var/lib/etcd"
 mkimage etcd "$etcd_tag" '["/usr/local/bin/etcd"]'
 built_tags+=("$etcd_tag")
 # kube-proxy programs iptables: it needs the xtables tools and the libraries
-# they load, taken from the node's own root filesystem (same glibc). The
-# plain names point at the nft backend, which is what Debian 12 and kind's
-# entrypoint use on current hosts.
+# they load, taken from the node's own root filesystem (same glibc), and
+# kube-proxy/iptables-wrapper (run by the node's dash) to pick the backend
+# the node uses, as the upstream image does.
 d=$img/kube-proxy
 base_dir "$d"
 install -m 0755 "$kube/kube-proxy" "$d/usr/local/bin/"
-mkdir -p "$d/usr/sbin" "$d/usr/lib/x86_64-linux-gnu/xtables" "$d/run" "$d/var/lib/kube-proxy" "$d/lib/modules"
+mkdir -p "$d/bin" "$d/usr/sbin" "$d/usr/lib/x86_64-linux-gnu/xtables" "$d/run" "$d/var/lib/kube-proxy" "$d/lib/modules"
 cp -L "$R/usr/sbin/xtables-nft-multi" "$R/usr/sbin/xtables-legacy-multi" "$d/usr/sbin/"
+cp -L "$R/bin/dash" "$d/bin/sh"
+install -m 0755 "$here/kube-proxy/iptables-wrapper" "$d/usr/sbin/iptables-wrapper"
 cp -a "$R/usr/lib/x86_64-linux-gnu/xtables/." "$d/usr/lib/x86_64-linux-gnu/xtables/"
 for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
-	ln -sf xtables-nft-multi "$d/usr/sbin/$t"
+	ln -sf iptables-wrapper "$d/usr/sbin/$t"
 	ln -sf xtables-nft-multi "$d/usr/sbin/${t/tables/tables-nft}"
 	ln -sf xtables-legacy-multi "$d/usr/sbin/${t/tables/tables-legacy}"
 done
-for f in "$d"/usr/sbin/xtables-*-multi "$d"/usr/lib/x86_64-linux-gnu/xtables/*.so; do
-	chroot "$R" ldd "${f#"$d"}" 2>/dev/null | awk '/=>/ { print $3 } $1 ~ /^\// { print $1 }' | grep '^/'
+for f in "$d"/bin/sh "$d"/usr/sbin/xtables-*-multi "$d"/usr/lib/x86_64-linux-gnu/xtables/*.so; do
+	chroot "$R" ldd "/${f#"$d"/}" 2>/dev/null | awk '/=>/ { print $3 } $1 ~ /^\// { print $1 }' | grep '^/'
 done | sort -u | while read -r l; do
 	mkdir -p "$d$(dirname "$l")"
 	cp -L "$R$l" "$d$l"
