@@ -48,6 +48,8 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+# A run killed before its cleanup leaves its cluster behind; it is ours.
+"$kind" delete cluster --name "$name" >/dev/null 2>&1 || true
 k() { "$kubectl" "$@"; }
 timed() { # timed LABEL CMD...: run, log its time, fail with LABEL
 	local label=$1 s=$SECONDS
@@ -106,4 +108,5 @@ timed "placeholder Deployment Available (gRPC readiness probe)" k rollout status
 timed "Job reached hello.default.svc.cluster.local:50051" k wait job/reach-hello --for=condition=complete --timeout=120s
 k logs job/reach-hello >&2 || true
 log "kube-system: $(k -n kube-system get pods --no-headers | awk '{ print $1 "=" $3 }' | tr '\n' ' ')"
+log "kube-proxy: $(k -n kube-system logs daemonset/kube-proxy 2>&1 | grep -ciE "error|fail") error lines; iptables backend $(docker exec "$name-control-plane" sh -c "cat /proc/\$(pgrep -xo kube-proxy)/root/run/novadev-iptables-mode" 2>/dev/null || echo unknown)"
 log "PASS in $((SECONDS - total))s (before delete)"
