@@ -127,7 +127,8 @@ exec 8>"$cache/kind-node/.lock"
 flock 8
 drop_work
 debootstrap_pid=
-trap '[[ -n $debootstrap_pid ]] && kill "$debootstrap_pid" 2>/dev/null; wait; drop_work' EXIT
+# (|| true: under set -e a failing command would end the trap before drop_work)
+trap '{ [[ -z $debootstrap_pid ]] || kill "$debootstrap_pid" 2>/dev/null || true; }; wait || true; drop_work' EXIT
 mkdir -p "$work"
 
 # 1. The root filesystem (network-bound) while the Go builds (CPU-bound) run.
