@@ -309,9 +309,9 @@ func (b *builder) metrics(s *catalog.Service) {
 	c.Run = func(ctx context.Context) (string, error) {
 		addr, err := b.inst.Address(s.Name, port)
 		if errors.Is(err, ErrNotPublished) {
-			// a skip would need to be decided before running; say plainly
-			// that only reachability of the service was proven
-			return fmt.Sprintf("metrics port %d not reachable from here on this target (%v): not checked", port, err), nil
+			// the gRPC check still proves the service answers; say plainly
+			// that its metrics were not looked at
+			return "", &SkipError{Reason: fmt.Sprintf("metrics not checked: %v", err)}
 		}
 		if err != nil {
 			return "", err

@@ -32,6 +32,13 @@ import (
 // target: checks that need it are skipped with the reason, not failed.
 var ErrNotPublished = errors.New("port not reachable from the host on this target")
 
+// SkipError, returned by a check's Run, marks the check skipped rather
+// than failed: what it would look at cannot be reached on this target, and
+// the report says so.
+type SkipError struct{ Reason string }
+
+func (e *SkipError) Error() string { return e.Reason }
+
 // Instance is a running environment as verify sees it. Backends implement
 // it; nothing here knows about Docker or Kubernetes.
 type Instance interface {
@@ -264,6 +271,11 @@ func Run(ctx context.Context, name string, checks []Check, o Options) *Report {
 			t0 := o.Now()
 			msg, err := runOne(ctx, c, o.Timeout)
 			res.Duration = o.Now().Sub(t0)
+			var skip *SkipError
+			if errors.As(err, &skip) {
+				res.Status, res.Message = Skipped, skip.Reason
+				return
+			}
 			if err != nil {
 				res.Status, res.Message = Failed, err.Error()
 				if o.LogTail != nil && c.Node != "" {

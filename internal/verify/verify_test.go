@@ -28,6 +28,8 @@ type fakeInstance struct {
 	c     *catalog.Catalog
 	down  map[string]string // node -> why it is not ready
 	addrs map[string]string // "node:port" -> host:port
+	// unpublished "node:port"s are not reachable from the host
+	unpublished map[string]bool
 	logs  map[string]string
 	mu    sync.Mutex
 	asked []string // nodes whose logs were asked for
@@ -37,12 +39,15 @@ func newFake(t *testing.T) *fakeInstance {
 	t.Helper()
 	c, err := catalog.Load("../../envs/nova.yaml", catalog.Options{Env: "ci"})
 	require.NoError(t, err)
-	return &fakeInstance{c: c, down: map[string]string{}, addrs: map[string]string{}, logs: map[string]string{}}
+	return &fakeInstance{c: c, down: map[string]string{}, addrs: map[string]string{}, logs: map[string]string{}, unpublished: map[string]bool{}}
 }
 
 func (f *fakeInstance) Name() string              { return "nova-fake" }
 func (f *fakeInstance) Catalog() *catalog.Catalog { return f.c }
 func (f *fakeInstance) Address(node string, port int) (string, error) {
+	if f.unpublished[fmt.Sprintf("%s:%d", node, port)] {
+		return "", fmt.Errorf("%s port %d: %w", node, port, ErrNotPublished)
+	}
 	if a, ok := f.addrs[fmt.Sprintf("%s:%d", node, port)]; ok {
 		return a, nil
 	}
@@ -288,7 +293,8 @@ func TestChecksAgainstFakes(t *testing.T) {
 	f.addrs["notification-service:50051"] = grpcServer(t, healthpb.HealthCheckResponse_NOT_SERVING)
 	f.addrs["user-service:9090"] = metricsServer(t, "# HELP up whether\n# TYPE up gauge\nup 1\n")
 	f.addrs["notification-service:9090"] = metricsServer(t, "<html>not metrics</html>\n")
-	want := []string{"redis/up", "redis-cluster-init/completed", "redis/cluster", "user-service/ready", "user-service/grpc",
+	f.unpublished["content-service:9090"] = true
+	want := []string{"content-service/metrics", "redis/up", "redis-cluster-init/completed", "redis/cluster", "user-service/ready", "user-service/grpc",
 		"user-service/metrics", "notification-service/ready", "notification-service/grpc", "notification-service/metrics"}
 	var checks []Check
 	for _, c := range Checks(f) {
@@ -323,6 +329,9 @@ func TestChecksAgainstFakes(t *testing.T) {
 	require.Equal(t, Failed, nm.Status)
 	require.Contains(t, nm.Message, "no Prometheus metrics")
 	require.Contains(t, f.asked, "notification-service", "the failed service's logs were fetched")
+	cm := find(t, rep, "content-service/metrics")
+	require.Equal(t, Skipped, cm.Status, "an unreachable metrics port is a skip that says so")
+	require.Equal(t, "metrics not checked: content-service port 9090: "+ErrNotPublished.Error(), cm.Message)
 }
 
 // A service running its real image must list its own API by reflection;
