@@ -30,9 +30,9 @@ type fakeInstance struct {
 	addrs map[string]string // "node:port" -> host:port
 	// unpublished "node:port"s are not reachable from the host
 	unpublished map[string]bool
-	logs  map[string]string
-	mu    sync.Mutex
-	asked []string // nodes whose logs were asked for
+	logs        map[string]string
+	mu          sync.Mutex
+	asked       []string // nodes whose logs were asked for
 }
 
 func newFake(t *testing.T) *fakeInstance {
