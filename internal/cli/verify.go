@@ -184,6 +184,9 @@ func (d *dockerInstance) Node(_ context.Context, name string) (verify.NodeState,
 	if ns == nil {
 		return verify.NodeState{}, fmt.Errorf("%s is not a node of this environment", name)
 	}
+	if ns.Action == supervisor.Skip {
+		return verify.NodeState{Skip: ns.Reason}, nil
+	}
 	if ns.Kind == catalog.KindBootstrap {
 		return d.bootstrapState(ns), nil
 	}

@@ -115,6 +115,9 @@ func (b *builder) ready(ctx context.Context, node string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if ns.Skip != "" {
+		return "", &SkipError{Reason: node + " does not run here: " + ns.Skip}
+	}
 	if !ns.Ready {
 		return "", fmt.Errorf("%s is not ready: %s", node, ns.Detail)
 	}

@@ -73,6 +73,10 @@ type NodeState struct {
 	Ready bool
 	// Detail says why not ready, or what was found ("3 containers running").
 	Detail string
+	// Skip, when set, says the backend does not run the node here (an
+	// optional store without an image, a bootstrap of such a store): its
+	// checks are skipped with this reason instead of failing.
+	Skip string
 }
 
 // Kind is the type of a check.
@@ -253,7 +257,13 @@ func Run(ctx context.Context, name string, checks []Check, o Options) *Report {
 					continue // a node without a gate check cannot block
 				}
 				<-ch
-				if g := rep.Results[gateIdx[n]]; g.Status != Passed {
+				g := rep.Results[gateIdx[n]]
+				if g.Status == Skipped {
+					res.Status = Skipped
+					res.Message = fmt.Sprintf("not run: needs %s, whose check %s was skipped: %s", n, g.ID, firstLine(g.Message))
+					return
+				}
+				if g.Status != Passed {
 					res.Status, res.Blocked = Failed, n
 					res.Message = fmt.Sprintf("not run: needs %s, whose check %s %s", n, g.ID, g.Status)
 					if g.Message != "" {

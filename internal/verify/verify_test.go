@@ -426,3 +426,19 @@ func TestClusterChecks(t *testing.T) {
 	require.Equal(t, "missing: allow-auth-service", np.Message)
 	require.Equal(t, 3, rep.Count(Failed))
 }
+
+// A node the backend does not run here (an optional store without an
+// image) skips its gate and, with the reason, what needs it.
+func TestSkippedGateSkipsDependents(t *testing.T) {
+	checks := []Check{
+		{ID: "elasticsearch/up", Node: "elasticsearch", Gate: true, Run: func(context.Context) (string, error) {
+			return "", &SkipError{Reason: "elasticsearch does not run here: optional store without an image"}
+		}},
+		{ID: "search-service/index", Node: "search-service", Needs: []string{"elasticsearch"}, Run: func(context.Context) (string, error) { panic("must not run") }},
+	}
+	rep := Run(context.Background(), "nova-test", checks, Options{})
+	require.True(t, rep.OK(), "skips are not failures")
+	require.Equal(t, 2, rep.Count(Skipped))
+	require.Equal(t, "not run: needs elasticsearch, whose check elasticsearch/up was skipped: elasticsearch does not run here: optional store without an image",
+		find(t, rep, "search-service/index").Message)
+}
