@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -91,6 +92,10 @@ func runVerify(ctx context.Context, s Streams, g *Global, o *verifyOptions) erro
 }
 
 func writeJUnit(path string, rep *verify.Report) error {
+	// CI passes paths inside an artifacts directory that may not exist yet
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("--junit: %w", err)
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("--junit: %w", err)

@@ -117,7 +117,7 @@ images:
 	require.Equal(t, 0, code, out)
 
 	// healthy: every check passes, at least ten testcases with times
-	report := filepath.Join(dir, "healthy.xml")
+	report := filepath.Join(dir, "artifacts", "healthy.xml") // --junit creates the directory
 	start := time.Now()
 	out, code = novadev(t, env, "verify", "--junit", report)
 	t.Logf("verify (healthy) in %s:\n%s", time.Since(start).Round(time.Millisecond), lastLines(out, 3))
