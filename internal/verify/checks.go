@@ -189,13 +189,13 @@ func (b *builder) store(st *catalog.Store) {
 			return probe.Redis{Addrs: addrs}, nil
 		}
 	case catalog.StoreKafka:
-		c.What = "the Kafka broker answers ApiVersions and metadata"
+		c.What = "every Kafka broker answers metadata and ApiVersions (the guide's kafka-broker-api-versions.sh)"
 		probeOf = func(context.Context) (probe.Check, error) {
 			addr, err := b.inst.Address(st.Name, st.Port)
 			if err != nil {
 				return nil, err
 			}
-			return probe.Kafka{Brokers: []string{addr}, Dial: b.inst.Dial}, nil
+			return kafkaBrokers{addr: addr, dial: b.inst.Dial}, nil
 		}
 	case catalog.StoreClickHouse:
 		c.What = "ClickHouse answers /ping and SELECT 1 over HTTP"
@@ -630,7 +630,7 @@ func (b *builder) clickhouse(st *catalog.Store) {
 			if len(problems) > 0 {
 				return "", errors.New(strings.Join(problems, "; "))
 			}
-			return fmt.Sprintf("%d databases, %d tables present", len(st.Databases), n), nil
+			return fmt.Sprintf("databases %s present with %d tables", strings.Join(dbNames(st), ", "), n), nil
 		},
 	})
 }
@@ -696,4 +696,49 @@ func checkMetrics(ctx context.Context, addr string) (string, error) {
 		return "", fmt.Errorf("GET /metrics on %s: no Prometheus metrics in %d bytes (%s)", addr, len(body), resp.Header.Get("Content-Type"))
 	}
 	return fmt.Sprintf("/metrics on %s: %d metric families, %d samples", addr, families, samples), nil
+}
+
+// kafkaBrokers asks every broker the metadata names for its API versions.
+type kafkaBrokers struct {
+	addr string
+	dial probe.DialFunc
+}
+
+func (k kafkaBrokers) Check(ctx context.Context) (bool, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.addr), kgo.Dialer(k.dial), kgo.RequestRetries(0), kgo.RetryTimeout(0))
+	if err != nil {
+		return false, err
+	}
+	defer cl.Close()
+	vs, err := kadm.NewClient(cl).ApiVersions(ctx)
+	if err != nil {
+		return false, err
+	}
+	if len(vs) == 0 {
+		return false, errors.New("metadata lists no brokers")
+	}
+	var problems []string
+	for _, v := range vs.Sorted() {
+		if v.Err != nil {
+			problems = append(problems, fmt.Sprintf("broker %d: %v", v.NodeID, v.Err))
+		} else if _, ok := v.KeyMaxVersion(3); !ok { // 3: Metadata
+			problems = append(problems, fmt.Sprintf("broker %d lists no Metadata API", v.NodeID))
+		}
+	}
+	if len(problems) > 0 {
+		return false, errors.New(strings.Join(problems, "; "))
+	}
+	return true, nil
+}
+
+func (k kafkaBrokers) String() string {
+	return "kafka metadata and ApiVersions of every broker via " + k.addr
+}
+
+func dbNames(st *catalog.Store) []string {
+	var out []string
+	for _, db := range st.Databases {
+		out = append(out, db.Name)
+	}
+	return out
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -441,4 +442,39 @@ func TestSkippedGateSkipsDependents(t *testing.T) {
 	require.Equal(t, 2, rep.Count(Skipped))
 	require.Equal(t, "not run: needs elasticsearch, whose check elasticsearch/up was skipped: elasticsearch does not run here: optional store without an image",
 		find(t, rep, "search-service/index").Message)
+}
+
+// The Kafka checks against franz-go's in-process broker: every broker
+// answers ApiVersions; a missing topic and a wrong partition count are
+// named.
+func TestKafkaChecksAgainstKfake(t *testing.T) {
+	f := newFake(t)
+	st := f.c.Stores["kafka"]
+	var names []string
+	for _, tp := range st.Topics {
+		if tp.Name != "trust-safety.reports" {
+			names = append(names, tp.Name)
+		}
+	}
+	kc, err := kfake.NewCluster(kfake.NumBrokers(2), kfake.SeedTopics(6, names...))
+	require.NoError(t, err)
+	t.Cleanup(kc.Close)
+	f.addrs[fmt.Sprintf("kafka:%d", st.Port)] = kc.ListenAddrs()[0]
+
+	ok, err := kafkaBrokers{addr: kc.ListenAddrs()[0]}.Check(context.Background())
+	require.True(t, ok, "%v", err)
+
+	var checks []Check
+	for _, c := range Checks(f) {
+		if c.ID == "kafka/up" || c.ID == "kafka/topics" || c.ID == "kafka-topics/completed" {
+			checks = append(checks, c)
+		}
+	}
+	rep := Run(context.Background(), f.Name(), checks, Options{Timeout: 10 * time.Second})
+	require.Equal(t, Passed, find(t, rep, "kafka/up").Status, find(t, rep, "kafka/up").Message)
+	topics := find(t, rep, "kafka/topics")
+	require.Equal(t, Failed, topics.Status)
+	require.Contains(t, topics.Message, "trust-safety.reports missing")
+	require.Contains(t, topics.Message, "analytics.user-activity has 6 partitions, want 3")
+	require.NotContains(t, topics.Message, "feed.post-published", "a topic as the catalog says is not a problem")
 }
