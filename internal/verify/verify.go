@@ -230,8 +230,9 @@ func Run(ctx context.Context, name string, checks []Check, o Options) *Report {
 		return &Report{Instance: name, Started: start, Results: []Result{{ID: "verify/checks", Status: Failed, Message: err.Error()}}}
 	}
 	rep := &Report{Instance: name, Started: start, Results: make([]Result, len(checks))}
-	// gate[node] is closed when the node's gate check is done; gateOK says
-	// whether it passed (written before the close).
+	// gate[node] is closed when the node's gate check is done; its result
+	// (at gateIdx[node]) is written before the close, so waiters read it
+	// without a lock.
 	gate := map[string]chan struct{}{}
 	gateIdx := map[string]int{}
 	for i, c := range checks {
