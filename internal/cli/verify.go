@@ -23,6 +23,7 @@ import (
 func init() { register(newVerify) }
 
 type verifyOptions struct {
+	only     []string
 	junit    string
 	timeout  time.Duration
 	parallel int
@@ -48,6 +49,7 @@ carry the log tail of the node concerned). Exit code 1 when a check fails.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runVerify(cmd.Context(), s, g, o) },
 	}
 	f := cmd.Flags()
+	f.StringSliceVar(&o.only, "only", nil, "verify only these services and what they need (as up --only started them)")
 	f.StringVar(&o.junit, "junit", "", "write a JUnit XML report to this file")
 	f.DurationVar(&o.timeout, "check-timeout", 15*time.Second, "give up on one check after this long")
 	f.IntVar(&o.parallel, "parallel", 8, "checks run at once")
@@ -68,7 +70,15 @@ func runVerify(ctx context.Context, s Streams, g *Global, o *verifyOptions) erro
 	if len(inst.obs.Containers) == 0 {
 		return &ExitError{Code: 1, Err: fmt.Errorf("%s: nothing runs (novadev up starts it)", inst.Name())}
 	}
-	rep := verify.Run(ctx, inst.Name(), verify.Checks(inst), verify.Options{
+	checks := verify.Checks(inst)
+	if len(o.only) > 0 {
+		nodes, err := st.c.Graph().Closure(o.only...)
+		if err != nil {
+			return fmt.Errorf("--only: %w", err)
+		}
+		checks = verify.Select(checks, nodes)
+	}
+	rep := verify.Run(ctx, inst.Name(), checks, verify.Options{
 		Parallel: o.parallel, Timeout: o.timeout, LogTail: inst.LogTail, LogLines: o.logLines,
 	})
 	if o.junit != "" {

@@ -742,3 +742,16 @@ func dbNames(st *catalog.Store) []string {
 	}
 	return out
 }
+
+// Select keeps the checks about the given graph nodes (the closure of
+// `up --only`'s services): an environment started in part is verified in
+// the same part. Checks about no node (NetworkPolicies) are kept.
+func Select(checks []Check, nodes []string) []Check {
+	var out []Check
+	for _, c := range checks {
+		if c.Node == "" || slices.Contains(nodes, c.Node) {
+			out = append(out, c)
+		}
+	}
+	return out
+}

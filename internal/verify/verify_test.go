@@ -478,3 +478,21 @@ func TestKafkaChecksAgainstKfake(t *testing.T) {
 	require.Contains(t, topics.Message, "analytics.user-activity has 6 partitions, want 3")
 	require.NotContains(t, topics.Message, "feed.post-published", "a topic as the catalog says is not a problem")
 }
+
+func TestSelect(t *testing.T) {
+	f := newFake(t)
+	nodes, err := f.c.Graph().Closure("user-service")
+	require.NoError(t, err)
+	got := Select(Checks(f), nodes)
+	var names []string
+	for _, c := range got {
+		names = append(names, c.ID)
+	}
+	require.Contains(t, names, "user-service/grpc")
+	require.Contains(t, names, "postgres/up")
+	require.Contains(t, names, "migrations/completed")
+	require.Contains(t, names, "feed-service/database-login", "postgres-init creates every service's user, so logins are checked")
+	require.NotContains(t, names, "feed-service/grpc", "a service --only did not start is not checked")
+	require.NotContains(t, names, "redis/cluster")
+	require.NoError(t, validate(got))
+}
