@@ -683,15 +683,7 @@ func checkMetrics(ctx context.Context, addr string) (string, error) {
 	if resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("GET /metrics on %s: HTTP %d", addr, resp.StatusCode)
 	}
-	families, samples := 0, 0
-	for _, line := range strings.Split(string(body), "\n") {
-		switch {
-		case strings.HasPrefix(line, "# TYPE "):
-			families++
-		case line != "" && !strings.HasPrefix(line, "#"):
-			samples++
-		}
-	}
+	families, samples := countMetrics(string(body))
 	if families == 0 || samples == 0 {
 		return "", fmt.Errorf("GET /metrics on %s: no Prometheus metrics in %d bytes (%s)", addr, len(body), resp.Header.Get("Content-Type"))
 	}
@@ -754,4 +746,19 @@ func Select(checks []Check, nodes []string) []Check {
 		}
 	}
 	return out
+}
+
+// countMetrics counts the metric families (# TYPE lines) and samples of a
+// Prometheus text exposition.
+func countMetrics(body string) (families, samples int) {
+	for _, line := range strings.Split(body, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "# TYPE "):
+			families++
+		case line != "" && !strings.HasPrefix(line, "#"):
+			samples++
+		}
+	}
+	return families, samples
 }

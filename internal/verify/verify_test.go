@@ -496,3 +496,23 @@ func TestSelect(t *testing.T) {
 	require.NotContains(t, names, "redis/cluster")
 	require.NoError(t, validate(got))
 }
+
+func TestCountMetrics(t *testing.T) {
+	f, s := countMetrics("# HELP up whether\n# TYPE up gauge\nup 1\n# TYPE x counter\nx_total{a=\"b\"} 2\nx_total{a=\"c\"} 3\n\n")
+	require.Equal(t, 2, f)
+	require.Equal(t, 3, s)
+	f, s = countMetrics("<html>\n</html>")
+	require.Zero(t, f, "HTML has no metric families")
+	require.Equal(t, 2, s)
+}
+
+func FuzzCountMetrics(f *testing.F) {
+	f.Add("# TYPE up gauge\nup 1\n")
+	f.Add("#\n# TYPE \n\r\n")
+	f.Fuzz(func(t *testing.T, body string) {
+		fam, smp := countMetrics(body)
+		if fam < 0 || smp < 0 || fam+smp > strings.Count(body, "\n")+1 {
+			t.Fatalf("%d families and %d samples from %q", fam, smp, body)
+		}
+	})
+}
