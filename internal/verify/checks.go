@@ -262,6 +262,11 @@ func (b *builder) service(s *catalog.Service) {
 	})
 }
 
+// placeholder reports whether s runs the environment's placeholder image.
+func (b *builder) placeholder(s *catalog.Service) bool {
+	return b.c.Env != nil && b.c.Env.Images.Placeholder != "" && s.Image == b.c.Env.Images.Placeholder
+}
+
 func portOf(s *catalog.Service, name string) int {
 	for _, p := range s.Ports {
 		if p.Name == name {
@@ -269,12 +274,6 @@ func portOf(s *catalog.Service, name string) int {
 		}
 	}
 	return 0
-}
-
-// placeholder reports whether s runs the environment's placeholder image,
-// which serves health and reflection but not the service's own API.
-func (b *builder) placeholder(s *catalog.Service) bool {
-	return b.c.Env != nil && b.c.Env.Images.Placeholder != "" && s.Image == b.c.Env.Images.Placeholder
 }
 
 func (b *builder) grpc(s *catalog.Service) {
@@ -286,16 +285,25 @@ func (b *builder) grpc(s *catalog.Service) {
 		b.add(c)
 		return
 	}
-	api := s.API
-	if b.placeholder(s) {
-		api = "" // the placeholder does not serve the real API
+	if s.API != "" {
+		c.What += "; reflection lists " + s.API
 	}
+	// A placeholder serves the API only when it was given the proto files
+	// (NOVA_PROTO_DIR); without them it serves health and reflection, its
+	// documented reduced mode, which is not a failure of the environment.
+	placeholder := b.placeholder(s)
 	c.Run = func(ctx context.Context) (string, error) {
 		addr, err := b.inst.Address(s.Name, port)
 		if err != nil {
 			return "", err
 		}
-		return checkGRPC(ctx, addr, api)
+		msg, err := checkGRPC(ctx, addr, s.API)
+		var missing *missingAPIError
+		if placeholder && errors.As(err, &missing) {
+			return fmt.Sprintf("SERVING; reflection lists %s (a placeholder without the proto files: %s not served)",
+				strings.Join(missing.listed, ", "), s.API), nil
+		}
+		return msg, err
 	}
 	b.add(c)
 }
@@ -349,7 +357,7 @@ func (b *builder) databases(pg *catalog.Store, services []*catalog.Service) {
 	b.add(Check{
 		ID: pg.Name + "/databases", Kind: KindDatabases, Node: pg.Name,
 		Needs: storeNeeds(pg, b.bootstrapsOf(pg.Name, catalog.StepPostgresInit)...),
-		What:  fmt.Sprintf("the %d service databases exist, each owned by its service user", len(want)),
+		What:  fmt.Sprintf("the %d service databases exist, each owned by its owner role", len(want)),
 		Run: func(ctx context.Context) (string, error) {
 			conn, err := b.pgConnect(ctx, pg, bootstrap.PostgresSuperuser, catalog.SuperuserPasswordVar, "postgres")
 			if err != nil {
@@ -377,11 +385,11 @@ func (b *builder) databases(pg *catalog.Store, services []*catalog.Service) {
 					continue
 				}
 				owner, ok := owners[s.Database.Name]
-				switch {
+				switch want := bootstrap.OwnerRole(s.Database); {
 				case !ok:
 					problems = append(problems, s.Database.Name+" missing")
-				case owner != s.Database.User:
-					problems = append(problems, fmt.Sprintf("%s owned by %s, want %s", s.Database.Name, owner, s.Database.User))
+				case owner != want:
+					problems = append(problems, fmt.Sprintf("%s owned by %s, want %s", s.Database.Name, owner, want))
 				}
 			}
 			if len(problems) > 0 {
@@ -435,7 +443,9 @@ func (b *builder) migrations(pg *catalog.Store, s *catalog.Service) {
 		ID: s.Name + "/migrations", Kind: KindMigrations, Node: pg.Name, Needs: needs,
 		What: "_sqlx_migrations of " + s.Database.Name + " records every migration of " + s.Migrations + " as successful, checksums matching",
 		Run: func(ctx context.Context) (string, error) {
-			conn, err := b.pgConnect(ctx, pg, s.Database.User, catalog.PasswordVar(s.Database.User), s.Database.Name)
+			// as the superuser, as the guide's psql does: who may read the
+			// table is postgres-init's policy, not what this check proves
+			conn, err := b.pgConnect(ctx, pg, bootstrap.PostgresSuperuser, catalog.SuperuserPasswordVar, s.Database.Name)
 			if err != nil {
 				return "", err
 			}

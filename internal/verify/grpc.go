@@ -39,7 +39,7 @@ func checkGRPC(ctx context.Context, addr, api string) (string, error) {
 		return "", fmt.Errorf("reflection on %s lists no services", addr)
 	}
 	if api != "" && !slices.Contains(names, api) {
-		return "", fmt.Errorf("reflection on %s lists %s, not %s", addr, strings.Join(names, ", "), api)
+		return "", &missingAPIError{addr: addr, api: api, listed: names}
 	}
 	return fmt.Sprintf("SERVING; reflection lists %s", strings.Join(names, ", ")), nil
 }
@@ -100,4 +100,14 @@ func listV1alpha(ctx context.Context, conn *grpc.ClientConn) ([]string, error) {
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// missingAPIError says reflection answered without the service's API.
+type missingAPIError struct {
+	addr, api string
+	listed    []string
+}
+
+func (e *missingAPIError) Error() string {
+	return fmt.Sprintf("reflection on %s lists %s, not %s", e.addr, strings.Join(e.listed, ", "), e.api)
 }

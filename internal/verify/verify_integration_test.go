@@ -96,6 +96,15 @@ func TestIntegrationVerify(t *testing.T) {
 			t.Skipf("image %s missing: build the offline set with scripts/images/build.sh", im)
 		}
 	}
+	// NOVADEV_PLACEHOLDER_TAG as in scripts/images/build.sh: a scratch
+	// placeholder build instead of the shared one
+	placeholder := os.Getenv("NOVADEV_PLACEHOLDER_TAG")
+	if placeholder == "" {
+		placeholder = "novadev/placeholder:dev"
+	}
+	if _, err := d.ImageID(ctx, placeholder); err != nil {
+		t.Fatalf("NOVADEV_PLACEHOLDER_TAG=%s: %v", placeholder, err)
+	}
 	dir := t.TempDir()
 	env := filepath.Join(dir, "h8-verify.yaml")
 	require.NoError(t, os.WriteFile(env, []byte(`apiVersion: novadev/v1alpha1
@@ -104,7 +113,7 @@ metadata: {name: h8-verify}
 project: `+project+`
 hostPortBase: `+portBase+`
 images:
-  placeholder: novadev/placeholder:dev
+  placeholder: `+placeholder+`
   stores: {postgres: "novadev/postgres:15", redis: "novadev/redis:7", kafka: "novadev/kafka:kfake", clickhouse: "novadev/clickhouse:18.16"}
 `), 0o644))
 	t.Cleanup(func() {

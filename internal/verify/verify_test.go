@@ -255,12 +255,16 @@ func TestChecksOfNovaCatalog(t *testing.T) {
 	require.NotContains(t, byID["notification-service/grpc"].Upstream, "notification-service")
 }
 
-// grpcServer serves health (status as given) and reflection on loopback.
-func grpcServer(t *testing.T, status healthpb.HealthCheckResponse_ServingStatus) string {
+// grpcServer serves health (status as given), reflection and empty
+// services named apis on loopback.
+func grpcServer(t *testing.T, status healthpb.HealthCheckResponse_ServingStatus, apis ...string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	gs := grpc.NewServer()
+	for _, api := range apis {
+		gs.RegisterService(&grpc.ServiceDesc{ServiceName: api, HandlerType: (*any)(nil)}, struct{}{})
+	}
 	hs := health.NewServer()
 	hs.SetServingStatus("", status)
 	healthpb.RegisterHealthServer(gs, hs)
@@ -290,7 +294,7 @@ func TestChecksAgainstFakes(t *testing.T) {
 	f := newFake(t)
 	f.down["redis"] = "nova-fake-redis-2-1 is exited"
 	f.logs["redis"] = "redis-2 | # Cluster state changed: fail\n"
-	f.addrs["user-service:50051"] = grpcServer(t, healthpb.HealthCheckResponse_SERVING)
+	f.addrs["user-service:50051"] = grpcServer(t, healthpb.HealthCheckResponse_SERVING, "nova.user.v1.UserService")
 	f.addrs["notification-service:50051"] = grpcServer(t, healthpb.HealthCheckResponse_NOT_SERVING)
 	f.addrs["user-service:9090"] = metricsServer(t, "# HELP up whether\n# TYPE up gauge\nup 1\n")
 	f.addrs["notification-service:9090"] = metricsServer(t, "<html>not metrics</html>\n")
@@ -317,7 +321,7 @@ func TestChecksAgainstFakes(t *testing.T) {
 	require.Equal(t, Passed, find(t, rep, "user-service/ready").Status)
 	g := find(t, rep, "user-service/grpc")
 	require.Equal(t, Passed, g.Status, g.Message)
-	require.Contains(t, g.Message, "grpc.health.v1.Health", "reflection listed the services")
+	require.Contains(t, g.Message, "grpc.health.v1.Health, grpc.reflection.v1.ServerReflection, grpc.reflection.v1alpha.ServerReflection, nova.user.v1.UserService", "reflection listed the services, the API among them")
 	m := find(t, rep, "user-service/metrics")
 	require.Equal(t, Passed, m.Status, m.Message)
 	require.Contains(t, m.Message, "1 metric families, 1 samples")
@@ -335,21 +339,35 @@ func TestChecksAgainstFakes(t *testing.T) {
 	require.Equal(t, "metrics not checked: content-service port 9090: "+ErrNotPublished.Error(), cm.Message)
 }
 
-// A service running its real image must list its own API by reflection;
-// the placeholder is excused.
-func TestGRPCRequiresTheAPIOfRealImages(t *testing.T) {
+// A service must list its catalog API by reflection (placeholders serve it
+// from the proto files).
+func TestGRPCRequiresTheAPI(t *testing.T) {
 	addr := grpcServer(t, healthpb.HealthCheckResponse_SERVING)
 	_, err := checkGRPC(context.Background(), addr, "nova.user.v1.UserService")
 	require.ErrorContains(t, err, "not nova.user.v1.UserService")
-	msg, err := checkGRPC(context.Background(), addr, "")
+	msg, err := checkGRPC(context.Background(), addr, "grpc.health.v1.Health")
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(msg, "SERVING; reflection lists "), msg)
 
+	// a placeholder without proto files is in its reduced mode; a real
+	// image without its API fails
 	f := newFake(t)
-	b := &builder{inst: f, c: f.c, g: f.c.Graph()}
-	require.True(t, b.placeholder(f.c.Services["user-service"]), "ci runs the placeholder")
-	f.c.Services["user-service"].Image = "ghcr.io/nova-platform/user-service:1.0.0"
-	require.False(t, b.placeholder(f.c.Services["user-service"]))
+	f.addrs["user-service:50051"] = addr
+	f.addrs["content-service:50051"] = addr
+	f.c.Services["content-service"].Image = "ghcr.io/nova-platform/content-service:1.0.0"
+	var checks []Check
+	for _, c := range Checks(f) {
+		if c.ID == "user-service/grpc" || c.ID == "content-service/grpc" {
+			checks = append(checks, c)
+		}
+	}
+	rep := Run(context.Background(), f.Name(), checks, Options{})
+	u := find(t, rep, "user-service/grpc")
+	require.Equal(t, Passed, u.Status, u.Message)
+	require.Contains(t, u.Message, "a placeholder without the proto files: nova.user.v1.UserService not served")
+	c := find(t, rep, "content-service/grpc")
+	require.Equal(t, Failed, c.Status)
+	require.Contains(t, c.Message, "not nova.content.v1.ContentService")
 }
 
 func TestClusterMasters(t *testing.T) {
