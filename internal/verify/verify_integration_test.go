@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/novadev/novadev/internal/app"
+	"github.com/novadev/novadev/internal/catalog"
 	"github.com/novadev/novadev/internal/cli"
 	"github.com/novadev/novadev/internal/driver/docker/dockertest"
 	"github.com/novadev/novadev/internal/state"
@@ -147,6 +150,7 @@ images:
 	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
 	require.Equal(t, project, rep.Instance)
 	require.Equal(t, total, len(rep.Results))
+	grpcurlAgrees(t, env, rep)
 
 	// one Redis node killed: verify fails and names Redis
 	kill := exec.Command("docker", "kill", state.ContainerName(project, "redis-2"))
@@ -172,6 +176,45 @@ images:
 		"user-service/database-login", "feed-service/grpc", "analytics-service/metrics"} {
 		require.True(t, passed[id], "%s does not involve Redis and still passes", id)
 	}
+}
+
+// grpcurlAgrees compares what user-service/grpc found by reflection with
+// grpcurl's list (the guide's own command), when grpcurl is available
+// (NOVADEV_GRPCURL from scripts/grpcurl.sh, or PATH; required under
+// NOVADEV_E2E=1).
+func grpcurlAgrees(t *testing.T, env string, rep verify.Report) {
+	t.Helper()
+	bin := os.Getenv("NOVADEV_GRPCURL")
+	if bin == "" {
+		bin, _ = exec.LookPath("grpcurl")
+	}
+	if bin == "" {
+		if os.Getenv("NOVADEV_E2E") == "1" {
+			t.Fatal("NOVADEV_E2E=1 but no grpcurl: set NOVADEV_GRPCURL=$(scripts/grpcurl.sh)")
+		}
+		t.Log("no grpcurl (scripts/grpcurl.sh builds it): reflection not compared with it")
+		return
+	}
+	c, err := catalog.Load(filepath.Join(repoRoot(), "envs", "nova.yaml"), catalog.Options{Env: env})
+	require.NoError(t, err)
+	var host int
+	for _, p := range c.Services["user-service"].Ports {
+		if p.Name == "grpc" {
+			host = p.Host
+		}
+	}
+	out, err := exec.Command(bin, "-plaintext", fmt.Sprintf("127.0.0.1:%d", host), "list").CombinedOutput()
+	require.NoError(t, err, string(out))
+	want := strings.Fields(string(out))
+	slices.Sort(want)
+	var msg string
+	for _, r := range rep.Results {
+		if r.ID == "user-service/grpc" {
+			msg = r.Message
+		}
+	}
+	listed, _, _ := strings.Cut(strings.TrimPrefix(msg, "SERVING; reflection lists "), " (")
+	require.Equal(t, strings.Join(want, ", "), listed, "verify and grpcurl list the same services")
 }
 
 func lastLines(s string, n int) string {
