@@ -15,9 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/novadev/novadev/internal/app"
+	"github.com/novadev/novadev/internal/backend/docker/dockertest"
 	"github.com/novadev/novadev/internal/catalog"
 	"github.com/novadev/novadev/internal/cli"
-	"github.com/novadev/novadev/internal/driver/docker/dockertest"
 	"github.com/novadev/novadev/internal/probe"
 )
 

@@ -21,8 +21,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/novadev/novadev/internal/backend/docker/dockertest"
 	"github.com/novadev/novadev/internal/catalog"
-	"github.com/novadev/novadev/internal/driver/docker/dockertest"
 	"github.com/novadev/novadev/internal/probe"
 	"github.com/novadev/novadev/internal/state"
 )

@@ -1,20 +1,18 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/novadev/novadev/internal/bootstrap"
 	"github.com/novadev/novadev/internal/catalog"
 )
 
-func init() { register(newBootstrap) }
-
-func newBootstrap(s Streams, g *Global) *cobra.Command {
-	var opts bootstrap.Options
-	var record bool
+func newBootstrap(s Streams, g *Global, svc Service) *cobra.Command {
+	var opts BootstrapOptions
 	cmd := &cobra.Command{
 		Use:   "bootstrap <step>",
 		Short: "Run one bootstrap step (" + strings.Join(catalog.Steps, ", ") + ")",
@@ -31,32 +29,23 @@ every difference, changes nothing, and fails when there is one.`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: catalog.Steps,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			step, ok := bootstrap.Lookup(args[0])
-			if !ok {
+			if !slices.Contains(catalog.Steps, args[0]) {
 				return &ExitError{Code: 2, Err: fmt.Errorf("unknown step %q: want one of %s", args[0], strings.Join(catalog.Steps, ", "))}
 			}
-			if record {
-				if args[0] != catalog.StepProtoValidate {
-					return &ExitError{Code: 2, Err: fmt.Errorf("--record applies to %s only", catalog.StepProtoValidate)}
-				}
-				step = bootstrap.ProtoValidate{Record: true}
+			if opts.Record && args[0] != catalog.StepProtoValidate {
+				return &ExitError{Code: 2, Err: fmt.Errorf("--record applies to %s only", catalog.StepProtoValidate)}
 			}
-			step, err := bootstrap.WithOptions(step, opts)
-			if err != nil {
-				return &ExitError{Code: 2, Err: err}
-			}
-			c, err := loadCatalog(s, g)
-			if err != nil {
-				return err
-			}
-			t, err := bootstrap.TargetsFromEnv(s.Getenv)
-			if err != nil {
-				return &ExitError{Code: 2, Err: err}
-			}
-			err = step.Run(cmd.Context(), c, t, func(format string, a ...any) {
+			err := svc.Bootstrap(cmd.Context(), g, args[0], opts, s.Getenv, func(format string, a ...any) {
 				fmt.Fprintf(s.Out, "%s: %s\n", args[0], fmt.Sprintf(format, a...))
 			})
-			if err != nil {
+			var usage *UsageError
+			switch {
+			case errors.As(err, &usage):
+				return &ExitError{Code: 2, Err: usage.Err}
+			case err != nil:
+				if perr := problemsExit(s, err); perr != err {
+					return perr
+				}
 				return &ExitError{Code: 1, Err: fmt.Errorf("%s: %w", args[0], err)}
 			}
 			fmt.Fprintf(s.Out, "%s: done\n", args[0])
@@ -65,6 +54,6 @@ every difference, changes nothing, and fails when there is one.`,
 	}
 	cmd.Flags().BoolVar(&opts.Check, "check", false, "report every difference from the catalog and change nothing (fails when there is one)")
 	cmd.Flags().BoolVar(&opts.AllowDrift, "allow-drift", false, "warn about drift the step does not correct instead of failing")
-	cmd.Flags().BoolVar(&record, "record", false, "proto-validate: write the compiled protos as the baseline for protos.version (protos.baseline)")
+	cmd.Flags().BoolVar(&opts.Record, "record", false, "proto-validate: write the compiled protos as the baseline for protos.version (protos.baseline)")
 	return cmd
 }

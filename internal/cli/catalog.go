@@ -44,3 +44,7 @@ func plural(n int, word string) string {
 	}
 	return strconv.Itoa(n) + " " + word + "s"
 }
+
+// EnvFor is the environment the global flags select (see envFor), for the
+// Service that loads the catalog itself.
+func EnvFor(g *Global) string { return envFor(g) }

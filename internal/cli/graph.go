@@ -10,8 +10,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { register(newGraph) }
-
 type graphOptions struct {
 	format string
 	only   []string

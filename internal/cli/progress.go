@@ -149,7 +149,8 @@ func (p *progress) Close() {
 	}
 }
 
-// Summary prints each node's time, the critical path and the endpoints.
+// Summary prints each node's time (failed nodes first), the critical path
+// and the endpoints of the nodes the run left running.
 func (p *progress) Summary(r *supervisor.Result, endpoints []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -171,21 +172,25 @@ func (p *progress) Summary(r *supervisor.Result, endpoints []string) {
 		}{Type: "summary", Seconds: event.Duration(r.Total), CriticalPath: r.CriticalPath, CriticalSecs: event.Duration(r.CriticalTime)}
 		for _, n := range r.Order {
 			nr := r.Nodes[n]
-			out.Nodes = append(out.Nodes, node{n, string(nr.Kind), string(nr.Action), string(nr.Status), event.Duration(nr.Duration), nr.Detail})
+			out.Nodes = append(out.Nodes, node{n, string(nr.Kind), string(nr.Op), string(nr.Status), event.Duration(nr.Duration), nr.Detail})
 		}
 		b, _ := json.Marshal(out)
 		p.out.Write(append(b, '\n'))
 		return
 	}
-	order := slices.Clone(r.Order)
+	// the failed nodes first, first failure first (the likeliest cause),
+	// then the slowest
+	failed := r.Failed()
+	order := slices.DeleteFunc(slices.Clone(r.Order), func(n string) bool { return slices.Contains(failed, n) })
 	slices.SortStableFunc(order, func(a, b string) int { return int(r.Nodes[b].Duration - r.Nodes[a].Duration) })
+	order = append(failed, order...)
 	fmt.Fprintf(p.out, "\n%-24s %-10s %-10s %8s\n", "NODE", "ACTION", "STATUS", "TIME")
 	for _, n := range order {
 		nr := r.Nodes[n]
-		fmt.Fprintf(p.out, "%-24s %-10s %-10s %7.2fs\n", n, nr.Action, nr.Status, nr.Duration.Seconds())
+		fmt.Fprintf(p.out, "%-24s %-10s %-10s %7.2fs\n", n, nr.Op, nr.Status, nr.Duration.Seconds())
 	}
 	fmt.Fprintf(p.out, "\ntotal %.2fs; critical path %.2fs: %s\n", r.Total.Seconds(), r.CriticalTime.Seconds(), strings.Join(r.CriticalPath, " -> "))
-	if len(endpoints) > 0 && len(r.Failed()) == 0 {
+	if len(endpoints) > 0 {
 		fmt.Fprintln(p.out, "\nendpoints:")
 		for _, e := range endpoints {
 			fmt.Fprintln(p.out, "  "+e)

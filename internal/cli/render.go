@@ -3,8 +3,6 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/novadev/novadev/internal/catalog"
@@ -12,11 +10,8 @@ import (
 	"github.com/novadev/novadev/internal/render/compose"
 	"github.com/novadev/novadev/internal/render/kind"
 	"github.com/novadev/novadev/internal/render/tilt"
-	"github.com/novadev/novadev/internal/secrets"
 	"github.com/spf13/cobra"
 )
-
-func init() { register(newRender) }
 
 // renderers maps a render target to its pure renderer.
 var renderers = map[string]func(*catalog.Set) (render.Files, error){
@@ -30,7 +25,7 @@ type renderOptions struct {
 	check bool
 }
 
-func newRender(s Streams, g *Global) *cobra.Command {
+func newRender(s Streams, g *Global, svc Service) *cobra.Command {
 	o := &renderOptions{}
 	cmd := &cobra.Command{
 		Use:   "render compose|kind|tilt|all",
@@ -93,22 +88,9 @@ are never changed.`,
 			if err != nil {
 				return err
 			}
-			var createdSecrets []string
-			if slices.Contains(targets, "compose") {
-				var names []string
-				for _, c := range append([]*catalog.Catalog{set.Base}, envCatalogs(set)...) {
-					names = append(names, secrets.Names(c)...)
-				}
-				createdSecrets, err = secrets.EnsureEnvFile(filepath.Join(root, "compose", ".env"), slices.Compact(slices.Sorted(slices.Values(names))))
-				if err != nil {
-					return fmt.Errorf("credentials file: %w", err)
-				}
-			}
-			var credentialFiles []string
-			if slices.Contains(targets, "kind") {
-				if credentialFiles, err = ensureKindCredentials(root, set); err != nil {
-					return fmt.Errorf("kind credentials: %w", err)
-				}
+			createdSecrets, credentialFiles, err := svc.Credentials(root, set, slices.Contains(targets, "compose"), slices.Contains(targets, "kind"))
+			if err != nil {
+				return err
 			}
 			return reportRendered(s, g, results, createdSecrets, credentialFiles)
 		},
@@ -118,14 +100,6 @@ are never changed.`,
 	_ = cmd.Flags().MarkHidden("root")
 	cmd.Flags().BoolVar(&o.check, "check", false, "write nothing; exit 1 when a rendered file differs from the catalog")
 	return cmd
-}
-
-func envCatalogs(set *catalog.Set) []*catalog.Catalog {
-	var out []*catalog.Catalog
-	for _, n := range set.EnvNames() {
-		out = append(out, set.Envs[n])
-	}
-	return out
 }
 
 // secretFiles are the git-ignored credential files a render of targets
@@ -205,41 +179,4 @@ func reportRendered(s Streams, g *Global, results []render.Result, createdSecret
 	}
 	fmt.Fprintln(s.Out)
 	return nil
-}
-
-// ensureKindCredentials writes kind/overlays/{dev,pr}/credentials.env
-// (mode 0600, git-ignored) when missing, with the same passwords as
-// compose/.env (created there first if needed), so both targets share one
-// set of credentials. Existing files are never rewritten.
-func ensureKindCredentials(root string, set *catalog.Set) ([]string, error) {
-	envFile := filepath.Join(root, "compose", ".env")
-	var created []string
-	for _, overlay := range catalog.KindOverlays {
-		// the environment rendered as this overlay names the keys
-		c := set.ForKindOverlay(overlay)
-		if c == nil {
-			c = set.Base
-		}
-		path := filepath.Join(root, "kind", "overlays", overlay, "credentials.env")
-		if _, err := os.Stat(path); err == nil {
-			continue
-		}
-		keys := kind.CredentialKeys(c)
-		if _, err := secrets.EnsureEnvFile(envFile, keys); err != nil {
-			return created, err
-		}
-		data, err := os.ReadFile(envFile)
-		if err != nil {
-			return created, err
-		}
-		values := secrets.Values(data)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return created, err
-		}
-		if err := os.WriteFile(path, kind.CredentialsEnv(c, func(k string) string { return values[k] }), 0o600); err != nil {
-			return created, err
-		}
-		created = append(created, filepath.ToSlash(filepath.Join("kind", "overlays", overlay, "credentials.env")))
-	}
-	return created, nil
 }

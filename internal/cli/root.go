@@ -45,13 +45,17 @@ type Global struct {
 	// a missing local.yaml means the bare catalog (e.g. a catalog mounted
 	// alone into a kind Job).
 	EnvExplicit bool
+	// Target is what runs the environment: docker (kind and kube arrive
+	// with their backends).
+	Target string
 }
 
 // Version is set at build time with -ldflags "-X .../internal/cli.Version=...".
 var Version = "dev"
 
-// NewRoot builds the novadev command tree.
-func NewRoot(s Streams) *cobra.Command {
+// NewRoot builds the novadev command tree; svc carries out the verbs that
+// touch a target.
+func NewRoot(s Streams, svc Service) *cobra.Command {
 	g := &Global{}
 	root := &cobra.Command{
 		Use:   "novadev",
@@ -79,6 +83,7 @@ and a Tiltfile, and runs the stack on Docker with every service proven ready.`,
 	pf.StringVar(&g.Env, "env", def("NOVADEV_ENV", "local"), "environment overlay: a name next to the catalog (local, ci, pr) or a file; \"\" for the bare catalog (env NOVADEV_ENV)")
 	pf.StringVarP(&g.Output, "output", "o", "text", "output format: text or json")
 	pf.BoolVar(&g.NoColor, "no-color", s.Getenv("NO_COLOR") != "", "disable colour (also NO_COLOR)")
+	pf.StringVar(&g.Target, "target", def("NOVADEV_TARGET", "docker"), "what runs the environment: docker (env NOVADEV_TARGET)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		g.EnvExplicit = cmd.Flags().Changed("env") || s.Getenv("NOVADEV_ENV") != ""
 		if g.Output != "text" && g.Output != "json" {
@@ -86,13 +91,19 @@ and a Tiltfile, and runs the stack on Docker with every service proven ready.`,
 		}
 		return nil
 	}
-	for _, add := range commands {
-		root.AddCommand(add(s, g))
-	}
+	root.AddCommand(
+		newValidate(s, g),
+		newGraph(s, g),
+		newRender(s, g, svc),
+		newUp(s, g, svc),
+		newDown(s, g, svc),
+		newStatus(s, g, svc),
+		newLogs(s, g, svc),
+		newDoctor(s, g, svc),
+		newBootstrap(s, g, svc),
+		newWait(s, g, svc),
+		newVersion(s, g),
+		newCompletion(s, g),
+	)
 	return root
 }
-
-// commands registers every verb; each file adds its constructor in init.
-var commands []func(Streams, *Global) *cobra.Command
-
-func register(f func(Streams, *Global) *cobra.Command) { commands = append(commands, f) }

@@ -9,8 +9,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { register(newValidate) }
-
 func newValidate(s Streams, g *Global) *cobra.Command {
 	var all bool
 	cmd := &cobra.Command{

@@ -9,8 +9,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { register(newVersion) }
-
 func newVersion(s Streams, g *Global) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -128,7 +130,7 @@ func (c Postgres) Check(ctx context.Context) (bool, error) {
 	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return false, err
+		return false, pgPermanent(err)
 	}
 	defer conn.Close(context.Background())
 	var one int
@@ -136,6 +138,20 @@ func (c Postgres) Check(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// pgPermanent marks the server's refusals that no retry changes: a wrong
+// password or a refused role (28P01, 28000) and a missing database
+// (3D000). "Starting up" (57P03) and connection errors stay transient.
+func pgPermanent(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "28P01", "28000", "3D000":
+			return Permanent(err)
+		}
+	}
+	return err
 }
 
 func (c Postgres) String() string {

@@ -92,9 +92,45 @@ func (e *TimeoutError) Error() string {
 
 func (e *TimeoutError) Unwrap() error { return e.Last }
 
+// PermanentError marks a check failure that waiting cannot fix: the
+// password is refused, the database does not exist. Poll stops at once.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent marks err as one that waiting cannot fix; nil stays nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &PermanentError{Err: err}
+}
+
+// IsPermanent reports whether err (or an error it wraps) is permanent.
+func IsPermanent(err error) bool {
+	var p *PermanentError
+	return errors.As(err, &p)
+}
+
+// GaveUpError says a check failed in a way that can never pass.
+type GaveUpError struct {
+	What  string // the check's String
+	Tries int
+	Err   error // the permanent error
+}
+
+func (e *GaveUpError) Error() string {
+	return fmt.Sprintf("cannot become ready: %s failed (attempt %d): %v; waiting will not fix this", e.What, e.Tries, e.Err)
+}
+
+func (e *GaveUpError) Unwrap() error { return e.Err }
+
 // Poll runs c until it is done, ctx ends, or timeout passes on clk. Delays
-// follow b. It returns nil when ready, ctx's error when canceled, and a
-// *TimeoutError otherwise.
+// follow b. It returns nil when ready, ctx's error when canceled, a
+// *GaveUpError as soon as the check fails permanently (see Permanent), and
+// a *TimeoutError otherwise.
 func Poll(ctx context.Context, clk Clock, b Backoff, timeout time.Duration, c Check) error {
 	if clk == nil {
 		clk = Real
@@ -114,6 +150,9 @@ func Poll(ctx context.Context, clk Clock, b Backoff, timeout time.Duration, c Ch
 		}
 		if err == nil {
 			err = errors.New("not ready yet")
+		}
+		if IsPermanent(err) {
+			return &GaveUpError{What: c.String(), Tries: tries, Err: err}
 		}
 		last = err
 		if !clk.Now().Before(deadline) {

@@ -262,3 +262,23 @@ func TestRedisCluster(t *testing.T) {
 		require.EqualError(t, err, tt.err)
 	}
 }
+
+func TestPollStopsAtAPermanentError(t *testing.T) {
+	tries := 0
+	c := probe.Func{What: "postgres login", F: func(context.Context) (bool, error) {
+		tries++
+		if tries < 3 {
+			return false, errors.New("connection refused")
+		}
+		return false, fmt.Errorf("login: %w", probe.Permanent(errors.New("password authentication failed (28P01)")))
+	}}
+	clk := probe.NewFakeClock()
+	err := probe.Poll(context.Background(), clk, probe.DefaultBackoff, time.Hour, c)
+	var g *probe.GaveUpError
+	require.ErrorAs(t, err, &g)
+	require.Equal(t, 3, tries, "transient errors are retried, the permanent one ends the wait")
+	require.Len(t, clk.Sleeps(), 2)
+	require.True(t, probe.IsPermanent(err))
+	require.Equal(t, "cannot become ready: postgres login failed (attempt 3): login: password authentication failed (28P01); waiting will not fix this", err.Error())
+	require.NoError(t, probe.Permanent(nil))
+}

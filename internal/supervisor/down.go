@@ -6,135 +6,130 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
+	"github.com/novadev/novadev/internal/backend"
 	"github.com/novadev/novadev/internal/catalog"
-	"github.com/novadev/novadev/internal/driver"
 	"github.com/novadev/novadev/internal/event"
-	"github.com/novadev/novadev/internal/state"
+	"github.com/novadev/novadev/internal/graph"
 )
 
-// Down stops and removes every container of the observed project in
-// reverse dependency order, in parallel: a node goes as soon as everything
-// that needs it is gone. Then its networks, and its volumes when volumes is
-// set. g may be nil (no catalog): then everything goes at once.
-//
-// With volumes, no data outlives the call, so there is nothing to shut down
-// gracefully: every container is killed and removed at once (a graceful
-// PostgreSQL shutdown alone writes a checkpoint that is then deleted).
-func (r *Runner) Down(ctx context.Context, g *catalog.Graph, obs *state.Observed, volumes bool) error {
-	r.defaults()
-	byNode := map[string][]state.Container{}
-	for _, c := range obs.Containers {
-		byNode[c.Node] = append(byNode[c.Node], c)
-	}
-	// a node stops as soon as every node that needs it has stopped: a walk
-	// of the reverse graph, not layer by layer; nodes the graph does not
-	// know (orphans) need nothing to wait for
-	users := func(string) []string { return nil }
-	if g != nil && !volumes {
-		if _, err := g.Layers(); err != nil {
-			return err
-		}
-		users = g.Users
-	}
-	names := map[string]bool{}
-	for n := range byNode {
-		names[n] = true
-	}
-	if g != nil {
-		for _, n := range g.Names() {
-			names[n] = true
-		}
-	}
-	stopped := map[string]chan struct{}{}
-	for n := range names {
-		stopped[n] = make(chan struct{})
-	}
-	var mu sync.Mutex
-	var errs []error
-	var wg sync.WaitGroup
-	for n := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer close(stopped[n])
-			for _, u := range users(n) {
-				if ch, ok := stopped[u]; ok {
-					select {
-					case <-ch:
-					case <-ctx.Done():
-						return
-					}
-				}
-			}
-			var cw sync.WaitGroup
-			for _, c := range byNode[n] {
-				cw.Add(1)
-				go func() {
-					defer cw.Done()
-					r.emit(event.Event{Type: event.Stopping, Node: nodeName(c), Detail: c.Name})
-					var err error
-					if !volumes {
-						err = r.Driver.Stop(ctx, c.ID, 0)
-					}
-					if err == nil || errors.Is(err, driver.ErrNotFound) {
-						err = r.Driver.Remove(ctx, c.ID) // forced: kills what still runs
-					}
-					if err != nil && !errors.Is(err, driver.ErrNotFound) {
-						mu.Lock()
-						errs = append(errs, fmt.Errorf("removing %s: %w", c.Name, err))
-						mu.Unlock()
-						return
-					}
-					r.emit(event.Event{Type: event.Removed, Node: nodeName(c), Detail: c.Name})
-				}()
-			}
-			cw.Wait()
-		}()
-	}
-	wg.Wait()
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
-	for _, n := range obs.Networks {
-		if err := r.Driver.RemoveNetwork(ctx, n.Name); err != nil && !errors.Is(err, driver.ErrNotFound) {
-			errs = append(errs, fmt.Errorf("removing network %s: %w", n.Name, err))
-		} else {
-			r.emit(event.Event{Type: event.Removed, Detail: "network " + n.Name})
-		}
-	}
-	if volumes {
-		var vw sync.WaitGroup
-		for _, v := range obs.Volumes {
-			vw.Add(1)
-			go func() {
-				defer vw.Done()
-				err := r.Driver.RemoveVolume(ctx, v.Name)
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil && !errors.Is(err, driver.ErrNotFound) {
-					errs = append(errs, fmt.Errorf("removing volume %s: %w", v.Name, err))
-					return
-				}
-				r.emit(event.Event{Type: event.Removed, Detail: "volume " + v.Name})
-			}()
-		}
-		vw.Wait()
-	} else if len(obs.Volumes) > 0 {
-		names := make([]string, 0, len(obs.Volumes))
-		for _, v := range obs.Volumes {
-			names = append(names, v.Name)
-		}
-		r.emit(event.Event{Type: event.Note, Detail: "kept volumes (data survives; --volumes removes them): " + strings.Join(names, ", ")})
-	}
-	return errors.Join(errs...)
+// DownResult counts what down found and removed.
+type DownResult struct {
+	Instance string `json:"instance"`
+	Units    int    `json:"units"`
+	Networks int    `json:"networks"`
+	Volumes  int    `json:"volumes"`
+	// VolumesRemoved says the volumes went too (--volumes).
+	VolumesRemoved bool `json:"volumesRemoved"`
 }
 
-func nodeName(c state.Container) string {
-	if c.Node != "" {
-		return c.Node
+// Down stops and removes every unit of the instance along the reverse
+// graph (graph.Walk): a node goes as soon as everything that needs it is
+// gone. Then the backend removes what is left (orphans, networks, and with
+// volumes its volumes and bootstrap records). g may be nil (no catalog):
+// then every node goes at once.
+//
+// With volumes, no data outlives the call, so there is nothing to shut down
+// gracefully: every unit is killed and removed at once (a graceful
+// PostgreSQL shutdown alone writes a checkpoint that is then deleted).
+func (r *Runner) Down(ctx context.Context, g *catalog.Graph, volumes bool) (*DownResult, error) {
+	r.defaults()
+	snap, err := r.Backend.Observe(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return c.Service
+	res := &DownResult{Instance: snap.Instance, VolumesRemoved: volumes, Units: len(snap.Orphans), Volumes: len(snap.Records)}
+	var kept []string
+	for _, rs := range snap.Resources {
+		if !rs.Exists {
+			continue
+		}
+		switch rs.Kind {
+		case "network":
+			res.Networks++
+		case "volume":
+			res.Volumes++
+			kept = append(kept, rs.Name)
+		}
+	}
+	if g == nil {
+		g = graph.New[*catalog.Item]()
+	}
+	walkG := g
+	for name := range snap.Nodes {
+		if _, ok := g.Node(name); !ok { // a node the catalog no longer has
+			if walkG == g {
+				walkG, _ = g.Subgraph(g.Names()...)
+			}
+			walkG.Add(name, nil)
+		}
+	}
+	for _, n := range snap.Nodes {
+		for _, u := range n.Units {
+			if u.State != backend.Missing {
+				res.Units++
+			}
+		}
+	}
+	walked, err := walkG.Walk(ctx, graph.WalkOptions{Reverse: true, Unordered: volumes}, func(ctx context.Context, name string) error {
+		n := snap.Nodes[name]
+		if n == nil {
+			return nil
+		}
+		var units []string
+		for _, u := range n.Units {
+			if u.State != backend.Missing {
+				units = append(units, u.Name)
+				r.emit(event.Event{Type: event.Stopping, Node: name, Detail: u.Name})
+			}
+		}
+		if len(units) == 0 {
+			return nil
+		}
+		if err := r.Backend.Delete(ctx, name, volumes); err != nil {
+			return err
+		}
+		for _, u := range units {
+			r.emit(event.Event{Type: event.Removed, Node: name, Detail: u})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	var errs []error
+	for _, name := range slices.Sorted(func(yield func(string) bool) {
+		for n := range walked.Failed {
+			if !yield(n) {
+				return
+			}
+		}
+	}) {
+		errs = append(errs, walked.Failed[name])
+	}
+	if len(walked.Blocked) > 0 {
+		// what a failed removal blocked still goes: nothing must be left
+		for n := range walked.Blocked {
+			if err := r.Backend.Delete(ctx, n, volumes); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	removed, err := r.Backend.Teardown(ctx, volumes)
+	for _, rs := range removed {
+		r.emit(event.Event{Type: event.Removed, Detail: rs.Kind + " " + rs.Name})
+	}
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if !volumes && len(kept) > 0 {
+		r.emit(event.Event{Type: event.Note, Detail: "kept volumes (data survives; --volumes removes them): " + strings.Join(kept, ", ")})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return res, fmt.Errorf("down %s: %w", snap.Instance, err)
+	}
+	return res, nil
 }

@@ -2,10 +2,11 @@ package supervisor
 
 import (
 	"context"
+	"fmt"
 	"net"
-	"strconv"
 	"time"
 
+	"github.com/novadev/novadev/internal/backend"
 	"github.com/novadev/novadev/internal/bootstrap"
 	"github.com/novadev/novadev/internal/catalog"
 	"github.com/novadev/novadev/internal/probe"
@@ -20,22 +21,64 @@ const (
 	CheckTimeout = 60 * time.Second
 )
 
-// Endpoints is the host's view of a running environment: every store and
-// service through the ports published on 127.0.0.1, which works wherever
-// container IPs are unreachable from the host (Docker Desktop on macOS).
-// Names the stores advertise inside the network (redis-2:7002, kafka:9092)
-// are remapped to their published ports by Dial.
+// Endpoints is the supervisor's view of a running environment: every store
+// and service where the backend says its ports are reachable (on Docker,
+// the ports published on 127.0.0.1, which works wherever container IPs are
+// unreachable from the host, as on Docker Desktop for macOS). Names the
+// stores advertise inside the environment (redis-2:7002, kafka:9092) are
+// remapped to those addresses by Dial.
 type Endpoints struct {
 	c        *catalog.Catalog
-	spec     *Spec
+	ports    map[string][]backend.Port // node -> ports
 	remap    map[string]string
 	password func(string) string
 }
 
-// NewEndpoints returns the endpoints of spec; password returns a credential
-// by variable name (catalog.SuperuserPasswordVar, catalog.PasswordVar(user)).
-func NewEndpoints(c *catalog.Catalog, spec *Spec, password func(string) string) *Endpoints {
-	return &Endpoints{c: c, spec: spec, remap: spec.DialMap(), password: password}
+// NewEndpoints returns the endpoints of the catalog's nodes on b; password
+// returns a credential by variable name (catalog.SuperuserPasswordVar,
+// catalog.PasswordVar(user)).
+func NewEndpoints(c *catalog.Catalog, b backend.Backend, password func(string) string) *Endpoints {
+	e := &Endpoints{c: c, ports: map[string][]backend.Port{}, remap: map[string]string{}, password: password}
+	for _, n := range c.Graph().Names() {
+		ps := b.Ports(n)
+		e.ports[n] = ps
+		for _, p := range ps {
+			if p.HostPort == 0 {
+				continue
+			}
+			e.remap[p.Internal] = p.Host()
+			for _, a := range p.Aliases {
+				e.remap[fmt.Sprintf("%s:%d", a, p.Container)] = p.Host()
+			}
+		}
+	}
+	return e
+}
+
+// Endpoint is one address people reach a node at.
+type Endpoint struct {
+	Node      string `json:"node"`
+	Unit      string `json:"unit"`
+	Host      string `json:"host"`
+	Container int    `json:"container"`
+}
+
+// Reachable lists the endpoints of the nodes that res left running (ready
+// or unchanged), in graph order: an interrupted or failed up lists nothing
+// for a node it did not start.
+func (e *Endpoints) Reachable(res *Result) []Endpoint {
+	var out []Endpoint
+	for _, n := range e.c.Graph().Names() {
+		if res != nil && !res.Started(n) {
+			continue
+		}
+		for _, p := range e.ports[n] {
+			if p.HostPort != 0 {
+				out = append(out, Endpoint{Node: n, Unit: p.Unit, Host: p.Host(), Container: p.Container})
+			}
+		}
+	}
+	return out
 }
 
 // Dial connects to addr, or to the published port standing for it.
@@ -47,18 +90,27 @@ func (e *Endpoints) Dial(ctx context.Context, network, addr string) (net.Conn, e
 	return d.DialContext(ctx, network, addr)
 }
 
-// storeAddrs returns the in-network addresses of a store's containers
-// (service:port), in container order.
+// storeAddrs returns the in-environment addresses of a store's units
+// (unit:port), in unit order: for a Redis Cluster one per cluster node, else
+// the store's own port.
 func (e *Endpoints) storeAddrs(st *catalog.Store) []string {
 	var out []string
-	for i, w := range e.spec.Nodes[st.Name] {
-		port := st.Port
-		if st.Kind == catalog.StoreRedisCluster {
-			port = st.Port + i
+	for _, p := range e.ports[st.Name] {
+		if st.Kind == catalog.StoreRedisCluster || p.Container == st.Port || len(e.ports[st.Name]) == 1 {
+			out = append(out, p.Internal)
 		}
-		out = append(out, w.Service+":"+strconv.Itoa(port))
 	}
 	return out
+}
+
+// hostPort returns where a node's container port is reachable, or "".
+func (e *Endpoints) hostPort(node string, container int) string {
+	for _, p := range e.ports[node] {
+		if p.Container == container && p.HostPort != 0 {
+			return p.Host()
+		}
+	}
+	return ""
 }
 
 // host returns the published host address of an in-network address.
@@ -71,7 +123,7 @@ func (e *Endpoints) host(addr string) string {
 
 func (e *Endpoints) firstStore(kind string) *catalog.Store {
 	for _, st := range e.c.StoresOfKind(kind) {
-		if !st.External && len(e.spec.Nodes[st.Name]) > 0 {
+		if !st.External && len(e.ports[st.Name]) > 0 {
 			return st
 		}
 	}
@@ -112,6 +164,9 @@ func (e *Endpoints) Readiness(node string) (probe.Check, time.Duration) {
 	case catalog.KindBootstrap:
 		st := e.c.Stores[it.Bootstrap.Store.Value]
 		if st == nil {
+			return nil, 0
+		}
+		if len(e.storeAddrs(st)) == 0 {
 			return nil, 0
 		}
 		switch it.Bootstrap.Step {
@@ -194,7 +249,7 @@ func (e *Endpoints) serviceCheck(s *catalog.Service) (probe.Check, time.Duration
 				port = p.Port
 			}
 		}
-		if hp := e.spec.HostPort(s.Name, port); hp != "" {
+		if hp := e.hostPort(s.Name, port); hp != "" {
 			switch r.Type {
 			case catalog.CheckHTTP:
 				checks = append(checks, probe.HTTP{URL: "http://" + hp + r.Path})
@@ -212,4 +267,17 @@ func (e *Endpoints) serviceCheck(s *catalog.Service) (probe.Check, time.Duration
 		return checks[0], timeout
 	}
 	return checks, timeout
+}
+
+// Bootstraps returns the Bootstrapper that runs the catalog's steps
+// in-process against the stores where e reaches them.
+func (e *Endpoints) Bootstraps() Bootstrapper {
+	targets := e.Targets()
+	return func(ctx context.Context, b *catalog.Bootstrap, log func(string, ...any)) error {
+		step, ok := bootstrap.Lookup(b.Step)
+		if !ok {
+			return fmt.Errorf("unknown bootstrap step %q", b.Step)
+		}
+		return step.Run(ctx, e.c, targets, log)
+	}
 }

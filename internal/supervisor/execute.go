@@ -1,23 +1,20 @@
 package supervisor
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"net"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/novadev/novadev/internal/backend"
 	"github.com/novadev/novadev/internal/catalog"
-	"github.com/novadev/novadev/internal/driver"
 	"github.com/novadev/novadev/internal/event"
+	"github.com/novadev/novadev/internal/graph"
 	"github.com/novadev/novadev/internal/probe"
-	"github.com/novadev/novadev/internal/state"
 )
 
 // Bootstrapper runs one bootstrap step to completion (in-process, through
@@ -28,13 +25,13 @@ type Bootstrapper func(ctx context.Context, b *catalog.Bootstrap, log func(forma
 // for it; a nil check means "running" is enough.
 type Readiness func(node string) (probe.Check, time.Duration)
 
-// Runner executes plans against a driver.
+// Runner executes plans on a backend.
 type Runner struct {
-	Driver   driver.Driver
+	Backend  backend.Backend
 	Sink     event.Sink
 	Clock    probe.Clock
 	Backoff  probe.Backoff
-	Parallel int // containers created or bootstraps run at once; <1: 4
+	Parallel int // nodes applied or bootstraps run at once; <1: 4
 	Ready    Readiness
 	// Recheck, when set, replaces Ready for nodes that were already
 	// running unchanged: a cheaper check that they still answer.
@@ -42,11 +39,8 @@ type Runner struct {
 	Bootstrap Bootstrapper
 	// BootstrapTimeout applies when the catalog gives none.
 	BootstrapTimeout time.Duration
-	// LogTail is how many log lines a readiness failure shows; 0: 20.
+	// LogTail is how many log lines a failure shows; 0: 20.
 	LogTail int
-	// PortFree reports whether a host port can be bound; nil: try to
-	// listen on 127.0.0.1.
-	PortFree func(port int) error
 }
 
 func (r *Runner) defaults() {
@@ -68,17 +62,6 @@ func (r *Runner) defaults() {
 	if r.BootstrapTimeout == 0 {
 		r.BootstrapTimeout = 2 * time.Minute
 	}
-	if r.PortFree == nil {
-		r.PortFree = listenFree
-	}
-}
-
-func listenFree(port int) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-	if err != nil {
-		return err
-	}
-	return ln.Close()
 }
 
 func (r *Runner) emit(e event.Event) {
@@ -94,8 +77,8 @@ const (
 	StatusReady     Status = "ready"
 	StatusUnchanged Status = "unchanged"
 	StatusSkipped   Status = "skipped"  // nothing to start (external, optional)
-	StatusBlocked   Status = "blocked"  // not started: a need failed
-	StatusFailed    Status = "failed"   // its action or readiness failed
+	StatusBlocked   Status = "blocked"  // not started or stopped: a need failed
+	StatusFailed    Status = "failed"   // its action or readiness failed, or it died
 	StatusCanceled  Status = "canceled" // interrupted
 )
 
@@ -103,39 +86,41 @@ const (
 type NodeResult struct {
 	Name     string           `json:"name"`
 	Kind     catalog.NodeKind `json:"kind"`
-	Action   Action           `json:"action"`
+	Op       Operation        `json:"action"`
 	Status   Status           `json:"status"`
 	Duration time.Duration    `json:"-"`
 	Detail   string           `json:"detail,omitempty"`
 	Err      error            `json:"-"`
 }
 
-// Result is how a run went.
+// Result is how a run went: the execution state, kept apart from the plan.
 type Result struct {
 	Nodes        map[string]*NodeResult
 	Order        []string
 	Total        time.Duration
 	CriticalPath []string
 	CriticalTime time.Duration
+	// FailedOrder lists failed nodes in the order they failed: the first
+	// is the likeliest root cause.
+	FailedOrder []string
 }
 
-// Failed returns the names of failed nodes, sorted.
-func (r *Result) Failed() []string {
-	var out []string
-	for _, n := range r.Order {
-		if r.Nodes[n].Status == StatusFailed {
-			out = append(out, n)
-		}
-	}
-	return out
+// Failed returns the names of failed nodes, first failure first.
+func (r *Result) Failed() []string { return slices.Clone(r.FailedOrder) }
+
+// Started reports whether the node runs as this run left it (ready or
+// unchanged): only those have endpoints worth printing.
+func (r *Result) Started(node string) bool {
+	nr := r.Nodes[node]
+	return nr != nil && (nr.Status == StatusReady || nr.Status == StatusUnchanged)
 }
 
-// NodeError says why a node failed: what it waited for, and the last lines
-// its containers logged.
+// NodeError says why a node failed: what it waited for, or how it died,
+// and the last lines its units logged.
 type NodeError struct {
 	Node string
 	Err  error
-	Logs map[string][]string // container -> last lines
+	Logs map[string][]string // unit -> last lines
 }
 
 func (e *NodeError) Error() string {
@@ -163,7 +148,7 @@ func (e *NodeError) Unwrap() error { return e.Err }
 
 // UpError is returned when some nodes did not come up.
 type UpError struct {
-	Failed   []*NodeError
+	Failed   []*NodeError // first failure first
 	Blocked  []string
 	Canceled bool
 }
@@ -183,47 +168,15 @@ func (e *UpError) Error() string {
 }
 
 // Preflight checks what must hold before anything changes: every image is
-// present and every host port the plan will publish is free. It reports
-// every problem at once.
+// present and the backend can apply the nodes that change (host ports
+// free). It reports every problem at once.
 func (r *Runner) Preflight(ctx context.Context, p *Plan) error {
-	r.defaults()
 	var problems []string
 	if len(p.MissingImages) > 0 {
 		problems = append(problems, fmt.Sprintf("images not on the engine: %s; build the offline set with `make images` (scripts/images/build.sh) or pull them", strings.Join(p.MissingImages, ", ")))
 	}
-	uses, err := r.Driver.PortUses(ctx)
-	if err != nil {
-		return err
-	}
-	for _, name := range p.Order {
-		for _, c := range p.Nodes[name].Containers {
-			if c.Action == Keep {
-				continue
-			}
-			for _, pt := range c.Workload.Ports {
-				owner := ""
-				for _, u := range uses {
-					if u.Port != pt.Host {
-						continue
-					}
-					if c.Existing != nil && u.Container == c.Existing.Name {
-						continue // our own container, about to be replaced
-					}
-					owner = "container " + u.Container
-					if u.Project != "" {
-						owner += " (project " + u.Project + ")"
-					}
-				}
-				if owner == "" && (c.Existing == nil || c.Action != Recreate) {
-					if err := r.PortFree(pt.Host); err != nil {
-						owner = "another process on this machine (see `ss -ltnp 'sport = :" + strconv.Itoa(pt.Host) + "'`)"
-					}
-				}
-				if owner != "" {
-					problems = append(problems, fmt.Sprintf("host port %d for %s is taken by %s; stop it, or pick another environment (--env) whose port block is free", pt.Host, c.Workload.Service, owner))
-				}
-			}
-		}
+	if err := r.Backend.Preflight(ctx, p.snap, p.Apply()); err != nil {
+		problems = append(problems, err.Error())
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "\n"))
@@ -231,9 +184,36 @@ func (r *Runner) Preflight(ctx context.Context, p *Plan) error {
 	return nil
 }
 
-// Up executes the plan: preflight, orphans removed, networks and volumes
-// created, then every node along the graph once all it needs is ready.
-// Readiness gates dependents; a failed node's dependents are not started;
+// causes of a node's context being canceled by the run itself
+type diedCause struct{ f backend.Failure }
+
+func (c diedCause) Error() string { return c.f.Error() }
+
+type blockedCause struct{ by string }
+
+func (c blockedCause) Error() string { return "needs " + c.by + ", which failed" }
+
+// run is the execution state of one Up.
+type run struct {
+	r    *Runner
+	p    *Plan
+	res  *Result
+	deps map[string][]string // node -> everything it needs, transitively
+
+	mu       sync.Mutex
+	gens     map[string]string // node -> generation now
+	running  map[string]context.CancelCauseFunc
+	died     map[string]*NodeError // nodes whose units died during the run
+	slots    chan struct{}
+	finished map[string]bool
+	roots    map[string]string // blocked node -> the failed node at the root
+}
+
+// Up executes the plan: preflight, orphans removed, instance resources
+// created, then every node along the graph (graph.Walk) once all it needs
+// is ready. Readiness gates dependents; a failed node's dependents are not
+// started; a unit that dies during the run fails its node at once (with
+// its exit and last log lines) and stops whatever waits on it;
 // cancellation stops launching and lets running steps return.
 func (r *Runner) Up(ctx context.Context, p *Plan) (*Result, error) {
 	r.defaults()
@@ -241,45 +221,87 @@ func (r *Runner) Up(ctx context.Context, p *Plan) (*Result, error) {
 	if err := r.Preflight(ctx, p); err != nil {
 		return nil, err
 	}
-	for _, o := range p.Orphans {
-		r.emit(event.Event{Type: event.Stopping, Node: o.Service, Detail: "orphan container " + o.Name})
-		if err := r.Driver.Remove(ctx, o.ID); err != nil && !errors.Is(err, driver.ErrNotFound) {
-			return nil, fmt.Errorf("removing orphan %s: %w", o.Name, err)
-		}
-		r.emit(event.Event{Type: event.Removed, Node: o.Service, Detail: o.Name})
+	x := &run{r: r, p: p, res: &Result{Nodes: map[string]*NodeResult{}, Order: p.Order},
+		deps: map[string][]string{}, gens: map[string]string{}, running: map[string]context.CancelCauseFunc{},
+		died: map[string]*NodeError{}, slots: make(chan struct{}, r.Parallel), finished: map[string]bool{}, roots: map[string]string{}}
+	for name, n := range p.snap.Nodes {
+		x.gens[name] = n.Generation()
 	}
-	for _, n := range p.Networks {
-		if err := r.Driver.CreateNetwork(ctx, n); err != nil {
-			return nil, err
-		}
-	}
-	for _, v := range p.Volumes {
-		if err := r.Driver.CreateVolume(ctx, v); err != nil {
-			return nil, err
-		}
-	}
-	res := &Result{Nodes: map[string]*NodeResult{}, Order: p.Order}
 	for _, n := range p.Order {
-		ns := p.Nodes[n]
-		res.Nodes[n] = &NodeResult{Name: n, Kind: ns.Kind, Action: ns.Action}
-		r.emit(event.Event{Type: event.Planned, Node: n, Kind: string(ns.Kind), Detail: planDetail(ns)})
+		all, _ := p.graph.Closure(n)
+		x.deps[n] = slices.DeleteFunc(all, func(s string) bool { return s == n })
 	}
-	r.walk(ctx, p, res)
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	failures, err := r.Backend.Watch(wctx)
+	if err != nil {
+		return nil, err
+	}
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for f := range failures {
+			x.died1(f)
+		}
+	}()
+	for _, o := range p.Resources {
+		if o.Op == Delete {
+			r.emit(event.Event{Type: event.Stopping, Node: o.Name, Detail: "orphan " + o.Kind + " " + o.Name})
+		}
+	}
+	if err := r.Backend.Prepare(ctx, p.snap, p.Started()); err != nil {
+		return nil, err
+	}
+	for _, o := range p.Resources {
+		if o.Op == Delete {
+			r.emit(event.Event{Type: event.Removed, Node: o.Name, Detail: o.Name})
+		}
+	}
+	for _, n := range p.Order {
+		st := p.Steps[n]
+		x.res.Nodes[n] = &NodeResult{Name: n, Kind: st.Kind, Op: st.Op}
+		r.emit(event.Event{Type: event.Planned, Node: n, Kind: string(st.Kind), Detail: planDetail(st)})
+		if len(st.Needs) > 0 {
+			r.emit(event.Event{Type: event.Waiting, Node: n, Kind: string(st.Kind), WaitingOn: st.Needs})
+		}
+	}
+	walked, err := p.graph.Walk(ctx, graph.WalkOptions{OnBlocked: func(n, cause string) {
+		x.setBlocked(n, cause)
+	}}, x.node)
+	if err != nil {
+		return nil, err
+	}
+	stopWatch()
+	<-watched
+	for _, n := range walked.NotStarted {
+		nr := x.res.Nodes[n]
+		nr.Status = StatusCanceled
+		r.emit(event.Event{Type: event.Canceled, Node: n, Kind: string(nr.Kind), Detail: "not started"})
+	}
+	x.mu.Lock()
+	for n, ne := range x.died {
+		nr := x.res.Nodes[n]
+		if nr.Status != StatusFailed { // it died after it was proven ready
+			nr.Status, nr.Err = StatusFailed, ne
+		}
+	}
+	x.mu.Unlock()
+	res := x.res
 	res.Total = r.Clock.Now().Sub(start)
-	path, total, _ := p.Graph.CriticalPath(func(name string, _ *catalog.Item) float64 {
+	path, total, _ := p.graph.CriticalPath(func(name string, _ *catalog.Item) float64 {
 		return float64(res.Nodes[name].Duration)
 	})
 	res.CriticalPath, res.CriticalTime = path, time.Duration(total)
 	ue := &UpError{}
+	for _, n := range res.FailedOrder {
+		var ne *NodeError
+		if !errors.As(res.Nodes[n].Err, &ne) {
+			ne = &NodeError{Node: n, Err: res.Nodes[n].Err}
+		}
+		ue.Failed = append(ue.Failed, ne)
+	}
 	for _, n := range p.Order {
-		nr := res.Nodes[n]
-		switch nr.Status {
-		case StatusFailed:
-			var ne *NodeError
-			if !errors.As(nr.Err, &ne) {
-				ne = &NodeError{Node: n, Err: nr.Err}
-			}
-			ue.Failed = append(ue.Failed, ne)
+		switch res.Nodes[n].Status {
 		case StatusBlocked:
 			ue.Blocked = append(ue.Blocked, n)
 		case StatusCanceled:
@@ -292,112 +314,102 @@ func (r *Runner) Up(ctx context.Context, p *Plan) (*Result, error) {
 	return res, nil
 }
 
-func planDetail(ns *NodeStep) string {
-	if ns.Reason != "" {
-		return string(ns.Action) + ": " + ns.Reason
+func planDetail(st Step) string {
+	if st.Reason != "" {
+		return string(st.Op) + ": " + st.Reason
 	}
-	return string(ns.Action)
+	return string(st.Op)
 }
 
-type done struct {
-	name string
-	st   Status
-	err  error
-	dur  time.Duration
+func (x *run) setBlocked(n, cause string) {
+	x.mu.Lock()
+	if root := x.roots[cause]; root != "" {
+		cause = root // blocked itself when a need died: name the dead one
+	}
+	x.roots[n] = cause
+	nr := x.res.Nodes[n]
+	nr.Status, nr.Detail = StatusBlocked, "needs "+cause+", which failed"
+	x.finished[n] = true
+	x.mu.Unlock()
+	x.r.emit(event.Event{Type: event.Skipped, Node: n, Kind: string(nr.Kind), Detail: "not started: " + nr.Detail})
 }
 
-// walk runs every node once its needs are done, at most r.Parallel actions
-// at a time (readiness polling does not hold a slot).
-func (r *Runner) walk(ctx context.Context, p *Plan, res *Result) {
-	pending := map[string][]string{} // node -> needs not finished yet
-	blockedBy := map[string]string{}
-	for _, n := range p.Order {
-		pending[n] = slices.Clone(p.Nodes[n].Needs)
-		if len(pending[n]) > 0 {
-			r.emit(event.Event{Type: event.Waiting, Node: n, Kind: string(p.Nodes[n].Kind), WaitingOn: pending[n]})
+// fail records a node's failure once, in failure order.
+func (x *run) fail(n string, err error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !slices.Contains(x.res.FailedOrder, n) {
+		x.res.FailedOrder = append(x.res.FailedOrder, n)
+	}
+	nr := x.res.Nodes[n]
+	nr.Status, nr.Err = StatusFailed, err
+}
+
+// died1 handles one unit death: its node fails now (if it is waited for,
+// the wait ends; if it was ready, it is failed after the fact), and every
+// running node that needs it stops waiting.
+func (x *run) died1(f backend.Failure) {
+	if _, ok := x.res.Nodes[f.Node]; !ok {
+		return // not a node of this run
+	}
+	x.mu.Lock()
+	if x.died[f.Node] != nil {
+		x.mu.Unlock()
+		return
+	}
+	x.mu.Unlock()
+	ne := &NodeError{Node: f.Node, Err: errors.New("container " + f.Error()), Logs: x.tail(f.Node)}
+	x.mu.Lock()
+	x.died[f.Node] = ne
+	cancel := x.running[f.Node]
+	var users []context.CancelCauseFunc
+	for n, c := range x.running {
+		if slices.Contains(x.deps[n], f.Node) {
+			users = append(users, c)
 		}
 	}
-	slots := make(chan struct{}, r.Parallel)
-	results := make(chan done)
-	running := 0
-	finished := map[string]bool{}
-	launch := func(n string) {
-		running++
-		go func() {
-			t0 := r.Clock.Now()
-			st, err := r.node(ctx, p.Nodes[n], slots)
-			results <- done{n, st, err, r.Clock.Now().Sub(t0)}
-		}()
+	ready := x.finished[f.Node]
+	x.mu.Unlock()
+	if cancel != nil {
+		cancel(diedCause{f})
+	} else if ready {
+		x.fail(f.Node, ne)
+		x.r.emit(event.Event{Type: event.Failed, Node: f.Node, Kind: string(x.res.Nodes[f.Node].Kind), Error: ne.Error()})
 	}
-	var finish func(n string, st Status, err error, dur time.Duration)
-	finish = func(n string, st Status, err error, dur time.Duration) {
-		nr := res.Nodes[n]
-		nr.Status, nr.Err, nr.Duration = st, err, dur
-		finished[n] = true
-		bad := st == StatusFailed || st == StatusBlocked || st == StatusCanceled
-		for _, u := range p.Graph.Users(n) {
-			if finished[u] {
-				continue
-			}
-			pending[u] = slices.DeleteFunc(pending[u], func(s string) bool { return s == n })
-			if bad && blockedBy[u] == "" {
-				if st == StatusBlocked {
-					blockedBy[u] = blockedBy[n]
-				} else {
-					blockedBy[u] = n
-				}
-				if st == StatusCanceled {
-					blockedBy[u] = ""
-				}
-			}
-			if st == StatusCanceled {
-				continue // decided when the walk ends
-			}
-			if len(pending[u]) > 0 {
-				if !bad {
-					r.emit(event.Event{Type: event.Waiting, Node: u, Kind: string(p.Nodes[u].Kind), WaitingOn: slices.Clone(pending[u])})
-				}
-				continue
-			}
-			if cause := blockedBy[u]; cause != "" {
-				res.Nodes[u].Detail = "needs " + cause + ", which failed"
-				r.emit(event.Event{Type: event.Skipped, Node: u, Kind: string(p.Nodes[u].Kind), Detail: "not started: " + res.Nodes[u].Detail})
-				finish(u, StatusBlocked, nil, 0)
-				continue
-			}
-			if ctx.Err() == nil {
-				launch(u)
-			}
-		}
-	}
-	for _, n := range p.Order {
-		if len(pending[n]) == 0 {
-			launch(n)
-		}
-	}
-	for running > 0 {
-		d := <-results
-		running--
-		finish(d.name, d.st, d.err, d.dur)
-	}
-	for _, n := range p.Order {
-		if !finished[n] {
-			res.Nodes[n].Status = StatusCanceled
-			if cause := blockedBy[n]; cause != "" {
-				res.Nodes[n].Status = StatusBlocked
-				res.Nodes[n].Detail = "needs " + cause + ", which failed"
-			}
-			r.emit(event.Event{Type: event.Canceled, Node: n, Kind: string(p.Nodes[n].Kind), Detail: "not started"})
-		}
+	for _, c := range users {
+		c(blockedCause{f.Node})
 	}
 }
 
-// node runs one node's action and waits for its readiness.
-func (r *Runner) node(ctx context.Context, ns *NodeStep, slots chan struct{}) (Status, error) {
-	kind := string(ns.Kind)
+func (x *run) tail(node string) map[string][]string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return backend.Tail(ctx, x.r.Backend, node, x.r.LogTail)
+}
+
+// deadNeed returns a node this one needs that died during the run.
+func (x *run) deadNeed(n string) string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, d := range x.deps[n] {
+		if x.died[d] != nil {
+			return d
+		}
+	}
+	return ""
+}
+
+var errNodeDown = errors.New("node did not come up")
+
+// node runs one node's operation and waits for its readiness; it is the
+// visit of the graph walk (an error blocks what needs the node).
+func (x *run) node(ctx context.Context, name string) error {
+	r, st := x.r, x.p.Steps[name]
+	nr := x.res.Nodes[name]
+	kind := string(st.Kind)
 	t0 := r.Clock.Now()
 	ev := func(t event.Type, detail string, err error) {
-		e := event.Event{Type: t, Node: ns.Name, Kind: kind, Detail: detail}
+		e := event.Event{Type: t, Node: name, Kind: kind, Detail: detail}
 		if err != nil {
 			e.Error = err.Error()
 		}
@@ -406,65 +418,122 @@ func (r *Runner) node(ctx context.Context, ns *NodeStep, slots chan struct{}) (S
 		}
 		r.emit(e)
 	}
-	fail := func(err error) (Status, error) {
+	finish := func(s Status, err error) error {
+		x.mu.Lock()
+		nr.Duration = r.Clock.Now().Sub(t0)
+		x.finished[name] = true
+		delete(x.running, name)
+		x.mu.Unlock()
+		switch s {
+		case StatusFailed:
+			x.fail(name, err)
+		default:
+			x.mu.Lock()
+			nr.Status, nr.Err = s, err
+			x.mu.Unlock()
+		}
+		if s == StatusReady || s == StatusUnchanged || s == StatusSkipped {
+			return nil
+		}
+		return errNodeDown
+	}
+	if st.Op == Skip {
+		ev(event.Skipped, st.Reason, nil)
+		return finish(StatusSkipped, nil)
+	}
+	if d := x.deadNeed(name); d != "" {
+		x.mu.Lock()
+		x.roots[name] = d
+		x.mu.Unlock()
+		nr.Detail = "needs " + d + ", which failed"
+		ev(event.Skipped, "not started: "+nr.Detail, nil)
+		return finish(StatusBlocked, nil)
+	}
+	nctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	x.mu.Lock()
+	x.running[name] = cancel
+	x.mu.Unlock()
+	failed := func(err error) error {
+		switch c := context.Cause(nctx).(type) {
+		case diedCause:
+			ne := &NodeError{Node: name, Err: errors.New("container " + c.f.Error())}
+			x.mu.Lock()
+			if d := x.died[name]; d != nil {
+				ne = d
+			}
+			x.mu.Unlock()
+			ev(event.Failed, "", ne)
+			return finish(StatusFailed, ne)
+		case blockedCause:
+			x.mu.Lock()
+			x.roots[name] = c.by
+			x.mu.Unlock()
+			nr.Detail = c.Error()
+			ev(event.Skipped, "stopped: "+nr.Detail, nil)
+			return finish(StatusBlocked, nil)
+		}
 		if ctx.Err() != nil {
 			ev(event.Canceled, "interrupted", nil)
-			return StatusCanceled, ctx.Err()
+			return finish(StatusCanceled, ctx.Err())
 		}
-		ev(event.Failed, "", err)
-		return StatusFailed, err
-	}
-	if ns.Action == Skip {
-		ev(event.Skipped, ns.Reason, nil)
-		return StatusSkipped, nil
+		ne := &NodeError{Node: name, Err: err, Logs: x.tail(name)}
+		ev(event.Failed, "", ne)
+		return finish(StatusFailed, ne)
 	}
 	select {
-	case slots <- struct{}{}:
-	case <-ctx.Done():
-		ev(event.Canceled, "interrupted before it started", nil)
-		return StatusCanceled, ctx.Err()
+	case x.slots <- struct{}{}:
+	case <-nctx.Done():
+		return failed(nctx.Err())
 	}
-	ev(event.Starting, string(ns.Action), nil)
+	ev(event.Starting, string(st.Op), nil)
 	var err error
 	switch {
-	case ns.Kind == catalog.KindBootstrap && ns.Action == Keep:
-	case ns.Kind == catalog.KindBootstrap:
-		err = r.runBootstrap(ctx, ns)
-		if err == nil && ns.marker.Name != "" && ns.plan.Spec.InputsHash != "" {
-			err = r.writeMarker(ctx, ns)
-		}
+	case st.Op == Keep:
+	case st.Kind == catalog.KindBootstrap:
+		err = x.runBootstrap(nctx, name)
 	default:
-		err = r.converge(ctx, ns)
+		var n *backend.Node
+		if n, err = r.Backend.Apply(nctx, name); err == nil {
+			x.mu.Lock()
+			x.gens[name] = n.Generation()
+			x.mu.Unlock()
+		}
 	}
-	<-slots
+	<-x.slots
+	if err == nil && nctx.Err() != nil {
+		err = nctx.Err()
+	}
 	if err != nil {
-		return fail(&NodeError{Node: ns.Name, Err: err, Logs: r.lastLogs(ns)})
+		return failed(err)
 	}
 	ready := r.Ready
-	if ns.Action == Keep && r.Recheck != nil {
+	if st.Op == Keep && r.Recheck != nil {
 		ready = r.Recheck
 	}
 	if ready != nil {
-		if check, timeout := ready(ns.Name); check != nil {
+		if check, timeout := ready(name); check != nil {
 			ev(event.Probing, check.String(), nil)
-			if err := probe.Poll(ctx, r.Clock, r.Backoff, timeout, check); err != nil {
-				return fail(&NodeError{Node: ns.Name, Err: err, Logs: r.lastLogs(ns)})
+			if err := probe.Poll(nctx, r.Clock, r.Backoff, timeout, check); err != nil {
+				return failed(err)
 			}
 		}
 	}
-	if ns.Action == Keep {
+	if st.Op == Keep {
 		ev(event.Unchanged, "running, same configuration", nil)
-		return StatusUnchanged, nil
+		return finish(StatusUnchanged, nil)
 	}
-	ev(event.Ready, string(ns.Action), nil)
-	return StatusReady, nil
+	ev(event.Ready, string(st.Op), nil)
+	return finish(StatusReady, nil)
 }
 
-func (r *Runner) runBootstrap(ctx context.Context, ns *NodeStep) error {
+func (x *run) runBootstrap(ctx context.Context, name string) error {
+	r := x.r
 	if r.Bootstrap == nil {
 		return errors.New("no bootstrap runner configured")
 	}
-	b := ns.bootstrap
+	it, _ := x.p.graph.Node(name)
+	b := it.Bootstrap
 	timeout := r.BootstrapTimeout
 	if b.Timeout.Duration > 0 {
 		timeout = b.Timeout.Duration
@@ -472,88 +541,16 @@ func (r *Runner) runBootstrap(ctx context.Context, ns *NodeStep) error {
 	bctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	err := r.Bootstrap(bctx, b, func(format string, args ...any) {
-		r.emit(event.Event{Type: event.Log, Node: ns.Name, Kind: string(ns.Kind), Detail: fmt.Sprintf(format, args...)})
+		r.emit(event.Event{Type: event.Log, Node: name, Kind: string(catalog.KindBootstrap), Detail: fmt.Sprintf(format, args...)})
 	})
 	if err != nil && bctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
 		return fmt.Errorf("bootstrap %s did not finish in %s: %w", b.Name, timeout, err)
 	}
-	return err
-}
-
-// converge brings the node's containers to the plan.
-func (r *Runner) converge(ctx context.Context, ns *NodeStep) error {
-	for i := range ns.Containers {
-		c := &ns.Containers[i]
-		switch c.Action {
-		case Keep:
-		case Start:
-			if err := r.Driver.Start(ctx, c.Existing.ID); err != nil {
-				return fmt.Errorf("starting %s: %w", c.Workload.Name, err)
-			}
-		case Recreate:
-			if err := r.Driver.Stop(ctx, c.Existing.ID, 0); err != nil && !errors.Is(err, driver.ErrNotFound) {
-				return fmt.Errorf("stopping %s: %w", c.Workload.Name, err)
-			}
-			if err := r.Driver.Remove(ctx, c.Existing.ID); err != nil && !errors.Is(err, driver.ErrNotFound) {
-				return fmt.Errorf("removing %s: %w", c.Workload.Name, err)
-			}
-			fallthrough
-		case Create:
-			id, err := r.Driver.Create(ctx, c.Workload)
-			if err != nil {
-				return fmt.Errorf("creating %s: %w", c.Workload.Name, err)
-			}
-			c.Existing, c.ID = nil, id
-			if err := r.Driver.Start(ctx, id); err != nil {
-				return fmt.Errorf("starting %s: %w", c.Workload.Name, err)
-			}
-		}
+	if err != nil || x.p.inputsHash == "" {
+		return err
 	}
-	return nil
-}
-
-// lastLogs reads the last lines of every container of the node.
-func (r *Runner) lastLogs(ns *NodeStep) map[string][]string {
-	if len(ns.Containers) == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	obs, err := r.Driver.Observe(ctx, ns.Containers[0].Workload.Labels[state.LabelProject])
-	if err != nil {
-		return nil
-	}
-	out := map[string][]string{}
-	for _, c := range ns.Containers {
-		oc := obs.Service(c.Workload.Service)
-		if oc == nil {
-			continue
-		}
-		rc, err := r.Driver.Logs(ctx, oc.ID, driver.LogOptions{Tail: r.LogTail})
-		if err != nil {
-			continue
-		}
-		var lines []string
-		sc := bufio.NewScanner(rc)
-		for sc.Scan() {
-			lines = append(lines, sc.Text())
-		}
-		rc.Close()
-		out[c.Workload.Name] = lines
-	}
-	return out
-}
-
-// writeMarker records that the bootstrap completed (volume labels cannot
-// change, so the old marker is replaced).
-func (r *Runner) writeMarker(ctx context.Context, ns *NodeStep) error {
-	if ns.markerOld != "" {
-		if err := r.Driver.RemoveVolume(ctx, ns.markerOld); err != nil && !errors.Is(err, driver.ErrNotFound) {
-			return fmt.Errorf("replacing the done-marker of %s: %w", ns.Name, err)
-		}
-	}
-	m := ns.marker
-	m.Labels = maps.Clone(m.Labels)
-	m.Labels[MarkerLabel] = ns.plan.markerSum(ns)
-	return r.Driver.CreateVolume(ctx, m)
+	x.mu.Lock()
+	sum := recordSum(x.p.inputsHash, b, x.p.Steps[name].Needs, func(n string) string { return x.gens[n] })
+	x.mu.Unlock()
+	return r.Backend.Record(ctx, name, sum)
 }

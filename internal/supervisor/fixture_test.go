@@ -12,62 +12,82 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/novadev/novadev/internal/backend/fake"
 	"github.com/novadev/novadev/internal/catalog"
-	"github.com/novadev/novadev/internal/driver/fake"
 	"github.com/novadev/novadev/internal/event"
 	"github.com/novadev/novadev/internal/probe"
-	"github.com/novadev/novadev/internal/render/compose"
-	"github.com/novadev/novadev/internal/state"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-// images of the shop catalog's dev environment; elastic:8 (the optional
-// store's) is deliberately absent.
-func shopImages() map[string]string {
-	return map[string]string{
-		"postgres:15":             "sha256:pg",
-		"redis:7":                 "sha256:redis",
-		"novadev/kafka:kfake":     "sha256:kafka",
-		"novadev/placeholder:dev": "sha256:placeholder",
-	}
-}
-
 type fixture struct {
 	t      *testing.T
 	c      *catalog.Catalog
-	spec   *Spec
-	drv    *fake.Driver
+	be     *fake.Backend
 	clk    *probe.FakeClock
 	rec    *event.Recorder
 	runner *Runner
+	inputs string
 
 	mu        sync.Mutex
 	boots     []string
-	notReady  map[string]error // node -> why its check fails
+	notReady  map[string]error                                   // node -> why its check fails
+	probes    map[string]func(ctx context.Context) (bool, error) // node -> its check, when set
 	bootFails map[string]error
+	bootHook  map[string]func(ctx context.Context) error
+}
+
+// fakeNodes declares the catalog's stores and services on a fake backend
+// the way the Docker backend would run them: one unit per store (one per
+// Redis Cluster node), one per service, at the catalog's host ports.
+func fakeNodes(c *catalog.Catalog, be *fake.Backend) {
+	g := c.Graph()
+	for _, n := range g.Names() {
+		it, _ := g.Node(n)
+		switch it.Kind {
+		case catalog.KindStore:
+			st := it.Store
+			if st.External {
+				continue
+			}
+			var units []string
+			if st.Kind == catalog.StoreRedisCluster {
+				for i := 1; i <= st.Nodes; i++ {
+					units = append(units, n+"-"+string(rune('0'+i)))
+				}
+			}
+			be.AddNode(n, st.Image, st.Port, st.Host, units...)
+		case catalog.KindService:
+			port, host := 0, 0
+			if len(it.Service.Ports) > 0 {
+				port, host = it.Service.Ports[0].Port, it.Service.Ports[0].Host
+			}
+			be.AddNode(n, it.Service.Image, port, host)
+		}
+	}
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	c, err := catalog.Load("testdata/shop/shop.yaml", catalog.Options{Env: "dev"})
 	require.NoError(t, err)
-	p, err := compose.Project(c)
-	require.NoError(t, err)
-	spec, err := FromCompose(p, state.Identity{Project: c.Env.Project, Env: "dev"}, func(k string) (string, bool) { return "pw-" + k, true })
-	require.NoError(t, err)
-	spec.InputsHash = "inputs-v1"
-	f := &fixture{t: t, c: c, spec: spec, drv: fake.New(shopImages()), clk: probe.NewFakeClock(), rec: &event.Recorder{},
-		notReady: map[string]error{}, bootFails: map[string]error{}}
-	f.drv.Now = f.clk.Now
+	f := &fixture{t: t, c: c, be: fake.New(), clk: probe.NewFakeClock(), rec: &event.Recorder{}, inputs: "inputs-v1",
+		notReady: map[string]error{}, probes: map[string]func(context.Context) (bool, error){}, bootFails: map[string]error{}, bootHook: map[string]func(context.Context) error{}}
+	fakeNodes(c, f.be)
+	f.be.Missing["search"] = []string{"elastic:8"}
+	f.be.Now = f.clk.Now
 	f.runner = &Runner{
-		Driver: f.drv, Sink: f.rec, Clock: f.clk, Parallel: 4,
-		PortFree: func(int) error { return nil },
+		Backend: f.be, Sink: f.rec, Clock: f.clk, Parallel: 4,
 		Ready: func(node string) (probe.Check, time.Duration) {
-			return probe.Func{What: "ready " + node, F: func(context.Context) (bool, error) {
+			return probe.Func{What: "ready " + node, F: func(ctx context.Context) (bool, error) {
 				f.mu.Lock()
-				defer f.mu.Unlock()
-				if err := f.notReady[node]; err != nil {
+				p := f.probes[node]
+				err := f.notReady[node]
+				f.mu.Unlock()
+				if p != nil {
+					return p(ctx)
+				}
+				if err != nil {
 					return false, err
 				}
 				return true, nil
@@ -77,7 +97,13 @@ func newFixture(t *testing.T) *fixture {
 			f.mu.Lock()
 			f.boots = append(f.boots, b.Name)
 			err := f.bootFails[b.Name]
+			hook := f.bootHook[b.Name]
 			f.mu.Unlock()
+			if hook != nil {
+				if err := hook(ctx); err != nil {
+					return err
+				}
+			}
 			log("ran %s", b.Step)
 			return err
 		},
@@ -87,9 +113,9 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) plan() *Plan {
 	f.t.Helper()
-	obs, err := f.drv.Observe(context.Background(), f.spec.Identity.Project)
+	snap, err := f.be.Observe(context.Background())
 	require.NoError(f.t, err)
-	p, err := MakePlan(f.c.Graph(), f.spec, obs, f.drv.Images)
+	p, err := MakePlan(f.c.Graph(), snap, f.inputs)
 	require.NoError(f.t, err)
 	return p
 }

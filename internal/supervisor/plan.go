@@ -7,179 +7,158 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/novadev/novadev/internal/backend"
 	"github.com/novadev/novadev/internal/catalog"
-	"github.com/novadev/novadev/internal/driver"
-	"github.com/novadev/novadev/internal/state"
 )
 
-// Action is what the plan does with a node or one of its containers.
-type Action string
+// Operation is what the plan does with a node, a unit or a resource.
+type Operation string
 
-// Actions, from the least to the most disruptive.
+// Operations, from the least to the most disruptive for units.
 const (
 	// Keep: running with the same configuration hash: left alone (its
-	// readiness is still checked).
-	Keep Action = "keep"
+	// readiness is still checked); a bootstrap that completed before
+	// against the same inputs and stores.
+	Keep Operation = "keep"
 	// Start: exists with the same configuration but is not running.
-	Start Action = "start"
+	Start Operation = "start"
 	// Create: does not exist.
-	Create Action = "create"
+	Create Operation = "create"
 	// Recreate: exists with another configuration or image: replaced.
-	Recreate Action = "recreate"
-	// Run: a bootstrap, run in-process every time (each is idempotent).
-	Run Action = "run"
+	Recreate Operation = "recreate"
+	// Run: a bootstrap, run in-process (each is idempotent).
+	Run Operation = "run"
 	// Skip: nothing to start (external store, optional store without
 	// an image, a bootstrap of a skipped store).
-	Skip Action = "skip"
+	Skip Operation = "skip"
+	// Delete: an orphan (no longer in the catalog), removed.
+	Delete Operation = "delete"
 )
 
-var rank = map[Action]int{Keep: 0, Start: 1, Create: 2, Recreate: 3}
+var rank = map[Operation]int{Keep: 0, Start: 1, Create: 2, Recreate: 3}
 
-// ContainerStep is the plan for one container.
-type ContainerStep struct {
-	Workload driver.Workload
-	Hash     string
-	Action   Action
-	Reason   string           // why Recreate or Start
-	Existing *state.Container // the observed container, if any
-	ID       string           // the container's ID once known
+// UnitStep is the plan for one unit of a node.
+type UnitStep struct {
+	Name   string
+	Op     Operation
+	Reason string
 }
 
-// NodeStep is the plan for one graph node.
-type NodeStep struct {
-	Name       string
-	Kind       catalog.NodeKind
-	Action     Action
-	Reason     string // why Skip
-	Containers []ContainerStep
-	Needs      []string
-	bootstrap  *catalog.Bootstrap
-	// marker is the bootstrap's done-marker to write after it ran, and
-	// markerOld the one to replace.
-	marker    driver.VolumeSpec
-	markerOld string
-	plan      *Plan
+// Step is the plan for one graph node.
+type Step struct {
+	Node   string
+	Kind   catalog.NodeKind
+	Op     Operation
+	Reason string
+	Needs  []string
+	Units  []UnitStep
 }
 
-// Plan is what `up` will do, decided before anything changes.
+// ResourceStep is the plan for an instance-wide resource or an orphan.
+type ResourceStep struct {
+	Kind string // network, volume, container
+	Name string
+	Op   Operation
+	Why  string
+}
+
+// Plan is what `up` will do, decided before anything changes: a value. It
+// is built by MakePlan from the graph and one observation and never
+// changed afterwards; how the run goes is kept in a Result.
 type Plan struct {
-	Project  string
-	Graph    *catalog.Graph
-	Spec     *Spec
-	Order    []string // topological: every node after what it needs
-	Nodes    map[string]*NodeStep
-	Networks []driver.NetworkSpec // to create
-	Volumes  []driver.VolumeSpec  // to create
-	// Orphans are the project's containers that no longer belong to it
-	// (a service removed from the catalog): they are removed.
-	Orphans []state.Container
-	// MissingImages are images of nodes that must start but are not on
-	// the engine; Execute refuses to start anything while there are any.
+	Instance  string
+	Order     []string // topological: every node after what it needs
+	Steps     map[string]Step
+	Resources []ResourceStep // created, or removed (orphans)
+	// MissingImages are images of nodes that must start but are not
+	// available; Up refuses to start anything while there are any.
 	MissingImages []string
+
+	graph      *catalog.Graph
+	snap       *backend.Snapshot
+	inputsHash string
 }
 
-// MakePlan decides what to do: a pure function of the graph, the desired
-// containers, what the engine has, and the image IDs found on it (an image
-// absent from images is not available). Graph nodes without containers
-// (external stores, stores not in the spec) are skipped.
-func MakePlan(g *catalog.Graph, spec *Spec, obs *state.Observed, images map[string]string) (*Plan, error) {
+// Graph is the graph the plan walks.
+func (p *Plan) Graph() *catalog.Graph { return p.graph }
+
+// MakePlan decides what to do: a pure function of the graph, one
+// observation of the backend, and the hash of the catalog inputs that
+// bootstraps read (empty: bootstraps always run). Neither input is changed.
+// Graph nodes the backend does not run (external stores, stores the target
+// does not provide) are skipped.
+func MakePlan(g *catalog.Graph, snap *backend.Snapshot, inputsHash string) (*Plan, error) {
 	order, err := g.TopoOrder()
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Project: spec.Identity.Project, Graph: g, Spec: spec, Order: order, Nodes: map[string]*NodeStep{}}
-	for _, n := range spec.Networks {
-		if obs.Network(n.Name) == nil {
-			p.Networks = append(p.Networks, n)
-		}
-	}
-	wanted := map[string]bool{}
+	p := &Plan{Instance: snap.Instance, Order: order, Steps: map[string]Step{}, graph: g, snap: snap, inputsHash: inputsHash}
 	missing := map[string]bool{}
+	started := map[string]bool{}
 	for _, name := range order {
 		it, _ := g.Node(name)
-		ns := &NodeStep{Name: name, Kind: it.Kind, Needs: g.Needs(name), plan: p}
-		p.Nodes[name] = ns
-		switch it.Kind {
-		case catalog.KindBootstrap:
-			ns.Action, ns.bootstrap = Run, it.Bootstrap
-			if st := it.Bootstrap.Store.Value; st != "" {
-				if sn := p.Nodes[st]; sn != nil && sn.Action == Skip {
-					ns.Action, ns.Reason = Skip, "its store "+st+" is not started"
-					continue
-				}
+		st := Step{Node: name, Kind: it.Kind, Needs: g.Needs(name)}
+		switch {
+		case it.Kind == catalog.KindBootstrap:
+			st.Op = Run
+			if store := it.Bootstrap.Store.Value; store != "" && p.Steps[store].Op == Skip {
+				st.Op, st.Reason = Skip, "its store "+store+" is not started"
+			} else if p.bootstrapKept(st, it.Bootstrap) {
+				st.Op, st.Reason = Keep, "completed before with the same catalog and stores"
 			}
-			p.bootstrapMarker(ns, obs)
-			continue
-		case catalog.KindStore:
-			if it.Store.External {
-				ns.Action, ns.Reason = Skip, "external store: not started here"
-				if it.Store.URI != "" {
-					ns.Reason += " (services use " + it.Store.URI + ")"
-				}
-				continue
+		case it.Kind == catalog.KindStore && it.Store.External:
+			st.Op, st.Reason = Skip, "external store: not started here"
+			if it.Store.URI != "" {
+				st.Reason += " (services use " + it.Store.URI + ")"
 			}
-		}
-		ws := spec.Nodes[name]
-		if len(ws) == 0 {
-			ns.Action, ns.Reason = Skip, "no container in the compose project"
-			continue
-		}
-		var absent []string
-		for _, w := range ws {
-			if _, ok := images[w.Image]; !ok && !slices.Contains(absent, w.Image) {
-				absent = append(absent, w.Image)
+		default:
+			n := snap.Nodes[name]
+			if n == nil || len(n.Units) == 0 {
+				st.Op, st.Reason = Skip, "nothing to run for it on this target"
+				break
 			}
-		}
-		if len(absent) > 0 && it.Kind == catalog.KindStore && it.Store.Optional {
-			ns.Action, ns.Reason = Skip, "optional store: image "+strings.Join(absent, ", ")+" is not available; its users start without it"
-			continue
-		}
-		for _, im := range absent {
-			missing[im] = true
-		}
-		ns.Action = Keep
-		for _, w := range ws {
-			wanted[w.Name] = true
-			hash := driver.Hash(w, images[w.Image])
-			w.Labels[state.LabelConfigHash] = hash
-			cs := ContainerStep{Workload: w, Hash: hash}
-			if c := obs.Service(w.Service); c != nil {
-				cs.Existing, cs.ID = c, c.ID
+			if len(n.MissingImages) > 0 && it.Kind == catalog.KindStore && it.Store.Optional {
+				st.Op, st.Reason = Skip, "optional store: image "+strings.Join(n.MissingImages, ", ")+" is not available; its users start without it"
+				break
+			}
+			for _, im := range n.MissingImages {
+				missing[im] = true
+			}
+			st.Op = Keep
+			for _, u := range n.Units {
+				us := UnitStep{Name: u.Name}
 				switch {
-				case c.ConfigHash != hash:
-					cs.Action, cs.Reason = Recreate, "configuration or image changed"
-				case c.State != state.Running:
-					cs.Action, cs.Reason = Start, "was "+c.State
+				case u.State == backend.Missing:
+					us.Op = Create
+				case u.Have != u.Want:
+					us.Op, us.Reason = Recreate, "configuration or image changed"
+				case u.State != backend.Running:
+					us.Op, us.Reason = Start, "was "+u.State
 				default:
-					cs.Action = Keep
+					us.Op = Keep
 				}
-			} else {
-				cs.Action = Create
-			}
-			if rank[cs.Action] > rank[ns.Action] {
-				ns.Action = cs.Action
-			}
-			ns.Containers = append(ns.Containers, cs)
-		}
-	}
-	// volumes of skipped nodes (an optional store without image) are not made
-	used := map[string]bool{}
-	for _, ns := range p.Nodes {
-		for _, c := range ns.Containers {
-			for _, m := range c.Workload.Mounts {
-				used[m.Source] = true
+				if rank[us.Op] > rank[st.Op] {
+					st.Op = us.Op
+				}
+				st.Units = append(st.Units, us)
 			}
 		}
-	}
-	for _, v := range spec.Volumes {
-		if used[v.Name] && obs.Volume(v.Name) == nil {
-			p.Volumes = append(p.Volumes, v)
+		if st.Op != Skip {
+			started[name] = true
 		}
+		p.Steps[name] = st
 	}
-	for _, c := range obs.Containers {
-		if !wanted[c.Name] && !spec.hasService(c.Service) {
-			p.Orphans = append(p.Orphans, c)
+	for _, r := range snap.Resources {
+		if r.Exists {
+			continue
 		}
+		if len(r.Nodes) > 0 && !slices.ContainsFunc(r.Nodes, func(n string) bool { return started[n] }) {
+			continue // only skipped nodes use it (an optional store without image)
+		}
+		p.Resources = append(p.Resources, ResourceStep{Kind: r.Kind, Name: r.Name, Op: Create})
+	}
+	for _, o := range snap.Orphans {
+		p.Resources = append(p.Resources, ResourceStep{Kind: "container", Name: o.Name, Op: Delete, Why: "not in the catalog any more"})
 	}
 	for im := range missing {
 		p.MissingImages = append(p.MissingImages, im)
@@ -188,19 +167,46 @@ func MakePlan(g *catalog.Graph, spec *Spec, obs *state.Observed, images map[stri
 	return p, nil
 }
 
-func (s *Spec) hasService(name string) bool {
-	_, ok := s.Service(name)
-	return ok
+// bootstrapKept says whether a bootstrap can be kept: it completed before
+// against the same catalog inputs and the same store instances, and
+// everything it needs is kept too.
+func (p *Plan) bootstrapKept(st Step, b *catalog.Bootstrap) bool {
+	if p.inputsHash == "" {
+		return false
+	}
+	for _, need := range st.Needs {
+		if op := p.Steps[need].Op; op != Keep && op != Skip {
+			return false
+		}
+	}
+	have, ok := p.snap.Records[b.Name]
+	return ok && have == recordSum(p.inputsHash, b, st.Needs, func(n string) string {
+		if node := p.snap.Nodes[n]; node != nil {
+			return node.Generation()
+		}
+		return ""
+	})
 }
 
-// Changes counts the containers, networks and volumes the plan creates,
-// starts, replaces or removes: 0 means `up` leaves the engine as it is
-// (bootstraps still run; they change nothing when there is nothing to do).
+// recordSum hashes what a bootstrap ran against: the catalog inputs and
+// the generation (unit IDs) of every node it needs.
+func recordSum(inputs string, b *catalog.Bootstrap, needs []string, generation func(string) string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", inputs, b.Name, b.Step)
+	for _, need := range needs {
+		fmt.Fprintf(h, "%s", generation(need))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Changes counts the units and resources the plan creates, starts,
+// replaces or removes: 0 means `up` leaves the target as it is (bootstraps
+// may still run; they change nothing when there is nothing to do).
 func (p *Plan) Changes() int {
-	n := len(p.Networks) + len(p.Volumes) + len(p.Orphans)
-	for _, ns := range p.Nodes {
-		for _, c := range ns.Containers {
-			if c.Action != Keep {
+	n := len(p.Resources)
+	for _, st := range p.Steps {
+		for _, u := range st.Units {
+			if u.Op != Keep {
 				n++
 			}
 		}
@@ -208,40 +214,61 @@ func (p *Plan) Changes() int {
 	return n
 }
 
+// Apply lists the nodes whose units the plan changes, in order.
+func (p *Plan) Apply() []string {
+	var out []string
+	for _, n := range p.Order {
+		switch p.Steps[n].Op {
+		case Create, Recreate, Start:
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Started lists the nodes that are not skipped, in order.
+func (p *Plan) Started() []string {
+	var out []string
+	for _, n := range p.Order {
+		if p.Steps[n].Op != Skip {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // String prints the plan, one line per resource and node, in start order.
 func (p *Plan) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "project %s: %d changes\n", p.Project, p.Changes())
-	for _, n := range p.Networks {
-		fmt.Fprintf(&b, "  network %s: create\n", n.Name)
-	}
-	for _, v := range p.Volumes {
-		fmt.Fprintf(&b, "  volume %s: create\n", v.Name)
-	}
-	for _, o := range p.Orphans {
-		fmt.Fprintf(&b, "  container %s: remove (not in the catalog any more)\n", o.Name)
+	fmt.Fprintf(&b, "project %s: %d changes\n", p.Instance, p.Changes())
+	for _, r := range p.Resources {
+		line := fmt.Sprintf("  %s %s: %s", r.Kind, r.Name, r.Op)
+		if r.Why != "" {
+			line += " (" + r.Why + ")"
+		}
+		b.WriteString(line + "\n")
 	}
 	for _, name := range p.Order {
-		ns := p.Nodes[name]
-		line := fmt.Sprintf("  %s %s: %s", ns.Kind, name, ns.Action)
-		reason := ns.Reason
-		if len(ns.Containers) == 1 && ns.Containers[0].Reason != "" {
-			reason = ns.Containers[0].Reason
+		st := p.Steps[name]
+		line := fmt.Sprintf("  %s %s: %s", st.Kind, name, st.Op)
+		reason := st.Reason
+		if len(st.Units) == 1 && st.Units[0].Reason != "" {
+			reason = st.Units[0].Reason
 		}
 		if reason != "" {
 			line += " (" + reason + ")"
 		}
-		if len(ns.Needs) > 0 {
-			line += " after " + strings.Join(ns.Needs, ", ")
+		if len(st.Needs) > 0 {
+			line += " after " + strings.Join(st.Needs, ", ")
 		}
 		b.WriteString(line + "\n")
-		if len(ns.Containers) > 1 {
-			for _, c := range ns.Containers {
-				cl := fmt.Sprintf("    %s: %s", c.Workload.Name, c.Action)
-				if c.Reason != "" {
-					cl += " (" + c.Reason + ")"
+		if len(st.Units) > 1 {
+			for _, u := range st.Units {
+				ul := fmt.Sprintf("    %s: %s", u.Name, u.Op)
+				if u.Reason != "" {
+					ul += " (" + u.Reason + ")"
 				}
-				b.WriteString(cl + "\n")
+				b.WriteString(ul + "\n")
 			}
 		}
 	}
@@ -249,51 +276,4 @@ func (p *Plan) String() string {
 		fmt.Fprintf(&b, "  missing images: %s\n", strings.Join(p.MissingImages, ", "))
 	}
 	return b.String()
-}
-
-// MarkerLabel holds a bootstrap's input hash on its done-marker volume.
-const MarkerLabel = "dev.novadev.bootstrap-hash"
-
-// MarkerVolume is the name of a bootstrap's done-marker: an empty volume
-// whose label records what the bootstrap last completed against (labels are
-// the state: no file remembers it).
-func MarkerVolume(project, bootstrap string) string {
-	return project + "_novadev-bootstrap-" + bootstrap
-}
-
-// bootstrapMarker decides whether a bootstrap can be kept: it completed
-// before against the same catalog inputs and the same store containers,
-// and everything it needs is kept too. Otherwise it runs, and its marker is
-// rewritten once it succeeds.
-func (p *Plan) bootstrapMarker(ns *NodeStep, obs *state.Observed) {
-	keep := p.Spec.InputsHash != ""
-	for _, need := range ns.Needs {
-		if nn := p.Nodes[need]; nn == nil || (nn.Action != Keep && nn.Action != Skip) {
-			keep = false
-		}
-	}
-	name := MarkerVolume(p.Project, ns.Name)
-	ns.marker = driver.VolumeSpec{Name: name, Labels: p.Spec.Identity.VolumeLabels("novadev-bootstrap-" + ns.Name)}
-	old := obs.Volume(name)
-	if old != nil {
-		ns.markerOld = old.Name
-	}
-	if keep && old != nil && old.Labels[MarkerLabel] == p.markerSum(ns) {
-		ns.Action, ns.Reason = Keep, "completed before with the same catalog and stores"
-	}
-}
-
-// markerSum hashes what a bootstrap ran against: the catalog inputs and
-// the IDs of the containers of every node it needs.
-func (p *Plan) markerSum(ns *NodeStep) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", p.Spec.InputsHash, ns.bootstrap.Name, ns.bootstrap.Step)
-	for _, need := range ns.Needs {
-		if nn := p.Nodes[need]; nn != nil {
-			for _, c := range nn.Containers {
-				fmt.Fprintf(h, "%s\x00", c.ID)
-			}
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }

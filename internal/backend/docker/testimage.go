@@ -20,7 +20,7 @@ import (
 // and builds a FROM-scratch image tagged tag whose entrypoint is that
 // binary. No registry is involved: the build context is the binary and a
 // two-line Dockerfile. Integration tests use it for tiny workloads.
-func (d *Driver) BuildScratchImage(ctx context.Context, pkgDir, tag string) error {
+func (d *Moby) BuildScratchImage(ctx context.Context, pkgDir, tag string) error {
 	dir, err := os.MkdirTemp("", "novadev-image-")
 	if err != nil {
 		return err

@@ -1,8 +1,7 @@
-// Package driver is the contract between the supervisor and a container
-// backend: what a workload is, and the few operations the supervisor needs
-// (observe by label, create, start, stop, remove, logs). Backends live in
-// subpackages (docker); a fake for tests lives in driver/fake.
-package driver
+package docker
+
+// The container-engine contract under the Docker backend: what a workload
+// (one container) is, and the few engine operations the backend needs.
 
 import (
 	"context"
@@ -109,8 +108,9 @@ type LogOptions struct {
 	Tail   int // 0: all
 }
 
-// Driver runs containers on one engine.
-type Driver interface {
+// Engine is the container-engine subset the backend converges with: one
+// engine, found by label. Moby implements it; enginefake fakes it.
+type Engine interface {
 	// Info checks the engine is reachable and describes it.
 	Info(ctx context.Context) (Info, error)
 	// Observe lists the containers (running or not), networks and volumes
@@ -140,4 +140,17 @@ type Driver interface {
 	Logs(ctx context.Context, id string, opts LogOptions) (io.ReadCloser, error)
 	// Memory returns a running container's memory use in bytes.
 	Memory(ctx context.Context, id string) (uint64, error)
+	// Events streams the project's container deaths (die, oom) until ctx
+	// ends; the error channel reports a broken stream.
+	Events(ctx context.Context, project string) (<-chan Death, <-chan error)
+}
+
+// Death is a container that stopped: its exit code, and whether the
+// kernel's OOM killer did it.
+type Death struct {
+	ID       string
+	Name     string
+	Node     string
+	ExitCode int
+	OOM      bool
 }

@@ -13,8 +13,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/novadev/novadev/internal/driver"
-	"github.com/novadev/novadev/internal/driver/docker/dockertest"
+	"github.com/novadev/novadev/internal/backend/docker"
+	"github.com/novadev/novadev/internal/backend/docker/dockertest"
 	"github.com/novadev/novadev/internal/state"
 )
 
@@ -43,7 +43,7 @@ func TestIntegrationDockerLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(imageID, "sha256:"), imageID)
 	_, err = d.ImageID(ctx, "novadev-test/absent:never")
-	require.ErrorIs(t, err, driver.ErrNotFound)
+	require.ErrorIs(t, err, docker.ErrNotFound)
 
 	project := "novadev-it-" + strconv.Itoa(os.Getpid())
 	id := state.Identity{Project: project, Env: "test"}
@@ -64,20 +64,20 @@ func TestIntegrationDockerLifecycle(t *testing.T) {
 
 	net1 := project + "_default"
 	vol := project + "_data"
-	require.NoError(t, d.CreateNetwork(ctx, driver.NetworkSpec{Name: net1, Labels: id.NetworkLabels("default")}))
-	require.NoError(t, d.CreateNetwork(ctx, driver.NetworkSpec{Name: net1, Labels: id.NetworkLabels("default")}), "creating an existing network is a no-op")
-	require.NoError(t, d.CreateVolume(ctx, driver.VolumeSpec{Name: vol, Labels: id.VolumeLabels("data")}))
+	require.NoError(t, d.CreateNetwork(ctx, docker.NetworkSpec{Name: net1, Labels: id.NetworkLabels("default")}))
+	require.NoError(t, d.CreateNetwork(ctx, docker.NetworkSpec{Name: net1, Labels: id.NetworkLabels("default")}), "creating an existing network is a no-op")
+	require.NoError(t, d.CreateVolume(ctx, docker.VolumeSpec{Name: vol, Labels: id.VolumeLabels("data")}))
 
 	port := freePort(t)
-	w := driver.Workload{
+	w := docker.Workload{
 		Name: state.ContainerName(project, "hello"), Service: "hello", Node: "hello", Image: tag,
 		Env:     []string{"NAME=world"},
-		Ports:   []driver.PortMapping{{HostIP: "127.0.0.1", Host: port, Container: 8080}},
-		Mounts:  []driver.Mount{{Type: "volume", Source: vol, Target: "/data"}},
+		Ports:   []docker.PortMapping{{HostIP: "127.0.0.1", Host: port, Container: 8080}},
+		Mounts:  []docker.Mount{{Type: "volume", Source: vol, Target: "/data"}},
 		Network: net1, Aliases: []string{"hello"},
 		Labels: id.Labels("hello", "hello"),
 	}
-	w.Labels[state.LabelConfigHash] = driver.Hash(w, imageID)
+	w.Labels[state.LabelConfigHash] = docker.Hash(w, imageID)
 	cid, err := d.Create(ctx, w)
 	require.NoError(t, err)
 	require.NoError(t, d.Start(ctx, cid))
@@ -111,13 +111,13 @@ func TestIntegrationDockerLifecycle(t *testing.T) {
 
 	uses, err := d.PortUses(ctx)
 	require.NoError(t, err)
-	require.Contains(t, uses, driver.PortUse{Port: port, Container: w.Name, Project: project})
+	require.Contains(t, uses, docker.PortUse{Port: port, Container: w.Name, Project: project})
 
 	mem, err := d.Memory(ctx, cid)
 	require.NoError(t, err)
 	require.Greater(t, mem, uint64(0))
 
-	rc, err := d.Logs(ctx, cid, driver.LogOptions{Tail: 10})
+	rc, err := d.Logs(ctx, cid, docker.LogOptions{Tail: 10})
 	require.NoError(t, err)
 	logs, err := io.ReadAll(rc)
 	require.NoError(t, err)
@@ -132,7 +132,7 @@ func TestIntegrationDockerLifecycle(t *testing.T) {
 	require.Equal(t, state.Exited, o.Containers[0].State)
 
 	require.NoError(t, d.Remove(ctx, cid))
-	require.ErrorIs(t, d.Remove(ctx, cid), driver.ErrNotFound)
+	require.ErrorIs(t, d.Remove(ctx, cid), docker.ErrNotFound)
 	require.NoError(t, d.RemoveNetwork(ctx, net1))
 	require.NoError(t, d.RemoveVolume(ctx, vol))
 	o, err = d.Observe(ctx, project)

@@ -1,4 +1,4 @@
-package cli
+package probe
 
 import (
 	"context"
@@ -54,12 +54,12 @@ func TestJobCheck(t *testing.T) {
 }
 
 func TestParseTarget(t *testing.T) {
-	c, err := parseTarget("job://postgres-init")
+	c, err := ParseTarget("job://postgres-init")
 	require.NoError(t, err)
 	assert.Equal(t, "postgres-init", c.(jobCheck).name)
-	c, err = parseTarget("grpc://user-service:50051")
+	c, err = ParseTarget("grpc://user-service:50051")
 	require.NoError(t, err)
 	assert.Equal(t, "user-service:50051", c.String()[len(c.String())-len("user-service:50051"):])
-	_, err = parseTarget("tcp://postgres")
+	_, err = ParseTarget("tcp://postgres")
 	require.ErrorContains(t, err, "needs a port")
 }

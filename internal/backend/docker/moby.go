@@ -1,8 +1,9 @@
-// Package docker is the driver.Driver for a Docker Engine, on the Engine's
-// Go SDK (github.com/moby/moby/client) with API version negotiation, so it
-// works with Debian bookworm's docker.io 20.10 (API 1.41) and with current
-// Docker Desktop alike.
 package docker
+
+// Moby is the Engine for a Docker Engine, on the Engine's Go SDK
+// (github.com/moby/moby/client) with API version negotiation, so it works
+// with Debian bookworm's docker.io 20.10 (API 1.41) and with current Docker
+// Desktop alike.
 
 import (
 	"context"
@@ -23,19 +24,18 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
-	"github.com/novadev/novadev/internal/driver"
 	"github.com/novadev/novadev/internal/state"
 )
 
-// Driver talks to one Docker Engine.
-type Driver struct {
+// Moby talks to one Docker Engine.
+type Moby struct {
 	c *client.Client
 }
 
-// New connects to the engine named by the environment (DOCKER_HOST, ...)
+// Connect connects to the engine named by the environment (DOCKER_HOST, ...)
 // and negotiates the API version. An unreachable engine is an error that
 // says what to do.
-func New(ctx context.Context) (*Driver, error) {
+func Connect(ctx context.Context) (*Moby, error) {
 	c, err := client.New(client.FromEnv)
 	if err != nil {
 		return nil, fmt.Errorf("docker: %w", err)
@@ -46,7 +46,7 @@ func New(ctx context.Context) (*Driver, error) {
 		c.Close()
 		return nil, &UnreachableError{Err: err}
 	}
-	return &Driver{c: c}, nil
+	return &Moby{c: c}, nil
 }
 
 // UnreachableError says no Docker engine answered.
@@ -59,28 +59,28 @@ func (e *UnreachableError) Error() string {
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // Close releases the client.
-func (d *Driver) Close() error { return d.c.Close() }
+func (d *Moby) Close() error { return d.c.Close() }
 
 // Client is the underlying SDK client, for tests that build images.
-func (d *Driver) Client() *client.Client { return d.c }
+func (d *Moby) Client() *client.Client { return d.c }
 
 func notFound(err error, what string) error {
 	if cerrdefs.IsNotFound(err) {
-		return fmt.Errorf("%s: %w", what, driver.ErrNotFound)
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
 	}
 	return err
 }
 
-// Info implements driver.Driver.
-func (d *Driver) Info(ctx context.Context) (driver.Info, error) {
+// Info implements Engine.
+func (d *Moby) Info(ctx context.Context) (Info, error) {
 	if _, err := d.c.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
-		return driver.Info{}, &UnreachableError{Err: err}
+		return Info{}, &UnreachableError{Err: err}
 	}
 	r, err := d.c.Info(ctx, client.InfoOptions{})
 	if err != nil {
-		return driver.Info{}, err
+		return Info{}, err
 	}
-	return driver.Info{
+	return Info{
 		Name: "docker", ServerVersion: r.Info.ServerVersion, APIVersion: d.c.ClientVersion(),
 		OS: r.Info.OperatingSystem, CPUs: r.Info.NCPU, MemoryBytes: r.Info.MemTotal,
 	}, nil
@@ -90,8 +90,8 @@ func projectFilter(project string) client.Filters {
 	return make(client.Filters).Add("label", state.LabelProject+"="+project)
 }
 
-// Observe implements driver.Driver.
-func (d *Driver) Observe(ctx context.Context, project string) (*state.Observed, error) {
+// Observe implements Engine.
+func (d *Moby) Observe(ctx context.Context, project string) (*state.Observed, error) {
 	o := &state.Observed{Project: project}
 	cl, err := d.c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: projectFilter(project)})
 	if err != nil {
@@ -150,8 +150,8 @@ func (d *Driver) Observe(ctx context.Context, project string) (*state.Observed, 
 	return o, nil
 }
 
-// ImageID implements driver.Driver.
-func (d *Driver) ImageID(ctx context.Context, ref string) (string, error) {
+// ImageID implements Engine.
+func (d *Moby) ImageID(ctx context.Context, ref string) (string, error) {
 	r, err := d.c.ImageInspect(ctx, ref)
 	if err != nil {
 		return "", notFound(err, "image "+ref)
@@ -159,13 +159,13 @@ func (d *Driver) ImageID(ctx context.Context, ref string) (string, error) {
 	return r.ID, nil
 }
 
-// PortUses implements driver.Driver.
-func (d *Driver) PortUses(ctx context.Context) ([]driver.PortUse, error) {
+// PortUses implements Engine.
+func (d *Moby) PortUses(ctx context.Context) ([]PortUse, error) {
 	cl, err := d.c.ContainerList(ctx, client.ContainerListOptions{})
 	if err != nil {
 		return nil, err
 	}
-	var out []driver.PortUse
+	var out []PortUse
 	for _, s := range cl.Items {
 		name := ""
 		if len(s.Names) > 0 {
@@ -173,16 +173,16 @@ func (d *Driver) PortUses(ctx context.Context) ([]driver.PortUse, error) {
 		}
 		for _, p := range s.Ports {
 			if p.PublicPort != 0 {
-				out = append(out, driver.PortUse{Port: int(p.PublicPort), Container: name, Project: s.Labels[state.LabelProject]})
+				out = append(out, PortUse{Port: int(p.PublicPort), Container: name, Project: s.Labels[state.LabelProject]})
 			}
 		}
 	}
 	return out, nil
 }
 
-// CreateNetwork implements driver.Driver.
+// CreateNetwork implements Engine.
 // Engines before API 1.44 accept duplicate network names, so it looks first.
-func (d *Driver) CreateNetwork(ctx context.Context, n driver.NetworkSpec) error {
+func (d *Moby) CreateNetwork(ctx context.Context, n NetworkSpec) error {
 	nl, err := d.c.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("name", n.Name)})
 	if err != nil {
 		return fmt.Errorf("listing networks: %w", err)
@@ -199,16 +199,16 @@ func (d *Driver) CreateNetwork(ctx context.Context, n driver.NetworkSpec) error 
 	return nil
 }
 
-// CreateVolume implements driver.Driver.
-func (d *Driver) CreateVolume(ctx context.Context, v driver.VolumeSpec) error {
+// CreateVolume implements Engine.
+func (d *Moby) CreateVolume(ctx context.Context, v VolumeSpec) error {
 	if _, err := d.c.VolumeCreate(ctx, client.VolumeCreateOptions{Name: v.Name, Labels: v.Labels}); err != nil {
 		return fmt.Errorf("creating volume %s: %w", v.Name, err)
 	}
 	return nil
 }
 
-// Create implements driver.Driver.
-func (d *Driver) Create(ctx context.Context, w driver.Workload) (string, error) {
+// Create implements Engine.
+func (d *Moby) Create(ctx context.Context, w Workload) (string, error) {
 	cfg := &container.Config{
 		Image: w.Image, Env: w.Env, Cmd: w.Command, Entrypoint: w.Entrypoint, Labels: w.Labels,
 		Hostname: w.Hostname, User: w.User, WorkingDir: w.WorkingDir, StopSignal: w.StopSignal,
@@ -262,14 +262,14 @@ func (d *Driver) Create(ctx context.Context, w driver.Workload) (string, error) 
 	return r.ID, nil
 }
 
-// Start implements driver.Driver.
-func (d *Driver) Start(ctx context.Context, id string) error {
+// Start implements Engine.
+func (d *Moby) Start(ctx context.Context, id string) error {
 	_, err := d.c.ContainerStart(ctx, id, client.ContainerStartOptions{})
 	return notFound(err, "container "+id)
 }
 
-// Stop implements driver.Driver.
-func (d *Driver) Stop(ctx context.Context, id string, timeout time.Duration) error {
+// Stop implements Engine.
+func (d *Moby) Stop(ctx context.Context, id string, timeout time.Duration) error {
 	var opts client.ContainerStopOptions
 	if timeout > 0 {
 		s := int(timeout / time.Second)
@@ -279,27 +279,27 @@ func (d *Driver) Stop(ctx context.Context, id string, timeout time.Duration) err
 	return notFound(err, "container "+id)
 }
 
-// Remove implements driver.Driver.
-func (d *Driver) Remove(ctx context.Context, id string) error {
+// Remove implements Engine.
+func (d *Moby) Remove(ctx context.Context, id string) error {
 	_, err := d.c.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 	return notFound(err, "container "+id)
 }
 
-// RemoveNetwork implements driver.Driver.
-func (d *Driver) RemoveNetwork(ctx context.Context, name string) error {
+// RemoveNetwork implements Engine.
+func (d *Moby) RemoveNetwork(ctx context.Context, name string) error {
 	_, err := d.c.NetworkRemove(ctx, name, client.NetworkRemoveOptions{})
 	return notFound(err, "network "+name)
 }
 
-// RemoveVolume implements driver.Driver.
-func (d *Driver) RemoveVolume(ctx context.Context, name string) error {
+// RemoveVolume implements Engine.
+func (d *Moby) RemoveVolume(ctx context.Context, name string) error {
 	_, err := d.c.VolumeRemove(ctx, name, client.VolumeRemoveOptions{Force: true})
 	return notFound(err, "volume "+name)
 }
 
-// Logs implements driver.Driver: stdout and stderr demultiplexed into one
+// Logs implements Engine: stdout and stderr demultiplexed into one
 // stream of lines.
-func (d *Driver) Logs(ctx context.Context, id string, opts driver.LogOptions) (io.ReadCloser, error) {
+func (d *Moby) Logs(ctx context.Context, id string, opts LogOptions) (io.ReadCloser, error) {
 	insp, err := d.c.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
 		return nil, notFound(err, "container "+id)
@@ -324,9 +324,9 @@ func (d *Driver) Logs(ctx context.Context, id string, opts driver.LogOptions) (i
 	return pr, nil
 }
 
-// Memory implements driver.Driver: usage minus page cache, as `docker
+// Memory implements Engine: usage minus page cache, as `docker
 // stats` shows it.
-func (d *Driver) Memory(ctx context.Context, id string) (uint64, error) {
+func (d *Moby) Memory(ctx context.Context, id string) (uint64, error) {
 	r, err := d.c.ContainerStats(ctx, id, client.ContainerStatsOptions{Stream: false})
 	if err != nil {
 		return 0, notFound(err, "container "+id)
@@ -353,4 +353,46 @@ func IsUnreachable(err error) bool {
 	return errors.As(err, &u)
 }
 
-var _ driver.Driver = (*Driver)(nil)
+var _ Engine = (*Moby)(nil)
+
+// Events implements Engine: the engine's event stream filtered to the
+// project's containers. An "oom" event precedes its "die"; the die carries
+// the exit code.
+func (d *Moby) Events(ctx context.Context, project string) (<-chan Death, <-chan error) {
+	f := projectFilter(project).Add("type", "container").Add("event", "die").Add("event", "oom")
+	r := d.c.Events(ctx, client.EventsListOptions{Filters: f})
+	out := make(chan Death)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(out)
+		oom := map[string]bool{}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case err, ok := <-r.Err:
+				if ok && err != nil && ctx.Err() == nil {
+					errc <- err
+				}
+				return
+			case m, ok := <-r.Messages:
+				if !ok {
+					return
+				}
+				if m.Action == "oom" {
+					oom[m.Actor.ID] = true
+					continue
+				}
+				code, _ := strconv.Atoi(m.Actor.Attributes["exitCode"])
+				dd := Death{ID: m.Actor.ID, Name: m.Actor.Attributes["name"], Node: m.Actor.Attributes[state.LabelNode], ExitCode: code, OOM: oom[m.Actor.ID]}
+				delete(oom, m.Actor.ID)
+				select {
+				case out <- dd:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, errc
+}

@@ -1,10 +1,4 @@
-// Package supervisor brings an environment up on a container driver and
-// takes it down again: observe (what the engine has, found by label), plan
-// (a pure function of the catalog graph, the desired containers and the
-// observed state; printable), execute (along the dependency graph with
-// bounded parallelism, each node proven ready before its dependents start,
-// bootstraps run in-process). It never prints: it emits events.
-package supervisor
+package docker
 
 import (
 	"fmt"
@@ -18,7 +12,6 @@ import (
 	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
 
-	"github.com/novadev/novadev/internal/driver"
 	"github.com/novadev/novadev/internal/state"
 )
 
@@ -26,30 +19,25 @@ import (
 // the containers grouped by catalog graph node.
 type Spec struct {
 	Identity state.Identity
-	Networks []driver.NetworkSpec
-	Volumes  []driver.VolumeSpec
+	Networks []NetworkSpec
+	Volumes  []VolumeSpec
 	// Nodes maps a graph node to its containers (a Redis Cluster store has
 	// one per cluster node), each sorted by name.
-	Nodes map[string][]driver.Workload
-	// InputsHash fingerprints what bootstraps read besides the stores (the
-	// catalog, migrations, protos): a bootstrap that completed against the
-	// same InputsHash and the same store containers is not run again. Empty:
-	// bootstraps always run.
-	InputsHash string
+	Nodes map[string][]Workload
 }
 
 // Workloads returns every workload, sorted by container name.
-func (s *Spec) Workloads() []driver.Workload {
-	var out []driver.Workload
+func (s *Spec) Workloads() []Workload {
+	var out []Workload
 	for _, ws := range s.Nodes {
 		out = append(out, ws...)
 	}
-	slices.SortFunc(out, func(a, b driver.Workload) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b Workload) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
 // Service returns the workload of a compose service.
-func (s *Spec) Service(name string) (driver.Workload, bool) {
+func (s *Spec) Service(name string) (Workload, bool) {
 	for _, ws := range s.Nodes {
 		for _, w := range ws {
 			if w.Service == name {
@@ -57,7 +45,7 @@ func (s *Spec) Service(name string) (driver.Workload, bool) {
 			}
 		}
 	}
-	return driver.Workload{}, false
+	return Workload{}, false
 }
 
 // HostPort returns where the container port of a compose service is
@@ -98,7 +86,7 @@ func (s *Spec) DialMap() map[string]string {
 }
 
 // FromCompose turns a compose project (internal/render/compose's Project,
-// the same project `docker compose` runs) into containers for the driver.
+// the same project `docker compose` runs) into containers for the
 // Bootstrap services (label dev.novadev.kind=bootstrap) are left out: the
 // supervisor runs bootstraps in-process. ${VAR} references are filled from
 // lookup, the way docker compose fills them from compose/.env; a missing
@@ -115,7 +103,7 @@ func FromCompose(p *types.Project, id state.Identity, lookup func(string) (strin
 	sub := func(v string) (string, error) {
 		return template.Substitute(v, template.Mapping(lookup))
 	}
-	spec := &Spec{Identity: id, Nodes: map[string][]driver.Workload{}}
+	spec := &Spec{Identity: id, Nodes: map[string][]Workload{}}
 	netName := func(key string) string {
 		if n, ok := p.Networks[key]; ok && n.Name != "" {
 			return n.Name
@@ -135,7 +123,7 @@ func FromCompose(p *types.Project, id state.Identity, lookup func(string) (strin
 		}
 		l := id.NetworkLabels(key)
 		maps.Copy(l, n.Labels)
-		spec.Networks = append(spec.Networks, driver.NetworkSpec{Name: netName(key), Labels: l})
+		spec.Networks = append(spec.Networks, NetworkSpec{Name: netName(key), Labels: l})
 	}
 	for _, key := range slices.Sorted(maps.Keys(p.Volumes)) {
 		v := p.Volumes[key]
@@ -144,7 +132,7 @@ func FromCompose(p *types.Project, id state.Identity, lookup func(string) (strin
 		}
 		l := id.VolumeLabels(key)
 		maps.Copy(l, v.Labels)
-		spec.Volumes = append(spec.Volumes, driver.VolumeSpec{Name: volName(key), Labels: l})
+		spec.Volumes = append(spec.Volumes, VolumeSpec{Name: volName(key), Labels: l})
 	}
 	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
 		s := p.Services[name]
@@ -155,7 +143,7 @@ func FromCompose(p *types.Project, id state.Identity, lookup func(string) (strin
 		if node == "" {
 			node = name
 		}
-		w := driver.Workload{
+		w := Workload{
 			Name: s.ContainerName, Service: name, Node: node,
 			Hostname: s.Hostname, User: s.User, WorkingDir: s.WorkingDir,
 			StopSignal: s.StopSignal, Restart: s.Restart,
@@ -199,17 +187,17 @@ func FromCompose(p *types.Project, id state.Identity, lookup func(string) (strin
 			if err != nil {
 				return nil, fmt.Errorf("service %s: published port %q: want one number", name, pt.Published)
 			}
-			w.Ports = append(w.Ports, driver.PortMapping{HostIP: pt.HostIP, Host: host, Container: int(pt.Target), Protocol: pt.Protocol})
+			w.Ports = append(w.Ports, PortMapping{HostIP: pt.HostIP, Host: host, Container: int(pt.Target), Protocol: pt.Protocol})
 		}
 		for _, v := range s.Volumes {
-			m := driver.Mount{Type: v.Type, Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly}
+			m := Mount{Type: v.Type, Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly}
 			if v.Type == types.VolumeTypeVolume && v.Source != "" {
 				m.Source = volName(v.Source)
 			}
 			w.Mounts = append(w.Mounts, m)
 		}
 		for _, t := range s.Tmpfs {
-			w.Mounts = append(w.Mounts, driver.Mount{Type: "tmpfs", Target: t})
+			w.Mounts = append(w.Mounts, Mount{Type: "tmpfs", Target: t})
 		}
 		netKeys := slices.Sorted(maps.Keys(s.Networks))
 		if len(netKeys) == 0 {

@@ -1,7 +1,7 @@
-// Package fake is an in-memory driver.Driver for tests: it keeps containers,
+// Package enginefake is an in-memory docker.Engine for tests: it keeps containers,
 // networks and volumes in maps, records every call, and lets a test hook
 // into Start to block, fail or count concurrency.
-package fake
+package enginefake
 
 import (
 	"context"
@@ -14,14 +14,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/novadev/novadev/internal/driver"
+	"github.com/novadev/novadev/internal/backend/docker"
 	"github.com/novadev/novadev/internal/state"
 )
 
 // Container is a fake container.
 type Container struct {
 	ID       string
-	Workload driver.Workload
+	Workload docker.Workload
 	State    string
 	Created  time.Time
 	Started  time.Time
@@ -32,23 +32,25 @@ type Driver struct {
 	mu         sync.Mutex
 	seq        int
 	containers map[string]*Container
-	networks   map[string]driver.NetworkSpec
-	volumes    map[string]driver.VolumeSpec
+	networks   map[string]docker.NetworkSpec
+	volumes    map[string]docker.VolumeSpec
 	calls      []string
 
 	// Images maps image references to IDs; a missing one is not pulled.
 	Images map[string]string
 	// Foreign are ports published by containers of other projects.
-	Foreign []driver.PortUse
+	Foreign []docker.PortUse
 	// Logs are the log lines a container of each service prints.
 	LogLines map[string][]string
 	// OnStart, when set, runs inside Start (without the lock) with the
 	// workload; an error fails the start.
-	OnStart func(ctx context.Context, w driver.Workload) error
+	OnStart func(ctx context.Context, w docker.Workload) error
 	// InfoErr, when set, is returned by Info (engine unreachable).
 	InfoErr error
 	// Now is the clock for Created/Started.
 	Now func() time.Time
+
+	subs []chan docker.Death
 }
 
 // New returns an empty fake engine that has the given images (ref -> ID).
@@ -58,8 +60,8 @@ func New(images map[string]string) *Driver {
 	}
 	return &Driver{
 		containers: map[string]*Container{},
-		networks:   map[string]driver.NetworkSpec{},
-		volumes:    map[string]driver.VolumeSpec{},
+		networks:   map[string]docker.NetworkSpec{},
+		volumes:    map[string]docker.VolumeSpec{},
 		Images:     images,
 		LogLines:   map[string][]string{},
 		Now:        time.Now,
@@ -107,15 +109,51 @@ func (d *Driver) SetState(name, st string) {
 	}
 }
 
-// Info implements driver.Driver.
-func (d *Driver) Info(context.Context) (driver.Info, error) {
-	if d.InfoErr != nil {
-		return driver.Info{}, d.InfoErr
+// Kill makes a running container die with exitCode, as if it crashed or
+// someone killed it, and tells every Events subscriber.
+func (d *Driver) Kill(name string, exitCode int, oom bool) {
+	d.mu.Lock()
+	var death *docker.Death
+	for _, c := range d.containers {
+		if c.Workload.Name == name {
+			c.State = state.Exited
+			death = &docker.Death{ID: c.ID, Name: name, Node: c.Workload.Labels[state.LabelNode], ExitCode: exitCode, OOM: oom}
+		}
 	}
-	return driver.Info{Name: "fake", ServerVersion: "0", APIVersion: "1.41", OS: "linux", CPUs: 2, MemoryBytes: 8 << 30}, nil
+	subs := slices.Clone(d.subs)
+	d.mu.Unlock()
+	if death == nil {
+		return
+	}
+	for _, ch := range subs {
+		ch <- *death
+	}
 }
 
-// Observe implements driver.Driver.
+// Events implements docker.Engine: deaths from Kill and Stop.
+func (d *Driver) Events(ctx context.Context, _ string) (<-chan docker.Death, <-chan error) {
+	ch := make(chan docker.Death, 64)
+	d.mu.Lock()
+	d.subs = append(d.subs, ch)
+	d.mu.Unlock()
+	go func() {
+		<-ctx.Done()
+		d.mu.Lock()
+		d.subs = slices.DeleteFunc(d.subs, func(c chan docker.Death) bool { return c == ch })
+		d.mu.Unlock()
+	}()
+	return ch, make(chan error)
+}
+
+// Info implements docker.Engine.
+func (d *Driver) Info(context.Context) (docker.Info, error) {
+	if d.InfoErr != nil {
+		return docker.Info{}, d.InfoErr
+	}
+	return docker.Info{Name: "fake", ServerVersion: "0", APIVersion: "1.41", OS: "linux", CPUs: 2, MemoryBytes: 8 << 30}, nil
+}
+
+// Observe implements docker.Engine.
 func (d *Driver) Observe(_ context.Context, project string) (*state.Observed, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -149,18 +187,18 @@ func (d *Driver) Observe(_ context.Context, project string) (*state.Observed, er
 	return o, nil
 }
 
-// ImageID implements driver.Driver.
+// ImageID implements docker.Engine.
 func (d *Driver) ImageID(_ context.Context, ref string) (string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if id, ok := d.Images[ref]; ok {
 		return id, nil
 	}
-	return "", fmt.Errorf("image %s: %w", ref, driver.ErrNotFound)
+	return "", fmt.Errorf("image %s: %w", ref, docker.ErrNotFound)
 }
 
-// PortUses implements driver.Driver.
-func (d *Driver) PortUses(context.Context) ([]driver.PortUse, error) {
+// PortUses implements docker.Engine.
+func (d *Driver) PortUses(context.Context) ([]docker.PortUse, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := slices.Clone(d.Foreign)
@@ -169,14 +207,14 @@ func (d *Driver) PortUses(context.Context) ([]driver.PortUse, error) {
 			continue
 		}
 		for _, p := range c.Workload.Ports {
-			out = append(out, driver.PortUse{Port: p.Host, Container: c.Workload.Name, Project: c.Workload.Labels[state.LabelProject]})
+			out = append(out, docker.PortUse{Port: p.Host, Container: c.Workload.Name, Project: c.Workload.Labels[state.LabelProject]})
 		}
 	}
 	return out, nil
 }
 
-// CreateNetwork implements driver.Driver.
-func (d *Driver) CreateNetwork(_ context.Context, n driver.NetworkSpec) error {
+// CreateNetwork implements docker.Engine.
+func (d *Driver) CreateNetwork(_ context.Context, n docker.NetworkSpec) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if _, ok := d.networks[n.Name]; !ok {
@@ -186,8 +224,8 @@ func (d *Driver) CreateNetwork(_ context.Context, n driver.NetworkSpec) error {
 	return nil
 }
 
-// CreateVolume implements driver.Driver.
-func (d *Driver) CreateVolume(_ context.Context, v driver.VolumeSpec) error {
+// CreateVolume implements docker.Engine.
+func (d *Driver) CreateVolume(_ context.Context, v docker.VolumeSpec) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if _, ok := d.volumes[v.Name]; !ok {
@@ -197,12 +235,12 @@ func (d *Driver) CreateVolume(_ context.Context, v driver.VolumeSpec) error {
 	return nil
 }
 
-// Create implements driver.Driver.
-func (d *Driver) Create(_ context.Context, w driver.Workload) (string, error) {
+// Create implements docker.Engine.
+func (d *Driver) Create(_ context.Context, w docker.Workload) (string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if _, ok := d.Images[w.Image]; !ok {
-		return "", fmt.Errorf("image %s: %w", w.Image, driver.ErrNotFound)
+		return "", fmt.Errorf("image %s: %w", w.Image, docker.ErrNotFound)
 	}
 	for _, c := range d.containers {
 		if c.Workload.Name == w.Name {
@@ -211,7 +249,7 @@ func (d *Driver) Create(_ context.Context, w driver.Workload) (string, error) {
 	}
 	if w.Network != "" {
 		if _, ok := d.networks[w.Network]; !ok {
-			return "", fmt.Errorf("network %s: %w", w.Network, driver.ErrNotFound)
+			return "", fmt.Errorf("network %s: %w", w.Network, docker.ErrNotFound)
 		}
 	}
 	d.seq++
@@ -221,17 +259,17 @@ func (d *Driver) Create(_ context.Context, w driver.Workload) (string, error) {
 	return id, nil
 }
 
-// Start implements driver.Driver.
+// Start implements docker.Engine.
 func (d *Driver) Start(ctx context.Context, id string) error {
 	d.mu.Lock()
 	c, ok := d.containers[id]
-	var w driver.Workload
+	var w docker.Workload
 	if ok {
 		w = c.Workload
 	}
 	d.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("container %s: %w", id, driver.ErrNotFound)
+		return fmt.Errorf("container %s: %w", id, docker.ErrNotFound)
 	}
 	if d.OnStart != nil {
 		if err := d.OnStart(ctx, w); err != nil {
@@ -246,38 +284,44 @@ func (d *Driver) Start(ctx context.Context, id string) error {
 	return nil
 }
 
-// Stop implements driver.Driver.
+// Stop implements docker.Engine.
 func (d *Driver) Stop(_ context.Context, id string, _ time.Duration) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	c, ok := d.containers[id]
 	if !ok {
-		return fmt.Errorf("container %s: %w", id, driver.ErrNotFound)
+		return fmt.Errorf("container %s: %w", id, docker.ErrNotFound)
 	}
 	c.State = state.Exited
 	d.record("stop %s", c.Workload.Name)
+	for _, ch := range d.subs {
+		select {
+		case ch <- docker.Death{ID: c.ID, Name: c.Workload.Name, Node: c.Workload.Labels[state.LabelNode]}:
+		default:
+		}
+	}
 	return nil
 }
 
-// Remove implements driver.Driver.
+// Remove implements docker.Engine.
 func (d *Driver) Remove(_ context.Context, id string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	c, ok := d.containers[id]
 	if !ok {
-		return fmt.Errorf("container %s: %w", id, driver.ErrNotFound)
+		return fmt.Errorf("container %s: %w", id, docker.ErrNotFound)
 	}
 	delete(d.containers, id)
 	d.record("remove %s", c.Workload.Name)
 	return nil
 }
 
-// RemoveNetwork implements driver.Driver.
+// RemoveNetwork implements docker.Engine.
 func (d *Driver) RemoveNetwork(_ context.Context, name string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if _, ok := d.networks[name]; !ok {
-		return fmt.Errorf("network %s: %w", name, driver.ErrNotFound)
+		return fmt.Errorf("network %s: %w", name, docker.ErrNotFound)
 	}
 	for _, c := range d.containers {
 		if c.Workload.Network == name {
@@ -289,25 +333,25 @@ func (d *Driver) RemoveNetwork(_ context.Context, name string) error {
 	return nil
 }
 
-// RemoveVolume implements driver.Driver.
+// RemoveVolume implements docker.Engine.
 func (d *Driver) RemoveVolume(_ context.Context, name string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if _, ok := d.volumes[name]; !ok {
-		return fmt.Errorf("volume %s: %w", name, driver.ErrNotFound)
+		return fmt.Errorf("volume %s: %w", name, docker.ErrNotFound)
 	}
 	delete(d.volumes, name)
 	d.record("remove volume %s", name)
 	return nil
 }
 
-// Logs implements driver.Driver: the service's LogLines, ignoring Follow.
-func (d *Driver) Logs(_ context.Context, id string, opts driver.LogOptions) (io.ReadCloser, error) {
+// Logs implements docker.Engine: the service's LogLines, ignoring Follow.
+func (d *Driver) Logs(_ context.Context, id string, opts docker.LogOptions) (io.ReadCloser, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	c, ok := d.containers[id]
 	if !ok {
-		return nil, fmt.Errorf("container %s: %w", id, driver.ErrNotFound)
+		return nil, fmt.Errorf("container %s: %w", id, docker.ErrNotFound)
 	}
 	lines := d.LogLines[c.Workload.Service]
 	if opts.Tail > 0 && len(lines) > opts.Tail {
@@ -320,14 +364,14 @@ func (d *Driver) Logs(_ context.Context, id string, opts driver.LogOptions) (io.
 	return io.NopCloser(strings.NewReader(b.String())), nil
 }
 
-// Memory implements driver.Driver: 1 MiB per running container.
+// Memory implements docker.Engine: 1 MiB per running container.
 func (d *Driver) Memory(_ context.Context, id string) (uint64, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if _, ok := d.containers[id]; !ok {
-		return 0, fmt.Errorf("container %s: %w", id, driver.ErrNotFound)
+		return 0, fmt.Errorf("container %s: %w", id, docker.ErrNotFound)
 	}
 	return 1 << 20, nil
 }
 
-var _ driver.Driver = (*Driver)(nil)
+var _ docker.Engine = (*Driver)(nil)

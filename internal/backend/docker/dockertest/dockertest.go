@@ -9,19 +9,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/novadev/novadev/internal/driver/docker"
+	"github.com/novadev/novadev/internal/backend/docker"
 )
 
 // New returns a driver for the engine named by the environment, or skips
 // (fails under NOVADEV_E2E=1) when none is reachable. Short mode skips.
-func New(t testing.TB) *docker.Driver {
+func New(t testing.TB) *docker.Moby {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test: skipped in -short mode")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	d, err := docker.New(ctx)
+	d, err := docker.Connect(ctx)
 	if err != nil {
 		if os.Getenv("NOVADEV_E2E") == "1" {
 			t.Fatalf("NOVADEV_E2E=1 but %v", err)

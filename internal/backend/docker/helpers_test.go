@@ -5,11 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/novadev/novadev/internal/driver/docker"
+	"github.com/novadev/novadev/internal/backend/docker"
 )
 
-func newDriver(t *testing.T) (*docker.Driver, error) {
+func newDriver(t *testing.T) (*docker.Moby, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return docker.New(ctx)
+	return docker.Connect(ctx)
 }

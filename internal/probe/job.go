@@ -1,4 +1,4 @@
-package cli
+package probe
 
 import (
 	"context"
@@ -33,7 +33,7 @@ func (c jobCheck) String() string {
 	return "job " + c.name + " (label " + BootstrapLabel + "=" + c.name + ") to complete"
 }
 
-// Check implements probe.Check.
+// Check implements Check.
 func (c jobCheck) Check(ctx context.Context) (bool, error) {
 	jobs, err := c.jobs()
 	if err != nil {

@@ -1,0 +1,432 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/dotenv"
+
+	"github.com/novadev/novadev/internal/backend"
+	"github.com/novadev/novadev/internal/bootstrap"
+	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/cli"
+	"github.com/novadev/novadev/internal/event"
+	"github.com/novadev/novadev/internal/probe"
+	"github.com/novadev/novadev/internal/render/compose"
+	"github.com/novadev/novadev/internal/render/kind"
+	"github.com/novadev/novadev/internal/secrets"
+	"github.com/novadev/novadev/internal/supervisor"
+)
+
+// Env is one loaded environment, as a backend factory gets it.
+type Env struct {
+	Catalog *catalog.Catalog
+	// Lookup returns a credential (or any ${VAR} of the rendered files)
+	// by variable name.
+	Lookup func(string) (string, bool)
+	// CredentialsFile is where the credentials live (compose/.env).
+	CredentialsFile string
+}
+
+// BackendFactory opens the backend of one target for an environment.
+type BackendFactory func(ctx context.Context, env *Env) (backend.Backend, error)
+
+// Targets that are planned but have no backend yet.
+var comingTargets = map[string]string{
+	"kind": "a kind cluster (the Kubernetes backend is not built yet)",
+	"kube": "a cluster a kubeconfig names (the Kubernetes backend is not built yet)",
+}
+
+// service implements cli.Service over a backend.
+type service struct {
+	s cli.Streams
+	o Options
+}
+
+var _ cli.Service = (*service)(nil)
+
+// opened is one environment on its backend, for one verb.
+type opened struct {
+	c      *catalog.Catalog
+	b      backend.Backend
+	ends   *supervisor.Endpoints
+	lookup func(string) (string, bool)
+}
+
+func (sv *service) load(g *cli.Global) (*catalog.Catalog, error) {
+	return catalog.Load(g.Catalog, catalog.Options{Env: cli.EnvFor(g)})
+}
+
+// credentialsFile is compose/.env beside envs/ (where render compose
+// writes it and docker compose reads it).
+func credentialsFile(c *catalog.Catalog) (string, error) {
+	abs, err := filepath.Abs(c.File)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(filepath.Dir(filepath.Dir(abs)), compose.Dir, ".env"), nil
+}
+
+func (sv *service) targetNames() string {
+	var names []string
+	for n := range sv.o.Backends {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// open loads the environment, its credentials (generated first with
+// ensureSecrets) and the backend of --target.
+func (sv *service) open(ctx context.Context, g *cli.Global, ensureSecrets bool) (*opened, error) {
+	factory, ok := sv.o.Backends[g.Target]
+	if !ok {
+		if what, coming := comingTargets[g.Target]; coming {
+			return nil, &cli.UsageError{Err: fmt.Errorf("--target %s (%s) is not available yet; valid targets: %s", g.Target, what, sv.targetNames())}
+		}
+		return nil, &cli.UsageError{Err: fmt.Errorf("unknown --target %q; valid targets: %s", g.Target, sv.targetNames())}
+	}
+	c, err := sv.load(g)
+	if err != nil {
+		return nil, err
+	}
+	envFile, err := credentialsFile(c)
+	if err != nil {
+		return nil, err
+	}
+	if ensureSecrets {
+		if created, err := secrets.EnsureEnvFile(envFile, secrets.Names(c)); err != nil {
+			return nil, err
+		} else if len(created) > 0 {
+			fmt.Fprintf(sv.s.Err, "novadev: generated %d credentials into %s\n", len(created), envFile)
+		}
+	}
+	vals := map[string]string{}
+	if _, err := os.Stat(envFile); err == nil {
+		if vals, err = dotenv.Read(envFile); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", envFile, err)
+		}
+	}
+	lookup := func(k string) (string, bool) {
+		if v := sv.s.Getenv(k); v != "" {
+			return v, true
+		}
+		v, ok := vals[k]
+		if !ok && !ensureSecrets {
+			// dry-run, status, doctor, down: never write; a credential
+			// not generated yet belongs to containers that do not exist
+			return "not-generated-yet", true
+		}
+		return v, ok
+	}
+	b, err := factory(ctx, &Env{Catalog: c, Lookup: lookup, CredentialsFile: envFile})
+	if err != nil {
+		return nil, err
+	}
+	password := func(k string) string { v, _ := lookup(k); return v }
+	return &opened{c: c, b: b, ends: supervisor.NewEndpoints(c, b, password), lookup: lookup}, nil
+}
+
+func (sv *service) runner(e *opened, sink event.Sink, parallel int) *supervisor.Runner {
+	r := &supervisor.Runner{Backend: e.b, Sink: sink, Parallel: parallel, Clock: sv.o.Clock,
+		Ready: e.ends.Readiness, Recheck: e.ends.Recheck, Bootstrap: e.ends.Bootstraps()}
+	if sv.o.Ready != nil {
+		r.Ready, r.Recheck = sv.o.Ready, nil
+	}
+	if sv.o.Bootstrap != nil {
+		r.Bootstrap = sv.o.Bootstrap
+	}
+	return r
+}
+
+func (sv *service) graph(c *catalog.Catalog, only []string) (*catalog.Graph, error) {
+	gr := c.Graph()
+	if len(only) > 0 {
+		return gr.Subgraph(only...)
+	}
+	return gr, nil
+}
+
+// Plan implements cli.Service.
+func (sv *service) Plan(ctx context.Context, g *cli.Global, o cli.UpOptions) (*supervisor.Plan, error) {
+	e, err := sv.open(ctx, g, false)
+	if err != nil {
+		return nil, err
+	}
+	defer e.b.Close()
+	return sv.plan(ctx, e, o)
+}
+
+func (sv *service) plan(ctx context.Context, e *opened, o cli.UpOptions) (*supervisor.Plan, error) {
+	gr, err := sv.graph(e.c, o.Only)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := e.b.Observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	inputs, err := inputsHash(filepath.Dir(e.c.File))
+	if err != nil {
+		return nil, err
+	}
+	return supervisor.MakePlan(gr, snap, inputs)
+}
+
+// lock takes the instance lock for verb, telling sink when it must wait
+// for another novadev first.
+func (sv *service) lock(ctx context.Context, g *cli.Global, c *catalog.Catalog, verb string, sink event.Sink) (*supervisor.Lock, error) {
+	path := supervisor.LockPath(sv.o.StateDir, g.Target, c.Env.Project)
+	return supervisor.AcquireLock(ctx, path, verb+" "+c.Env.Project, func(h supervisor.Holder) {
+		sink.Emit(event.Event{Time: time.Now(), Type: event.Note, Detail: fmt.Sprintf("waiting for %s to finish with %s", h, c.Env.Project)})
+	})
+}
+
+// timedOut marks an error of an up whose --timeout passed.
+type timedOut struct{ error }
+
+func (timedOut) Is(target error) bool { return target == cli.ErrTimeout }
+
+func (t timedOut) Unwrap() error { return t.error }
+
+// Up implements cli.Service.
+func (sv *service) Up(ctx context.Context, g *cli.Global, o cli.UpOptions, sink event.Sink) (*cli.UpReport, error) {
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+	}
+	e, err := sv.open(ctx, g, true)
+	if err != nil {
+		return nil, err
+	}
+	defer e.b.Close()
+	l, err := sv.lock(ctx, g, e.c, "up", sink)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Release()
+	plan, err := sv.plan(ctx, e, o)
+	if err != nil {
+		return nil, err
+	}
+	res, err := sv.runner(e, sink, o.Parallel).Up(ctx, plan)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = timedOut{err}
+	}
+	if res == nil {
+		return nil, err
+	}
+	return &cli.UpReport{Result: res, Endpoints: e.ends.Reachable(res)}, err
+}
+
+// Down implements cli.Service.
+func (sv *service) Down(ctx context.Context, g *cli.Global, o cli.DownOptions, sink event.Sink) (*supervisor.DownResult, error) {
+	e, err := sv.open(ctx, g, false)
+	if err != nil {
+		return nil, err
+	}
+	defer e.b.Close()
+	l, err := sv.lock(ctx, g, e.c, "down", sink)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Release()
+	return sv.runner(e, sink, 0).Down(ctx, e.c.Graph(), o.Volumes)
+}
+
+// Status implements cli.Service.
+func (sv *service) Status(ctx context.Context, g *cli.Global) (*supervisor.StatusReport, error) {
+	e, err := sv.open(ctx, g, false)
+	if err != nil {
+		return nil, err
+	}
+	defer e.b.Close()
+	ready := e.ends.Readiness
+	if sv.o.Ready != nil {
+		ready = sv.o.Ready
+	}
+	return supervisor.Inspect(ctx, e.b, e.c.Graph(), ready, time.Now)
+}
+
+// Logs implements cli.Service. The streams outlive the call, so the backend
+// stays open (the process ends with the command).
+func (sv *service) Logs(ctx context.Context, g *cli.Global, o cli.LogsOptions) ([]supervisor.LogStream, error) {
+	e, err := sv.open(ctx, g, false)
+	if err != nil {
+		return nil, err
+	}
+	return supervisor.Logs(ctx, e.b, o.Names, o.Follow, o.Tail)
+}
+
+// Doctor implements cli.Service.
+func (sv *service) Doctor(ctx context.Context, g *cli.Global) ([]supervisor.Check, error) {
+	e, err := sv.open(ctx, g, false)
+	if err != nil {
+		return nil, err
+	}
+	defer e.b.Close()
+	return sv.runner(e, nil, 0).Doctor(ctx, e.c.Graph()), nil
+}
+
+// Bootstrap implements cli.Service.
+func (sv *service) Bootstrap(ctx context.Context, g *cli.Global, name string, o cli.BootstrapOptions, getenv func(string) string, log func(string, ...any)) error {
+	step, ok := bootstrap.Lookup(name)
+	if !ok {
+		return &cli.UsageError{Err: fmt.Errorf("unknown step %q: want one of %s", name, strings.Join(catalog.Steps, ", "))}
+	}
+	if o.Record {
+		if name != catalog.StepProtoValidate {
+			return &cli.UsageError{Err: fmt.Errorf("--record applies to %s only", catalog.StepProtoValidate)}
+		}
+		step = bootstrap.ProtoValidate{Record: true}
+	}
+	step, err := bootstrap.WithOptions(step, bootstrap.Options{Check: o.Check, AllowDrift: o.AllowDrift})
+	if err != nil {
+		return &cli.UsageError{Err: err}
+	}
+	c, err := sv.load(g)
+	if err != nil {
+		return err
+	}
+	t, err := bootstrap.TargetsFromEnv(getenv)
+	if err != nil {
+		return &cli.UsageError{Err: err}
+	}
+	return step.Run(ctx, c, t, log)
+}
+
+// Wait implements cli.Service.
+func (sv *service) Wait(ctx context.Context, targets []string, timeout time.Duration, ready func(string)) error {
+	checks := make([]probe.Check, len(targets))
+	for i, a := range targets {
+		c, err := probe.ParseTarget(a)
+		if err != nil {
+			return err
+		}
+		checks[i] = c
+	}
+	var mu sync.Mutex
+	var failed []string
+	var wg sync.WaitGroup
+	for _, c := range checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := probe.Poll(ctx, probe.Real, probe.DefaultBackoff, timeout, c)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed = append(failed, err.Error())
+				return
+			}
+			ready(c.String())
+		}()
+	}
+	wg.Wait()
+	if len(failed) > 0 {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return errors.New(strings.Join(failed, "\n"))
+	}
+	return nil
+}
+
+// Credentials implements cli.Service.
+func (sv *service) Credentials(root string, set *catalog.Set, withCompose, withKind bool) (created, files []string, err error) {
+	if withCompose {
+		var names []string
+		for _, c := range append([]*catalog.Catalog{set.Base}, envCatalogs(set)...) {
+			names = append(names, secrets.Names(c)...)
+		}
+		created, err = secrets.EnsureEnvFile(filepath.Join(root, "compose", ".env"), slices.Compact(slices.Sorted(slices.Values(names))))
+		if err != nil {
+			return nil, nil, fmt.Errorf("credentials file: %w", err)
+		}
+	}
+	if withKind {
+		if files, err = ensureKindCredentials(root, set); err != nil {
+			return created, files, fmt.Errorf("kind credentials: %w", err)
+		}
+	}
+	return created, files, nil
+}
+
+func envCatalogs(set *catalog.Set) []*catalog.Catalog {
+	var out []*catalog.Catalog
+	for _, n := range set.EnvNames() {
+		out = append(out, set.Envs[n])
+	}
+	return out
+}
+
+// ensureKindCredentials writes kind/overlays/{dev,pr}/credentials.env
+// (mode 0600, git-ignored) when missing, with the same passwords as
+// compose/.env (created there first if needed), so both targets share one
+// set of credentials. Existing files are never rewritten.
+func ensureKindCredentials(root string, set *catalog.Set) ([]string, error) {
+	envFile := filepath.Join(root, "compose", ".env")
+	var created []string
+	for _, overlay := range catalog.KindOverlays {
+		// the environment rendered as this overlay names the keys
+		c := set.ForKindOverlay(overlay)
+		if c == nil {
+			c = set.Base
+		}
+		path := filepath.Join(root, "kind", "overlays", overlay, "credentials.env")
+		if _, err := os.Stat(path); err == nil {
+			continue
+		}
+		keys := kind.CredentialKeys(c)
+		if _, err := secrets.EnsureEnvFile(envFile, keys); err != nil {
+			return created, err
+		}
+		data, err := os.ReadFile(envFile)
+		if err != nil {
+			return created, err
+		}
+		values := secrets.Values(data)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return created, err
+		}
+		if err := os.WriteFile(path, kind.CredentialsEnv(c, func(k string) string { return values[k] }), 0o600); err != nil {
+			return created, err
+		}
+		created = append(created, filepath.ToSlash(filepath.Join("kind", "overlays", overlay, "credentials.env")))
+	}
+	return created, nil
+}
+
+// inputsHash fingerprints every file bootstraps may read (the catalog's
+// folder: environments, migrations, protos) and the novadev version, so a
+// completed bootstrap runs again only when one of them changed.
+func inputsHash(dir string) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "novadev %s\x00", cli.Version)
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		fmt.Fprintf(h, "%s\x00%d\x00", filepath.ToSlash(rel), len(b))
+		h.Write(b)
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil)), err
+}
