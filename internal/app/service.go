@@ -189,7 +189,7 @@ func (sv *service) plan(ctx context.Context, e *opened, o cli.UpOptions) (*super
 func (sv *service) lock(ctx context.Context, g *cli.Global, c *catalog.Catalog, verb string, sink event.Sink) (*supervisor.Lock, error) {
 	path := supervisor.LockPath(sv.o.StateDir, g.Target, c.Env.Project)
 	return supervisor.AcquireLock(ctx, path, verb+" "+c.Env.Project, func(h supervisor.Holder) {
-		sink.Emit(event.Event{Time: time.Now(), Type: event.Note, Detail: fmt.Sprintf("waiting for %s to finish with %s", h, c.Env.Project)})
+		sink.Emit(event.Event{Time: time.Now(), Type: event.Note, Detail: fmt.Sprintf("waiting for %s to finish", h)})
 	})
 }
 

@@ -11,12 +11,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	batchclient "k8s.io/client-go/kubernetes/typed/batch/v1"
 	"k8s.io/client-go/rest"
+
+	"github.com/novadev/novadev/internal/state"
 )
 
 // BootstrapLabel marks the Job of a bootstrap in rendered kind manifests;
 // `novadev wait job://<name>` finds the Job by it, so name suffixes added by
 // overlays do not matter.
-const BootstrapLabel = "novadev.io/bootstrap"
+const BootstrapLabel = state.LabelBootstrapJob
 
 // jobLister lists Jobs; the batch client implements it, tests fake it.
 type jobLister interface {

@@ -1,6 +1,7 @@
 // Package state is what novadev knows about a running environment: its
 // identity (project name, labels) and the containers, networks and volumes
-// observed on the engine. There is no state file: everything is rediscovered
+// observed on the engine. It is the one home of the label and annotation
+// keys the runtime writes and reads. There is no state file: everything is rediscovered
 // from labels, so a crashed `up` resumes and `down` finds everything.
 package state
 
@@ -36,6 +37,17 @@ const (
 	LabelKind = "dev.novadev.kind"
 	// LabelEnv is the catalog environment name.
 	LabelEnv = "dev.novadev.env"
+	// LabelBootstrapRecord holds, on a bootstrap's done-marker volume,
+	// what the bootstrap last completed against (its record sum).
+	LabelBootstrapRecord = "dev.novadev.bootstrap-hash"
+)
+
+// Kubernetes keys the runtime reads.
+const (
+	// LabelBootstrapJob marks the Job of a bootstrap in rendered kind
+	// manifests (its value is the bootstrap's name); `novadev wait
+	// job://<name>` finds the Job by it.
+	LabelBootstrapJob = "novadev.io/bootstrap"
 )
 
 // ComposeVersion is written to LabelVersion; compose only displays it.

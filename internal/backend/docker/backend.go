@@ -22,7 +22,7 @@ import (
 )
 
 // MarkerLabel holds a bootstrap's record sum on its done-marker volume.
-const MarkerLabel = "dev.novadev.bootstrap-hash"
+const MarkerLabel = state.LabelBootstrapRecord
 
 // markerKey prefixes the compose key (LabelVolume) of marker volumes.
 const markerKey = "novadev-bootstrap-"
@@ -67,7 +67,7 @@ func (b *Backend) Info(ctx context.Context) (backend.Info, error) {
 	if err != nil {
 		return backend.Info{}, err
 	}
-	return backend.Info{Target: "docker", Engine: i.Name, ServerVersion: i.ServerVersion, APIVersion: i.APIVersion, OS: i.OS, CPUs: i.CPUs, MemoryBytes: i.MemoryBytes}, nil
+	return backend.Info{Target: "docker", Engine: "Docker", ServerVersion: i.ServerVersion, APIVersion: i.APIVersion, OS: i.OS, CPUs: i.CPUs, MemoryBytes: i.MemoryBytes}, nil
 }
 
 // Close implements backend.Backend.

@@ -3,8 +3,8 @@ package kind
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"maps"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -53,7 +53,7 @@ func configKey(rel string) string { return strings.ReplaceAll(rel, "/", "_") }
 // active service with the recorded baseline (protos.baseline), and their
 // migrations, relative to the catalog's directory.
 func loadCatalogConfigMaps(c *catalog.Catalog) (catalogConfigMaps, error) {
-	dir := filepath.Dir(c.File)
+	files := c.Files()
 	out := catalogConfigMaps{paths: map[string]map[string]string{}}
 	newMap := func(name string) *corev1.ConfigMap {
 		cm := &corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta(c, name, ComponentBootstrap), Data: map[string]string{}}
@@ -62,7 +62,7 @@ func loadCatalogConfigMaps(c *catalog.Catalog) (catalogConfigMaps, error) {
 		return cm
 	}
 	put := func(cm *corev1.ConfigMap, rel string) error {
-		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
+		data, err := fs.ReadFile(files, rel)
 		if err != nil {
 			return fmt.Errorf("render kind: %w", err)
 		}
@@ -96,7 +96,7 @@ func loadCatalogConfigMaps(c *catalog.Catalog) (catalogConfigMaps, error) {
 		if s.Migrations == "" {
 			continue
 		}
-		entries, err := os.ReadDir(filepath.Join(dir, filepath.FromSlash(s.Migrations)))
+		entries, err := fs.ReadDir(files, path.Clean(s.Migrations))
 		if err != nil {
 			return out, fmt.Errorf("render kind: migrations of %s: %w", s.Name, err)
 		}
