@@ -82,7 +82,10 @@ func RunWith(ctx context.Context, s cli.Streams, args []string, o Options) int {
 	}
 	code := 1
 	var exit *cli.ExitError
-	if errors.As(err, &exit) {
+	var usage *cli.UsageError
+	if errors.As(err, &usage) {
+		code = 2
+	} else if errors.As(err, &exit) {
 		code = exit.Code
 		err = exit.Err
 	}

@@ -37,43 +37,13 @@ type fixture struct {
 	bootHook  map[string]func(ctx context.Context) error
 }
 
-// fakeNodes declares the catalog's stores and services on a fake backend
-// the way the Docker backend would run them: one unit per store (one per
-// Redis Cluster node), one per service, at the catalog's host ports.
-func fakeNodes(c *catalog.Catalog, be *fake.Backend) {
-	g := c.Graph()
-	for _, n := range g.Names() {
-		it, _ := g.Node(n)
-		switch it.Kind {
-		case catalog.KindStore:
-			st := it.Store
-			if st.External {
-				continue
-			}
-			var units []string
-			if st.Kind == catalog.StoreRedisCluster {
-				for i := 1; i <= st.Nodes; i++ {
-					units = append(units, n+"-"+string(rune('0'+i)))
-				}
-			}
-			be.AddNode(n, st.Image, st.Port, st.Host, units...)
-		case catalog.KindService:
-			port, host := 0, 0
-			if len(it.Service.Ports) > 0 {
-				port, host = it.Service.Ports[0].Port, it.Service.Ports[0].Host
-			}
-			be.AddNode(n, it.Service.Image, port, host)
-		}
-	}
-}
-
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	c, err := catalog.Load("testdata/shop/shop.yaml", catalog.Options{Env: "dev"})
 	require.NoError(t, err)
 	f := &fixture{t: t, c: c, be: fake.New(), clk: probe.NewFakeClock(), rec: &event.Recorder{}, inputs: "inputs-v1",
 		notReady: map[string]error{}, probes: map[string]func(context.Context) (bool, error){}, bootFails: map[string]error{}, bootHook: map[string]func(context.Context) error{}}
-	fakeNodes(c, f.be)
+	f.be.AddCatalog(c)
 	f.be.Missing["search"] = []string{"elastic:8"}
 	f.be.Now = f.clk.Now
 	f.runner = &Runner{

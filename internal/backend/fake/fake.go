@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/novadev/novadev/internal/backend"
+	"github.com/novadev/novadev/internal/catalog"
 )
 
 // Backend is the fake. Build it with New and AddNode.
@@ -375,3 +376,34 @@ func (b *Backend) Watch(ctx context.Context) (<-chan backend.Failure, error) {
 func (b *Backend) Close() error { return nil }
 
 var _ backend.Backend = (*Backend)(nil)
+
+// AddCatalog declares the catalog's stores and services the way the Docker
+// backend runs them: one unit per store (one per Redis Cluster node), one
+// per service, each publishing its first port at the catalog's host port.
+// External stores are not declared.
+func (b *Backend) AddCatalog(c *catalog.Catalog) {
+	g := c.Graph()
+	for _, n := range g.Names() {
+		it, _ := g.Node(n)
+		switch it.Kind {
+		case catalog.KindStore:
+			st := it.Store
+			if st.External {
+				continue
+			}
+			var units []string
+			if st.Kind == catalog.StoreRedisCluster {
+				for i := 1; i <= st.Nodes; i++ {
+					units = append(units, n+"-"+strconv.Itoa(i))
+				}
+			}
+			b.AddNode(n, st.Image, st.Port, st.Host, units...)
+		case catalog.KindService:
+			port, host := 0, 0
+			if len(it.Service.Ports) > 0 {
+				port, host = it.Service.Ports[0].Port, it.Service.Ports[0].Host
+			}
+			b.AddNode(n, it.Service.Image, port, host)
+		}
+	}
+}

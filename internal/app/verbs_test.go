@@ -1,0 +1,201 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/novadev/novadev/internal/app"
+	"github.com/novadev/novadev/internal/backend"
+	"github.com/novadev/novadev/internal/backend/fake"
+	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/cli"
+	"github.com/novadev/novadev/internal/probe"
+	"github.com/novadev/novadev/internal/supervisor"
+)
+
+// fakeApp runs novadev on a copy of envs/ with the ci environment, on a
+// fake backend: no engine, no stores; bootstraps are recorded, "running"
+// is ready.
+type fakeApp struct {
+	t     *testing.T
+	root  string
+	be    *fake.Backend
+	state string
+
+	mu    sync.Mutex
+	boots []string
+}
+
+func newFakeApp(t *testing.T) *fakeApp {
+	t.Helper()
+	root := t.TempDir()
+	require.NoError(t, os.CopyFS(filepath.Join(root, "envs"), os.DirFS("../../envs")))
+	c, err := catalog.Load(filepath.Join(root, "envs", "nova.yaml"), catalog.Options{Env: "ci"})
+	require.NoError(t, err)
+	f := &fakeApp{t: t, root: root, be: fake.New(), state: t.TempDir()}
+	f.be.AddCatalog(c)
+	f.be.LogLines["user-service"] = []string{"listening on :50051"}
+	return f
+}
+
+func (f *fakeApp) run(ctx context.Context, args ...string) result {
+	f.t.Helper()
+	var out, errb bytes.Buffer
+	s := cli.Streams{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: func(k string) string {
+		if k == "CI" {
+			return "true"
+		}
+		return ""
+	}}
+	o := app.Options{
+		Backends: map[string]app.BackendFactory{"docker": func(context.Context, *app.Env) (backend.Backend, error) { return f.be, nil }},
+		Bootstrap: func(_ context.Context, b *catalog.Bootstrap, log func(string, ...any)) error {
+			f.mu.Lock()
+			f.boots = append(f.boots, b.Name)
+			f.mu.Unlock()
+			return nil
+		},
+		Ready:    func(string) (probe.Check, time.Duration) { return nil, 0 },
+		StateDir: f.state,
+	}
+	code := app.RunWith(ctx, s, append([]string{"--catalog", filepath.Join(f.root, "envs", "nova.yaml"), "--env", "ci"}, args...), o)
+	return result{code, out.String(), errb.String()}
+}
+
+func TestVerbsOnAFakeBackend(t *testing.T) {
+	f := newFakeApp(t)
+	ctx := context.Background()
+
+	r := f.run(ctx, "up", "--dry-run")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, "project fake: 23 changes\n")
+	assert.Contains(t, r.out, "  bootstrap migrations: run after postgres, postgres-init\n")
+	assert.Empty(t, f.be.Calls(), "a dry run changes nothing")
+
+	r = f.run(ctx, "up")
+	require.Equal(t, 0, r.code, r.err+r.out)
+	assert.Contains(t, r.err, "generated 16 credentials into "+filepath.Join(f.root, "compose", ".env"))
+	assert.Regexp(t, `(?m)^total [0-9.]+s; critical path [0-9.]+s: \S+ -> `, r.out)
+	assert.Regexp(t, `(?m)^  user-service +127\.0\.0\.1:30302 -> 50051$`, r.out)
+	assert.Len(t, f.boots, 6)
+	assert.Len(t, f.be.Running(), 20, "16 services, postgres, redis, kafka, clickhouse")
+
+	r = f.run(ctx, "up", "--dry-run")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, "project fake: 0 changes\n")
+	f.be.ResetCalls()
+	r = f.run(ctx, "up")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Empty(t, f.be.Calls(), "a second up changes nothing")
+	assert.Len(t, f.boots, 6, "and runs no bootstrap again")
+
+	r = f.run(ctx, "status")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Regexp(t, `(?m)^user-service +running +yes .* 1\.0MiB +127\.0\.0\.1:30302->50051$`, r.out)
+	assert.Equal(t, 22, strings.Count(r.out, " running "), r.out)
+
+	r = f.run(ctx, "logs", "user-service")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Equal(t, "user-service | listening on :50051\n", r.out)
+	r = f.run(ctx, "logs", "nope")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.err, "no container of fake matches [nope]")
+
+	r = f.run(ctx, "doctor")
+	require.Equal(t, 0, r.code, r.out)
+	assert.Contains(t, r.out, "ok   engine         fake 0 on linux, 2 CPUs\n")
+	assert.Contains(t, r.out, "ok   images         5 of 5 present\n")
+
+	r = f.run(ctx, "down", "--volumes")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, "fake: removed 22 containers and 1 networks; 6 volumes removed\n")
+	assert.Empty(t, f.be.Running())
+	r = f.run(ctx, "status")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Equal(t, "fake: nothing runs (novadev up starts it)\n", r.out)
+}
+
+func TestTargetsAreChecked(t *testing.T) {
+	f := newFakeApp(t)
+	r := f.run(context.Background(), "up", "--target", "kind")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.err, "--target kind (a kind cluster (the Kubernetes backend is not built yet)) is not available yet; valid targets: docker")
+	r = f.run(context.Background(), "status", "--target", "podman")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.err, `unknown --target "podman"; valid targets: docker`)
+}
+
+// A store that dies during up fails it at once; the summary and the error
+// name it first; its dependents never start.
+func TestUpFailsFastWhenAStoreDies(t *testing.T) {
+	f := newFakeApp(t)
+	f.be.LogLines["postgres"] = []string{"FATAL:  terminating connection due to administrator command"}
+	f.be.OnApply = func(_ context.Context, node string) error {
+		if node == "auth-service" { // postgres is ready by then
+			f.be.Kill("postgres", 137)
+		}
+		return nil
+	}
+	r := f.run(context.Background(), "up")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.err, "\nnovadev: postgres: container fake-postgres-1 exited with code 137\n  last log lines of fake-postgres-1:\n    FATAL:  terminating", r.err)
+	rows := regexp.MustCompile(`(?m)^NODE .*\n(\S+) +\S+ +(\S+)`).FindStringSubmatch(r.out)
+	require.Len(t, rows, 3, r.out)
+	assert.Equal(t, []string{"postgres", "failed"}, rows[1:], "the failed node heads the summary")
+	assert.NotContains(t, f.be.Running(), "graphql-gateway")
+	assert.NotContains(t, r.out, "  graphql-gateway ", "no endpoint of a node that did not start")
+	assert.NotContains(t, r.out, "  postgres ", "nor of the one that died")
+}
+
+// Ctrl-C during up: exit code 130, and endpoints only of what started.
+func TestInterruptedUpExits130(t *testing.T) {
+	f := newFakeApp(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f.be.OnApply = func(_ context.Context, node string) error {
+		if node == "user-service" {
+			cancel()
+			return context.Canceled
+		}
+		return nil
+	}
+	r := f.run(ctx, "up")
+	assert.Equal(t, 130, r.code, r.err)
+	assert.Contains(t, r.err, "interrupted; run novadev up again to resume where it stopped")
+	assert.Regexp(t, `(?m)^  postgres +127\.0\.0\.1:30001 -> 5432$`, r.out)
+	assert.NotContains(t, r.out, "  user-service ")
+	assert.NotContains(t, r.out, "  graphql-gateway ")
+}
+
+// A second up of one environment waits for the first, saying who it is.
+func TestSecondUpWaitsForTheFirst(t *testing.T) {
+	f := newFakeApp(t)
+	l, err := supervisor.AcquireLock(context.Background(), supervisor.LockPath(f.state, "docker", "nova-ci"), "up nova-ci", nil)
+	require.NoError(t, err)
+	_, err = supervisor.AcquireLock(context.Background(), supervisor.LockPath(f.state, "docker", "nova-ci"), "up nova-ci", nil)
+	var busy *supervisor.BusyError
+	require.ErrorAs(t, err, &busy)
+	assert.Contains(t, err.Error(), "novadev up nova-ci (pid ")
+
+	done := make(chan result)
+	go func() { done <- f.run(context.Background(), "up") }()
+	require.Eventually(t, func() bool { return slices.Contains(f.be.Calls(), "prepare") == false }, time.Second, 10*time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	assert.Empty(t, f.be.Calls(), "nothing changes while the first holds the lock")
+	require.NoError(t, l.Release())
+	r := <-done
+	require.Equal(t, 0, r.code, r.err)
+	assert.Regexp(t, `note: waiting for novadev up nova-ci \(pid \d+, started [0-9:]+\) to finish`, r.out)
+	assert.Len(t, f.be.Running(), 20)
+}
