@@ -62,6 +62,20 @@ type opened struct {
 	b      backend.Backend
 	ends   *supervisor.Endpoints
 	lookup func(string) (string, bool)
+	lock   *supervisor.Lock // held for up and down
+}
+
+// close releases the backend and the instance lock.
+func (e *opened) close() {
+	e.b.Close()
+	e.lock.Release()
+}
+
+// openOptions say what a verb needs besides the catalog and the backend.
+type openOptions struct {
+	ensureSecrets bool
+	lockFor       string     // the verb taking the instance lock; "": none
+	sink          event.Sink // told when the lock must be waited for
 }
 
 func (sv *service) load(g *cli.Global) (*catalog.Catalog, error) {
@@ -87,9 +101,12 @@ func (sv *service) targetNames() string {
 	return strings.Join(names, ", ")
 }
 
-// open loads the environment, its credentials (generated first with
-// ensureSecrets) and the backend of --target.
-func (sv *service) open(ctx context.Context, g *cli.Global, ensureSecrets bool) (*opened, error) {
+// open loads the environment, takes the instance lock (o.lockFor), then
+// its credentials (generated first with o.ensureSecrets: under the lock, so
+// two first ups never append two passwords for one name) and the backend
+// of --target.
+func (sv *service) open(ctx context.Context, g *cli.Global, o openOptions) (e *opened, err error) {
+	ensureSecrets := o.ensureSecrets
 	factory, ok := sv.o.Backends[g.Target]
 	if !ok {
 		if what, coming := comingTargets[g.Target]; coming {
@@ -104,6 +121,17 @@ func (sv *service) open(ctx context.Context, g *cli.Global, ensureSecrets bool) 
 	envFile, err := credentialsFile(c)
 	if err != nil {
 		return nil, err
+	}
+	var lock *supervisor.Lock
+	if o.lockFor != "" {
+		if lock, err = sv.lock(ctx, g, c, o.lockFor, o.sink); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				lock.Release()
+			}
+		}()
 	}
 	if ensureSecrets {
 		if created, err := secrets.EnsureEnvFile(envFile, secrets.Names(c)); err != nil {
@@ -135,7 +163,7 @@ func (sv *service) open(ctx context.Context, g *cli.Global, ensureSecrets bool) 
 		return nil, err
 	}
 	password := func(k string) string { v, _ := lookup(k); return v }
-	return &opened{c: c, b: b, ends: supervisor.NewEndpoints(c, b, password), lookup: lookup}, nil
+	return &opened{c: c, b: b, ends: supervisor.NewEndpoints(c, b, password), lookup: lookup, lock: lock}, nil
 }
 
 func (sv *service) runner(e *opened, sink event.Sink, parallel int) *supervisor.Runner {
@@ -160,11 +188,11 @@ func (sv *service) graph(c *catalog.Catalog, only []string) (*catalog.Graph, err
 
 // Plan implements cli.Service.
 func (sv *service) Plan(ctx context.Context, g *cli.Global, o cli.UpOptions) (*supervisor.Plan, error) {
-	e, err := sv.open(ctx, g, false)
+	e, err := sv.open(ctx, g, openOptions{})
 	if err != nil {
 		return nil, err
 	}
-	defer e.b.Close()
+	defer e.close()
 	return sv.plan(ctx, e, o)
 }
 
@@ -207,16 +235,11 @@ func (sv *service) Up(ctx context.Context, g *cli.Global, o cli.UpOptions, sink 
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
 		defer cancel()
 	}
-	e, err := sv.open(ctx, g, true)
+	e, err := sv.open(ctx, g, openOptions{ensureSecrets: true, lockFor: "up", sink: sink})
 	if err != nil {
 		return nil, err
 	}
-	defer e.b.Close()
-	l, err := sv.lock(ctx, g, e.c, "up", sink)
-	if err != nil {
-		return nil, err
-	}
-	defer l.Release()
+	defer e.close()
 	plan, err := sv.plan(ctx, e, o)
 	if err != nil {
 		return nil, err
@@ -233,26 +256,21 @@ func (sv *service) Up(ctx context.Context, g *cli.Global, o cli.UpOptions, sink 
 
 // Down implements cli.Service.
 func (sv *service) Down(ctx context.Context, g *cli.Global, o cli.DownOptions, sink event.Sink) (*supervisor.DownResult, error) {
-	e, err := sv.open(ctx, g, false)
+	e, err := sv.open(ctx, g, openOptions{lockFor: "down", sink: sink})
 	if err != nil {
 		return nil, err
 	}
-	defer e.b.Close()
-	l, err := sv.lock(ctx, g, e.c, "down", sink)
-	if err != nil {
-		return nil, err
-	}
-	defer l.Release()
+	defer e.close()
 	return sv.runner(e, sink, 0).Down(ctx, e.c.Graph(), o.Volumes)
 }
 
 // Status implements cli.Service.
 func (sv *service) Status(ctx context.Context, g *cli.Global) (*supervisor.StatusReport, error) {
-	e, err := sv.open(ctx, g, false)
+	e, err := sv.open(ctx, g, openOptions{})
 	if err != nil {
 		return nil, err
 	}
-	defer e.b.Close()
+	defer e.close()
 	ready := e.ends.Readiness
 	if sv.o.Ready != nil {
 		ready = sv.o.Ready
@@ -263,7 +281,7 @@ func (sv *service) Status(ctx context.Context, g *cli.Global) (*supervisor.Statu
 // Logs implements cli.Service. The streams outlive the call, so the backend
 // stays open (the process ends with the command).
 func (sv *service) Logs(ctx context.Context, g *cli.Global, o cli.LogsOptions) ([]supervisor.LogStream, error) {
-	e, err := sv.open(ctx, g, false)
+	e, err := sv.open(ctx, g, openOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -272,11 +290,11 @@ func (sv *service) Logs(ctx context.Context, g *cli.Global, o cli.LogsOptions) (
 
 // Doctor implements cli.Service.
 func (sv *service) Doctor(ctx context.Context, g *cli.Global) ([]supervisor.Check, error) {
-	e, err := sv.open(ctx, g, false)
+	e, err := sv.open(ctx, g, openOptions{})
 	if err != nil {
 		return nil, err
 	}
-	defer e.b.Close()
+	defer e.close()
 	return sv.runner(e, nil, 0).Doctor(ctx, e.c.Graph()), nil
 }
 

@@ -53,7 +53,7 @@ func AcquireLock(ctx context.Context, path, command string, waiting func(Holder)
 		return nil, fmt.Errorf("instance lock: %w", err)
 	}
 	told := false
-	for {
+	for tries := 0; ; tries++ {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
 			break
@@ -63,6 +63,17 @@ func AcquireLock(ctx context.Context, path, command string, waiting func(Holder)
 			return nil, fmt.Errorf("instance lock %s: %w", path, err)
 		}
 		h := readHolder(path)
+		if h.PID == 0 && tries < 10 {
+			// the holder got the lock a moment ago and is writing its
+			// name: read again rather than say "another novadev"
+			select {
+			case <-ctx.Done():
+				f.Close()
+				return nil, ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+			continue
+		}
 		if waiting == nil {
 			f.Close()
 			return nil, &BusyError{Holder: h, Path: path}
