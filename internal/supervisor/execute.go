@@ -519,12 +519,32 @@ func (x *run) node(ctx context.Context, name string) error {
 			}
 		}
 	}
+	defer x.stillWaiting(name)
 	if st.Op == Keep {
 		ev(event.Unchanged, "running, same configuration", nil)
 		return finish(StatusUnchanged, nil)
 	}
 	ev(event.Ready, string(st.Op), nil)
 	return finish(StatusReady, nil)
+}
+
+// stillWaiting tells, for each node that needs the one just ready, what it
+// still waits on (its progress line stays true).
+func (x *run) stillWaiting(ready string) {
+	for _, u := range x.p.graph.Users(ready) {
+		var waiting []string
+		x.mu.Lock()
+		started := x.finished[u] || x.running[u] != nil
+		for _, need := range x.p.Steps[u].Needs {
+			if nr := x.res.Nodes[need]; nr == nil || (nr.Status != StatusReady && nr.Status != StatusUnchanged && nr.Status != StatusSkipped) {
+				waiting = append(waiting, need)
+			}
+		}
+		x.mu.Unlock()
+		if !started && len(waiting) > 0 {
+			x.r.emit(event.Event{Type: event.Waiting, Node: u, Kind: string(x.p.Steps[u].Kind), WaitingOn: waiting})
+		}
+	}
 }
 
 func (x *run) runBootstrap(ctx context.Context, name string) error {
