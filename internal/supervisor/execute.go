@@ -279,13 +279,17 @@ func (r *Runner) Up(ctx context.Context, p *Plan) (*Result, error) {
 		r.emit(event.Event{Type: event.Canceled, Node: n, Kind: string(nr.Kind), Detail: "not started"})
 	}
 	x.mu.Lock()
-	for n, ne := range x.died {
-		nr := x.res.Nodes[n]
-		if nr.Status != StatusFailed { // it died after it was proven ready
-			nr.Status, nr.Err = StatusFailed, ne
+	var late []string
+	for n := range x.died {
+		if x.res.Nodes[n].Status != StatusFailed { // it died after it was proven ready
+			late = append(late, n)
 		}
 	}
 	x.mu.Unlock()
+	slices.Sort(late)
+	for _, n := range late {
+		x.fail(n, x.died[n])
+	}
 	res := x.res
 	res.Total = r.Clock.Now().Sub(start)
 	path, total, _ := p.graph.CriticalPath(func(name string, _ *catalog.Item) float64 {
@@ -440,6 +444,13 @@ func (x *run) node(ctx context.Context, name string) error {
 	if st.Op == Skip {
 		ev(event.Skipped, st.Reason, nil)
 		return finish(StatusSkipped, nil)
+	}
+	x.mu.Lock()
+	self := x.died[name]
+	x.mu.Unlock()
+	if self != nil { // it died before its turn came (a kept unit crashed)
+		ev(event.Failed, "", self)
+		return finish(StatusFailed, self)
 	}
 	if d := x.deadNeed(name); d != "" {
 		x.mu.Lock()
