@@ -1,3 +1,10 @@
+// Package supervisor brings an environment up on a backend and takes it
+// down again: observe (one backend snapshot, found by label), plan (a pure
+// function of the catalog graph and that snapshot: a value, printable),
+// execute (along graph.Walk with bounded parallelism, each node proven ready
+// before its dependents start, bootstraps run in-process, units that die
+// failing their node at once). It never prints: it emits events. It knows
+// no backend implementation: only the internal/backend contract.
 package supervisor
 
 import (

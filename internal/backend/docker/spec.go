@@ -48,43 +48,6 @@ func (s *Spec) Service(name string) (Workload, bool) {
 	return Workload{}, false
 }
 
-// HostPort returns where the container port of a compose service is
-// published on the host ("127.0.0.1:30001"), or "" when it is not.
-func (s *Spec) HostPort(service string, container int) string {
-	w, ok := s.Service(service)
-	if !ok {
-		return ""
-	}
-	for _, p := range w.Ports {
-		if p.Container == container {
-			ip := p.HostIP
-			if ip == "" || ip == "0.0.0.0" {
-				ip = "127.0.0.1"
-			}
-			return ip + ":" + strconv.Itoa(p.Host)
-		}
-	}
-	return ""
-}
-
-// DialMap maps every in-network address that has a published port
-// ("redis-2:7002", "kafka:9092") to its host address: how probes and
-// bootstraps on the host follow the names Redis Cluster and Kafka advertise.
-func (s *Spec) DialMap() map[string]string {
-	out := map[string]string{}
-	for _, w := range s.Workloads() {
-		for _, p := range w.Ports {
-			if hp := s.HostPort(w.Service, p.Container); hp != "" {
-				out[w.Service+":"+strconv.Itoa(p.Container)] = hp
-				for _, a := range w.Aliases {
-					out[a+":"+strconv.Itoa(p.Container)] = hp
-				}
-			}
-		}
-	}
-	return out
-}
-
 // FromCompose turns a compose project (internal/render/compose's Project,
 // the same project `docker compose` runs) into containers for the
 // Bootstrap services (label dev.novadev.kind=bootstrap) are left out: the
