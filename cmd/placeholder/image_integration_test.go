@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/novadev/novadev/internal/driver/docker/dockertest"
+	"github.com/novadev/novadev/internal/backend/docker/dockertest"
 )
 
 // TestIntegrationImageServesContract runs the placeholder image as the

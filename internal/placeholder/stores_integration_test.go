@@ -17,7 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/novadev/novadev/internal/driver/docker/dockertest"
+	"github.com/novadev/novadev/internal/backend/docker/dockertest"
 )
 
 // storeLabel marks every container these tests create.
