@@ -48,6 +48,10 @@ var comingTargets = map[string]string{
 	"kube": "a cluster a kubeconfig names (the Kubernetes backend is not built yet)",
 }
 
+// notGenerated stands in for a credential not generated yet, for verbs
+// that never write (dry-run, status, doctor, down).
+const notGenerated = "not-generated-yet"
+
 // service implements cli.Service over a backend.
 type service struct {
 	s cli.Streams
@@ -154,7 +158,7 @@ func (sv *service) open(ctx context.Context, g *cli.Global, o openOptions) (e *o
 		if !ok && !ensureSecrets {
 			// dry-run, status, doctor, down: never write; a credential
 			// not generated yet belongs to containers that do not exist
-			return "not-generated-yet", true
+			return notGenerated, true
 		}
 		return v, ok
 	}

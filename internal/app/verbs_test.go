@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -198,4 +199,38 @@ func TestSecondUpWaitsForTheFirst(t *testing.T) {
 	require.Equal(t, 0, r.code, r.err)
 	assert.Regexp(t, `note: waiting for novadev up nova-ci \(pid \d+, started [0-9:]+\) to finish`, r.out)
 	assert.Len(t, f.be.Running(), 20)
+}
+
+// TestVerifyOnAFakeBackend checks verify's adapter over the backend: with
+// nothing running it refuses; after up, what the backend records (units
+// running, bootstrap records) passes its gates, while checks that dial the
+// stores fail by name (the fake runs no stores) without stopping the rest.
+func TestVerifyOnAFakeBackend(t *testing.T) {
+	f := newFakeApp(t)
+	ctx := context.Background()
+
+	r := f.run(ctx, "verify")
+	require.Equal(t, 1, r.code, r.out+r.err)
+	assert.Contains(t, r.err, "nothing runs")
+
+	r = f.run(ctx, "up")
+	require.Equal(t, 0, r.code, r.out+r.err)
+
+	r = f.run(ctx, "verify", "-o", "json", "--check-timeout", "2s")
+	require.Equal(t, 1, r.code, r.out+r.err)
+	var rep struct {
+		Results []struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		} `json:"results"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.out), &rep), r.out)
+	status := map[string]string{}
+	for _, res := range rep.Results {
+		status[res.ID] = res.Status
+	}
+	require.Greater(t, len(status), 10)
+	assert.Equal(t, "passed", status["postgres-init/completed"], "a recorded bootstrap completed")
+	assert.Equal(t, "passed", status["auth-service/ready"], "a running unit is ready")
+	assert.Equal(t, "failed", status["postgres/up"], "no PostgreSQL answers behind the fake")
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/novadev/novadev/internal/catalog"
 	"github.com/novadev/novadev/internal/event"
 	"github.com/novadev/novadev/internal/supervisor"
+	"github.com/novadev/novadev/internal/verify"
 )
 
 // Service is what the verbs that touch a target call: one library call per
@@ -26,6 +27,9 @@ type Service interface {
 	Logs(ctx context.Context, g *Global, o LogsOptions) ([]supervisor.LogStream, error)
 	// Doctor checks the machine can run the environment.
 	Doctor(ctx context.Context, g *Global) ([]supervisor.Check, error)
+	// Verify runs the staging guide's checks against the running
+	// environment; a failed check is in the report, not an error.
+	Verify(ctx context.Context, g *Global, o VerifyOptions) (*verify.Report, error)
 	// Bootstrap runs one bootstrap step against the stores the process
 	// environment names (what compose one-shots and kind Jobs run).
 	Bootstrap(ctx context.Context, g *Global, step string, o BootstrapOptions, getenv func(string) string, log func(string, ...any)) error
@@ -50,6 +54,14 @@ type UpOptions struct {
 type UpReport struct {
 	Result    *supervisor.Result
 	Endpoints []supervisor.Endpoint
+}
+
+// VerifyOptions are verify's flags.
+type VerifyOptions struct {
+	Only     []string
+	Timeout  time.Duration // per check
+	Parallel int
+	LogLines int
 }
 
 // DownOptions are down's flags.

@@ -20,7 +20,7 @@ import (
 	"github.com/novadev/novadev/internal/app"
 	"github.com/novadev/novadev/internal/catalog"
 	"github.com/novadev/novadev/internal/cli"
-	"github.com/novadev/novadev/internal/driver/docker/dockertest"
+	"github.com/novadev/novadev/internal/backend/docker/dockertest"
 	"github.com/novadev/novadev/internal/state"
 	"github.com/novadev/novadev/internal/verify"
 )

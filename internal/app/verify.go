@@ -1,0 +1,159 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"strings"
+
+	"github.com/novadev/novadev/internal/backend"
+	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/cli"
+	"github.com/novadev/novadev/internal/supervisor"
+	"github.com/novadev/novadev/internal/verify"
+)
+
+// Verify implements cli.Service: the staging guide's checks against the
+// running instance, reached through its backend.
+func (sv *service) Verify(ctx context.Context, g *cli.Global, o cli.VerifyOptions) (*verify.Report, error) {
+	e, err := sv.open(ctx, g, openOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer e.close()
+	snap, err := e.b.Observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := sv.plan(ctx, e, cli.UpOptions{})
+	if err != nil {
+		return nil, err
+	}
+	inst := &verifyInstance{e: e, snap: snap, plan: plan}
+	if !inst.anyUnit() {
+		return nil, &cli.ExitError{Code: 1, Err: fmt.Errorf("%s: nothing runs (novadev up starts it)", inst.Name())}
+	}
+	checks := verify.Checks(inst)
+	if len(o.Only) > 0 {
+		nodes, err := e.c.Graph().Closure(o.Only...)
+		if err != nil {
+			return nil, &cli.UsageError{Err: fmt.Errorf("--only: %w", err)}
+		}
+		checks = verify.Select(checks, nodes)
+	}
+	return verify.Run(ctx, inst.Name(), checks, verify.Options{
+		Parallel: o.Parallel, Timeout: o.Timeout, LogTail: inst.LogTail, LogLines: o.LogLines,
+	}), nil
+}
+
+// verifyInstance is verify's view of an instance on any backend: one
+// observation and one plan (what `up --dry-run` would print), taken when
+// verify starts.
+type verifyInstance struct {
+	e    *opened
+	snap *backend.Snapshot
+	plan *supervisor.Plan
+}
+
+var _ verify.Instance = (*verifyInstance)(nil)
+
+func (v *verifyInstance) anyUnit() bool {
+	for _, n := range v.snap.Nodes {
+		for _, u := range n.Units {
+			if u.ID != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (v *verifyInstance) Name() string              { return v.snap.Instance }
+func (v *verifyInstance) Catalog() *catalog.Catalog { return v.e.c }
+
+func (v *verifyInstance) Address(node string, port int) (string, error) {
+	for _, p := range v.e.b.Ports(node) {
+		if p.Container == port && p.HostPort != 0 {
+			return p.Host(), nil
+		}
+	}
+	return "", fmt.Errorf("%s port %d: %w", node, port, verify.ErrNotPublished)
+}
+
+func (v *verifyInstance) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	return v.e.ends.Dial(ctx, network, addr)
+}
+
+func (v *verifyInstance) Credential(name string) (string, error) {
+	val, ok := v.e.lookup(name)
+	if !ok || val == "" || val == notGenerated {
+		return "", fmt.Errorf("credential %s not found (compose/.env or the environment): novadev up generates it", name)
+	}
+	return val, nil
+}
+
+func (v *verifyInstance) Node(_ context.Context, name string) (verify.NodeState, error) {
+	st, ok := v.plan.Steps[name]
+	if !ok {
+		return verify.NodeState{}, fmt.Errorf("%s is not a node of this environment", name)
+	}
+	if st.Op == supervisor.Skip {
+		return verify.NodeState{Skip: st.Reason}, nil
+	}
+	if st.Kind == catalog.KindBootstrap {
+		return v.bootstrapState(st), nil
+	}
+	n := v.snap.Nodes[name]
+	if n == nil || len(n.Units) == 0 {
+		return verify.NodeState{Detail: "nothing of it runs in this environment (" + st.Reason + ")"}, nil
+	}
+	var bad []string
+	for _, u := range n.Units {
+		switch {
+		case u.ID == "" || u.State == backend.Missing:
+			bad = append(bad, u.Name+" does not exist")
+		case u.State != backend.Running:
+			bad = append(bad, u.Name+" is "+u.State)
+		}
+	}
+	if len(bad) > 0 {
+		return verify.NodeState{Detail: strings.Join(bad, "; ")}, nil
+	}
+	detail := fmt.Sprintf("%d of %d units running", len(n.Units), len(n.Units))
+	if st.Op == supervisor.Recreate {
+		detail += " (its configuration changed since: up would recreate it)"
+	}
+	return verify.NodeState{Ready: true, Detail: detail}, nil
+}
+
+// bootstrapState reads a bootstrap's record through the plan: Keep means it
+// completed against the current catalog and stores.
+func (v *verifyInstance) bootstrapState(st supervisor.Step) verify.NodeState {
+	if st.Op == supervisor.Keep {
+		return verify.NodeState{Ready: true, Detail: "completed against the current catalog and stores"}
+	}
+	if _, ok := v.snap.Records[st.Node]; !ok {
+		return verify.NodeState{Detail: "never completed (no record): novadev up runs it"}
+	}
+	for _, n := range st.Needs {
+		if nn, ok := v.plan.Steps[n]; ok && nn.Op != supervisor.Keep && nn.Op != supervisor.Skip {
+			return verify.NodeState{Detail: fmt.Sprintf("its record is void: it needs %s, which up would %s", n, nn.Op)}
+		}
+	}
+	return verify.NodeState{Detail: "completed against other inputs (the catalog or novadev changed since): novadev up runs it again"}
+}
+
+// LogTail returns the last lines of every unit of node, each prefixed with
+// its unit, as `novadev logs` prints them.
+func (v *verifyInstance) LogTail(ctx context.Context, node string, lines int) (string, error) {
+	tails := backend.Tail(ctx, v.e.b, node, lines)
+	var b strings.Builder
+	for _, unit := range slices.Sorted(maps.Keys(tails)) {
+		for _, l := range tails[unit] {
+			fmt.Fprintf(&b, "%s | %s\n", unit, l)
+		}
+	}
+	return b.String(), nil
+}
