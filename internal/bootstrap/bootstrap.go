@@ -12,22 +12,24 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/url"
 	"strings"
 
 	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/contract"
 )
 
-// Environment variables read by TargetsFromEnv (docs/bootstrap.md).
+// Environment variables read by TargetsFromEnv (docs/bootstrap.md); the
+// names are the runtime contract's (internal/contract), which the compose
+// one-shots and the kind Jobs are rendered from.
 const (
-	EnvPostgres      = "NOVA_POSTGRES_ADDR"  // host:port
-	EnvRedisNodes    = "NOVA_REDIS_NODES"    // host:port,host:port,...
-	EnvKafkaBrokers  = "NOVA_KAFKA_BROKERS"  // host:port,...
-	EnvClickHouseURL = "NOVA_CLICKHOUSE_URL" // http://host:8123
-	EnvMigrationsDir = "NOVA_MIGRATIONS_DIR" // root holding <service>/<version>_<description>.sql
-	EnvProtosDir     = "NOVA_PROTOS_DIR"     // replaces protos.root
-	EnvBaseline      = "NOVA_PROTO_BASELINE" // replaces protos.baseline
-	EnvDialMap       = "NOVA_DIAL_MAP"       // from=to,... remap of advertised host:port
+	EnvPostgres      = contract.EnvBootstrapPostgres   // host:port
+	EnvRedisNodes    = contract.EnvBootstrapRedisNodes // host:port,host:port,...
+	EnvKafkaBrokers  = contract.EnvBootstrapKafka      // host:port,...
+	EnvClickHouseURL = contract.EnvBootstrapClickHouse // http://host:8123
+	EnvMigrationsDir = contract.EnvMigrationsDir       // root holding <service>/<version>_<description>.sql
+	EnvProtosDir     = contract.EnvProtosDir           // replaces protos.root
+	EnvBaseline      = contract.EnvBaseline            // replaces protos.baseline
+	EnvDialMap       = contract.EnvDialMap             // from=to,... remap of advertised host:port
 )
 
 // PostgresSuperuser is the role postgres-init logs in as; its password is
@@ -69,28 +71,11 @@ type Targets struct {
 // by variable name when a step needs them. Stores not named stay empty: a step
 // that needs one says so when it runs.
 func TargetsFromEnv(getenv func(string) string) (Targets, error) {
-	// the service contract's variables (docs/contracts.md), which the kind
-	// Jobs set, stand in for the NOVA_* ones when those are absent
-	either := func(name, contract string) string {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			return v
-		}
-		return strings.TrimSpace(getenv(contract))
-	}
-	pg := strings.TrimSpace(getenv(EnvPostgres))
-	if pg == "" {
-		if u, err := url.Parse(getenv("DATABASE_URL")); err == nil && u.Host != "" {
-			pg = u.Host
-			if u.Port() == "" {
-				pg = net.JoinHostPort(u.Hostname(), "5432")
-			}
-		}
-	}
 	t := Targets{
-		Postgres:      pg,
-		RedisNodes:    splitList(either(EnvRedisNodes, "REDIS_CLUSTER_NODES")),
-		KafkaBrokers:  splitList(either(EnvKafkaBrokers, "KAFKA_BROKERS")),
-		ClickHouseURL: either(EnvClickHouseURL, "CLICKHOUSE_URL"),
+		Postgres:      strings.TrimSpace(getenv(EnvPostgres)),
+		RedisNodes:    splitList(getenv(EnvRedisNodes)),
+		KafkaBrokers:  splitList(getenv(EnvKafkaBrokers)),
+		ClickHouseURL: strings.TrimSpace(getenv(EnvClickHouseURL)),
 		MigrationsDir: strings.TrimSpace(getenv(EnvMigrationsDir)),
 		ProtosDir:     strings.TrimSpace(getenv(EnvProtosDir)),
 		Baseline:      strings.TrimSpace(getenv(EnvBaseline)),

@@ -6,11 +6,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/contract"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata")
@@ -103,32 +106,59 @@ func TestRemapDialer(t *testing.T) {
 	require.Equal(t, "hi", string(buf))
 }
 
-// The kind Jobs set the service contract's variables only.
-func TestTargetsFromContractEnv(t *testing.T) {
-	env := map[string]string{
-		"DATABASE_URL":        "postgres://postgres:secret@postgres:5432/postgres?sslmode=disable",
-		"REDIS_CLUSTER_NODES": "redis-0.redis:7001,redis-1.redis:7001,redis-2.redis:7001",
-		"KAFKA_BROKERS":       "kafka:9092",
-		"CLICKHOUSE_URL":      "http://clickhouse:8123",
-	}
-	tg, err := TargetsFromEnv(func(k string) string { return env[k] })
+// TestTargetsFromTheContract: every bootstrap's rendered environment, on
+// every target (contract.Bootstrap, what the compose one-shots and kind Jobs
+// are rendered from), gives TargetsFromEnv its store's address and, for the
+// PostgreSQL steps, every password; the service variables are not read (one
+// set of names per purpose).
+func TestTargetsFromTheContract(t *testing.T) {
+	c, err := catalog.Load("../../envs/nova.yaml", catalog.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tg.Postgres != "postgres:5432" || len(tg.RedisNodes) != 3 || tg.RedisNodes[2] != "redis-2.redis:7001" ||
-		len(tg.KafkaBrokers) != 1 || tg.KafkaBrokers[0] != "kafka:9092" || tg.ClickHouseURL != "http://clickhouse:8123" {
-		t.Fatalf("contract variables not read: %+v", tg)
+	dummy := func(cr contract.Credential) string { return "dummy-" + cr.Key }
+	for _, target := range contract.Targets {
+		for _, bs := range c.Bootstraps {
+			env := contract.Bootstrap(c, target, bs).Env.Resolve(dummy)
+			tg, err := TargetsFromEnv(func(k string) string { return env[k] })
+			if err != nil {
+				t.Fatalf("%s %s: %v", target, bs.Name, err)
+			}
+			var want Targets
+			if st := c.Stores[bs.Store.Value]; st != nil {
+				addr := contract.Address(target, st)
+				switch st.Kind {
+				case catalog.StorePostgres:
+					want.Postgres = addr
+				case catalog.StoreRedisCluster:
+					want.RedisNodes = strings.Split(addr, ",")
+				case catalog.StoreKafka:
+					want.KafkaBrokers = strings.Split(addr, ",")
+				case catalog.StoreClickHouse:
+					want.ClickHouseURL = "http://" + addr
+				}
+			}
+			for _, cr := range contract.Credentials(c) {
+				got := tg.Password(cr.Key)
+				if bs.Step == catalog.StepPostgresInit || bs.Step == catalog.StepMigrations {
+					if got != "dummy-"+cr.Key {
+						t.Errorf("%s %s: password %s = %q", target, bs.Name, cr.Key, got)
+					}
+				} else if got != "" {
+					t.Errorf("%s %s: only the PostgreSQL steps get passwords, got %s", target, bs.Name, cr.Key)
+				}
+			}
+			tg.Password = nil
+			if !reflect.DeepEqual(tg, want) {
+				t.Errorf("%s %s: targets %+v, want %+v", target, bs.Name, tg, want)
+			}
+		}
 	}
-	env["DATABASE_URL"] = "postgres://u:p@db.internal/x"
-	env[EnvKafkaBrokers] = "broker:19092"
-	tg, err = TargetsFromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tg.Postgres != "db.internal:5432" {
-		t.Errorf("default port: got %q", tg.Postgres)
-	}
-	if tg.KafkaBrokers[0] != "broker:19092" {
-		t.Errorf("NOVA_* wins over the contract variable: got %v", tg.KafkaBrokers)
+	// a service's variables say nothing to a bootstrap
+	tg, err := TargetsFromEnv(func(k string) string {
+		return map[string]string{contract.EnvDatabaseURL: "postgres://u:p@db:5432/x", contract.EnvKafkaBrokers: "kafka:9092"}[k]
+	})
+	if err != nil || tg.Postgres != "" || tg.KafkaBrokers != nil {
+		t.Errorf("service variables read as bootstrap targets: %+v, %v", tg, err)
 	}
 }

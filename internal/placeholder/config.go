@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/novadev/novadev/internal/contract"
 )
 
 // Config is what the placeholder reads from the service environment of
@@ -46,18 +48,18 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return n
 	}
 	c := Config{
-		Service:         getenv("NOVA_SERVICE"),
-		GRPCPort:        port("GRPC_PORT", 50051),
-		MetricsPort:     port("METRICS_PORT", 9090),
-		DatabaseURL:     getenv("DATABASE_URL"),
-		RedisNodes:      list(getenv("REDIS_CLUSTER_NODES")),
-		KafkaBrokers:    list(getenv("KAFKA_BROKERS")),
-		KafkaTopics:     list(getenv("KAFKA_TOPICS")),
-		ClickHouseURL:   getenv("CLICKHOUSE_URL"),
-		ElasticURL:      getenv("ELASTICSEARCH_URL"),
-		Neo4jURI:        getenv("NEO4J_URI"),
-		GRPCDeps:        list(getenv("NOVA_GRPC_DEPENDENCIES")),
-		RequireOptional: getenv("NOVA_REQUIRE_OPTIONAL") == "1",
+		Service:         getenv(contract.EnvService),
+		GRPCPort:        port(contract.EnvGRPCPort, 50051),
+		MetricsPort:     port(contract.EnvMetricsPort, 9090),
+		DatabaseURL:     getenv(contract.EnvDatabaseURL),
+		RedisNodes:      list(getenv(contract.EnvRedisNodes)),
+		KafkaBrokers:    list(getenv(contract.EnvKafkaBrokers)),
+		KafkaTopics:     list(getenv(contract.EnvKafkaTopics)),
+		ClickHouseURL:   getenv(contract.EnvClickHouseURL),
+		ElasticURL:      getenv(contract.EnvElasticsearchURL),
+		Neo4jURI:        getenv(contract.EnvNeo4jURI),
+		GRPCDeps:        list(getenv(contract.EnvGRPCDependencies)),
+		RequireOptional: getenv(contract.EnvRequireOptional) == "1",
 	}
 	if c.Service == "" {
 		c.Service = "placeholder"
@@ -66,14 +68,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.API, c.ClickHouse, apiErrs = apiFromEnv(getenv)
 	errs = append(errs, apiErrs...)
 	if len(c.KafkaTopics) > 0 && len(c.KafkaBrokers) == 0 {
-		errs = append(errs, errors.New("KAFKA_TOPICS is set but KAFKA_BROKERS is empty"))
+		errs = append(errs, errors.New(contract.EnvKafkaTopics+" is set but "+contract.EnvKafkaBrokers+" is empty"))
 	}
 	for _, hp := range append(append([]string{}, c.RedisNodes...), append(c.KafkaBrokers, c.GRPCDeps...)...) {
 		if _, _, err := net.SplitHostPort(hp); err != nil {
 			errs = append(errs, fmt.Errorf("%q: want host:port", hp))
 		}
 	}
-	for name, raw := range map[string]string{"DATABASE_URL": c.DatabaseURL, "CLICKHOUSE_URL": c.ClickHouseURL, "ELASTICSEARCH_URL": c.ElasticURL, "NEO4J_URI": c.Neo4jURI} {
+	for name, raw := range map[string]string{contract.EnvDatabaseURL: c.DatabaseURL, contract.EnvClickHouseURL: c.ClickHouseURL, contract.EnvElasticsearchURL: c.ElasticURL, contract.EnvNeo4jURI: c.Neo4jURI} {
 		if raw == "" {
 			continue
 		}
@@ -110,15 +112,15 @@ func (c Config) Dependencies() (deps []Dependency, notes []string, err error) {
 		case raw == "":
 			notes = append(notes, fmt.Sprintf("%s: absent (%s unset)", name, env))
 		case !c.RequireOptional:
-			notes = append(notes, fmt.Sprintf("%s: optional, not checked (NOVA_REQUIRE_OPTIONAL!=1)", name))
+			notes = append(notes, fmt.Sprintf("%s: optional, not checked (%s!=1)", name, contract.EnvRequireOptional))
 		default:
 			deps = append(deps, Dependency{Check: check(), Required: true})
 		}
 	}
-	optional("elasticsearch", "ELASTICSEARCH_URL", c.ElasticURL, func() Check {
+	optional("elasticsearch", contract.EnvElasticsearchURL, c.ElasticURL, func() Check {
 		return HTTPCheck{Dep: "elasticsearch", URL: c.ElasticURL}
 	})
-	optional("neo4j", "NEO4J_URI", c.Neo4jURI, func() Check {
+	optional("neo4j", contract.EnvNeo4jURI, c.Neo4jURI, func() Check {
 		u, _ := url.Parse(c.Neo4jURI)
 		addr := u.Host
 		if u.Port() == "" {

@@ -84,7 +84,7 @@ func headerLines(p *types.Project) []string {
 		break
 	}
 	lines := []string{
-		fmt.Sprintf("Environment %q, project %s. Credentials: %s/.env (novadev secrets); never in this file.", env, p.Name, Dir),
+		fmt.Sprintf("Environment %q, project %s. Credentials: %s/.env (novadev render compose or novadev up creates them); never in this file.", env, p.Name, Dir),
 	}
 	var profiles []string
 	seen := map[string]bool{}

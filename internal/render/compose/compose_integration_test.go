@@ -172,6 +172,6 @@ func TestIntegrationComposeV2(t *testing.T) {
 		_, errOut, err := dockerCompose(t, "-f", filepath.Join(repoRoot, FileName("ci")), "--env-file", envFile, "config", "--quiet")
 		require.Error(t, err, "compose must refuse a file whose credential is missing")
 		require.Contains(t, errOut, catalog.SuperuserPasswordVar)
-		require.Contains(t, errOut, "run novadev secrets")
+		require.Contains(t, errOut, MissingCredential)
 	})
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -212,7 +214,7 @@ func TestMissingSecretIsAClearError(t *testing.T) {
 	require.NoError(t, err)
 	_, err = Load(context.Background(), files[FileName(DefaultEnv)], t.TempDir(), map[string]string{})
 	require.Error(t, err)
-	require.Contains(t, err.Error(), "run novadev secrets")
+	require.Contains(t, err.Error(), MissingCredential)
 }
 
 func TestOptionalStoreBehindProfile(t *testing.T) {
@@ -244,7 +246,7 @@ func TestSyntheticShape(t *testing.T) {
 	p, err := Project(c)
 	require.NoError(t, err)
 	require.Equal(t, []string{"migrations", "orders", "postgres", "postgres-init", "users"}, p.ServiceNames())
-	require.Equal(t, []string{"postgres-data"}, sortedKeys(p.Volumes))
+	require.Equal(t, []string{"postgres-data"}, slices.Sorted(maps.Keys(p.Volumes)))
 
 	orders := p.Services["orders"]
 	require.Equal(t, "novadev/placeholder:dev", orders.Image)
@@ -255,7 +257,7 @@ func TestSyntheticShape(t *testing.T) {
 		"users":      {Condition: types.ServiceConditionHealthy, Required: true},
 	}, orders.DependsOn)
 	require.Equal(t, []types.ServicePortConfig{{Target: 50051, Published: "16101", HostIP: "127.0.0.1", Protocol: "tcp"}}, orders.Ports)
-	require.Equal(t, "postgres://nova_orders_svc:${NOVA_ORDERS_SVC_PASSWORD:?run novadev secrets}@postgres:5432/nova_orders?sslmode=disable", *orders.Environment["DATABASE_URL"])
+	require.Equal(t, "postgres://nova_orders_svc:${NOVA_ORDERS_SVC_PASSWORD:?"+MissingCredential+"}@postgres:5432/nova_orders?sslmode=disable", *orders.Environment["DATABASE_URL"])
 	require.Equal(t, "users:50051", *orders.Environment["NOVA_GRPC_DEPENDENCIES"])
 	require.Equal(t, "$$1.00", *orders.Environment["PRICE_FORMAT"], "a literal $ is escaped for compose")
 	require.Equal(t, types.NanoCPUs(0.5), orders.Deploy.Resources.Limits.NanoCPUs)

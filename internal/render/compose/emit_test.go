@@ -202,7 +202,7 @@ func TestTrickyStringsSurviveComposeLoader(t *testing.T) {
 }
 
 func TestPlainSafe(t *testing.T) {
-	for _, s := range []string{"postgres:5432", "novadev/placeholder:dev", "${NOVA_X_PASSWORD:?run novadev secrets}",
+	for _, s := range []string{"postgres:5432", "novadev/placeholder:dev", "${NOVA_X_PASSWORD:?" + MissingCredential + "}",
 		"$$1.00", "1m0s", "2s", "256m", "-healthcheck", "--cluster-enabled", "../synthetic", "dev.novadev.env", "on-failure",
 		"http://clickhouse:8123", "postgres://u:${P}@postgres:5432/db?sslmode=disable", "a,b,c", "SIGINT"} {
 		require.True(t, plainSafe(s), "%q should stay plain", s)

@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/contract"
 )
 
 // PlaceholderHealthcheck is the health command of a service running the
@@ -89,7 +89,7 @@ func (b *builder) store(st *catalog.Store) error {
 		return nil
 	case catalog.StorePostgres:
 		s := base(st.Name)
-		s.Environment = env(map[string]string{"POSTGRES_PASSWORD": secretRef(catalog.SuperuserPasswordVar)})
+		s.Environment = environment(contract.StoreEnv(st))
 		if st.Port != 5432 {
 			s.Command = types.ShellCommand{"-c", "port=" + p}
 		}
@@ -116,11 +116,11 @@ func (b *builder) store(st *catalog.Store) error {
 		return b.add(s)
 	case catalog.StoreElasticsearch:
 		s := base(st.Name)
-		s.Environment = env(map[string]string{
-			"discovery.type":         "single-node",
-			"xpack.security.enabled": "false",
-			"http.port":              p,
-			"ES_JAVA_OPTS":           "-Xms512m -Xmx512m",
+		s.Environment = environment(contract.Env{
+			{Name: "discovery.type", Value: contract.Text("single-node")},
+			{Name: "xpack.security.enabled", Value: contract.Text("false")},
+			{Name: "http.port", Value: contract.Text(p)},
+			{Name: "ES_JAVA_OPTS", Value: contract.Text("-Xms512m -Xmx512m")},
 		})
 		data(&s, st.Name+"-data", "/usr/share/elasticsearch/data")
 		publish(&s, st.Host)
@@ -135,43 +135,21 @@ func (b *builder) store(st *catalog.Store) error {
 	}
 }
 
-// storeAddr is host:port of a store's (first) container on the network.
-func storeAddr(st *catalog.Store) string {
-	return st.Name + ":" + strconv.Itoa(st.Port)
-}
-
-// bootstrap adds a one-shot service running `novadev bootstrap <step>`.
+// bootstrap adds a one-shot service running `novadev bootstrap <step>`
+// (contract.Bootstrap: its arguments and environment).
 func (b *builder) bootstrap(bs *catalog.Bootstrap) error {
+	inv := contract.Bootstrap(b.c, contract.Compose, bs)
 	s := types.ServiceConfig{Name: bs.Name, Restart: types.RestartPolicyNo}
 	s.Image = BootstrapImage
-	s.Command = types.ShellCommand{"bootstrap", bs.Step}
+	s.Command = types.ShellCommand(inv.Args)
 	s.Labels = b.labels(bs.Name, catalog.KindBootstrap)
 	s.StopGracePeriod = duration(bootstrapGrace)
 	s.DependsOn = b.dependsOn(bs.Name)
 	s.Volumes = []types.ServiceVolumeConfig{{Type: types.VolumeTypeBind, Source: b.catalogDir, Target: CatalogMount, ReadOnly: true}}
-	vars := map[string]string{envCatalog: CatalogMount + "/" + filepath.Base(b.c.File)}
-	if b.c.Env.File != "" {
-		vars[envEnvironment] = strings.TrimSuffix(filepath.Base(b.c.Env.File), filepath.Ext(b.c.Env.File))
-	}
 	if st := b.c.Stores[bs.Store.Value]; st != nil {
 		s.Profiles = st.Profiles
-		switch st.Kind {
-		case catalog.StorePostgres:
-			vars[envBootPostgres] = storeAddr(st)
-			vars[catalog.SuperuserPasswordVar] = secretRef(catalog.SuperuserPasswordVar)
-			for _, v := range passwordVars(b.c) {
-				vars[v] = secretRef(v)
-			}
-		case catalog.StoreRedisCluster:
-			_, addrs := redisNodes(st)
-			vars[envBootRedisNodes] = strings.Join(addrs, ",")
-		case catalog.StoreKafka:
-			vars[envBootKafkaBrokers] = storeAddr(st)
-		case catalog.StoreClickHouse:
-			vars[envBootClickHouse] = "http://" + storeAddr(st)
-		}
 	}
-	s.Environment = env(vars)
+	s.Environment = environment(inv.Env)
 	return b.add(s)
 }
 
@@ -193,7 +171,7 @@ func (b *builder) service(svc *catalog.Service) error {
 	s.Labels = b.labels(svc.Name, catalog.KindService)
 	s.StopGracePeriod = duration(serviceGrace)
 	s.DependsOn = b.dependsOn(svc.Name)
-	s.Environment = env(b.serviceEnv(svc))
+	s.Environment = environment(contract.ServiceEnv(b.c, contract.Compose, svc))
 	for _, pt := range svc.Ports {
 		if pt.Host != 0 {
 			s.Ports = append(s.Ports, port(pt.Port, pt.Host))
@@ -230,79 +208,4 @@ func (b *builder) serviceProbe(svc *catalog.Service) []string {
 }
 
 // containerPort returns the container port of the named port (0 if none).
-func containerPort(svc *catalog.Service, name string) int {
-	for _, p := range svc.Ports {
-		if p.Name == name {
-			return p.Port
-		}
-	}
-	return 0
-}
-
-// serviceEnv is the environment of docs/contracts.md, then the catalog's own
-// env on top (it wins: it is what a person wrote for this service).
-func (b *builder) serviceEnv(svc *catalog.Service) map[string]string {
-	c := b.c
-	vars := map[string]string{"NOVA_SERVICE": svc.Name}
-	if p := containerPort(svc, "grpc"); p != 0 {
-		vars["GRPC_PORT"] = strconv.Itoa(p)
-	}
-	if p := containerPort(svc, "metrics"); p != 0 {
-		vars["METRICS_PORT"] = strconv.Itoa(p)
-	}
-	first := func(kind string) *catalog.Store {
-		if sts := c.StoresOfKind(kind); len(sts) > 0 {
-			return sts[0]
-		}
-		return nil
-	}
-	if st := first(catalog.StorePostgres); svc.Database != nil && st != nil && started(st) {
-		vars["DATABASE_URL"] = fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable",
-			svc.Database.User, secretRef(catalog.PasswordVar(svc.Database.User)), storeAddr(st), svc.Database.Name)
-	}
-	if st := first(catalog.StoreRedisCluster); svc.Uses.Redis && st != nil && started(st) {
-		_, addrs := redisNodes(st)
-		vars["REDIS_CLUSTER_NODES"] = strings.Join(addrs, ",")
-	}
-	if st := first(catalog.StoreKafka); svc.Uses.Kafka != nil && st != nil && started(st) {
-		vars["KAFKA_BROKERS"] = storeAddr(st)
-		var topics []string
-		for _, t := range svc.Uses.Kafka.Topics {
-			topics = append(topics, t.Value)
-		}
-		if len(topics) > 0 {
-			vars["KAFKA_TOPICS"] = strings.Join(topics, ",")
-		}
-	}
-	if st := first(catalog.StoreClickHouse); svc.Uses.ClickHouse != nil && st != nil && started(st) {
-		vars["CLICKHOUSE_URL"] = "http://" + storeAddr(st)
-	}
-	if st := first(catalog.StoreElasticsearch); svc.Uses.Elasticsearch && st != nil {
-		vars["ELASTICSEARCH_URL"] = storeURI(st, "http")
-	}
-	if st := first(catalog.StoreNeo4j); svc.Uses.Neo4j && st != nil {
-		vars["NEO4J_URI"] = storeURI(st, "bolt")
-	}
-	var deps []string
-	for _, d := range c.ServiceDeps(svc) {
-		if c.Active(d.Profiles) {
-			deps = append(deps, fmt.Sprintf("%s:%d", d.Name, containerPort(d, "grpc")))
-		}
-	}
-	if len(deps) > 0 {
-		vars["NOVA_GRPC_DEPENDENCIES"] = strings.Join(deps, ",")
-	}
-	for _, k := range sortedKeys(svc.Env) {
-		vars[k] = escape(svc.Env[k])
-	}
-	return vars
-}
-
-// storeURI is where a store is reached: its catalog URI (external stores) or
-// scheme://name:port on the network.
-func storeURI(st *catalog.Store, scheme string) string {
-	if st.URI != "" {
-		return escape(st.URI)
-	}
-	return scheme + "://" + storeAddr(st)
-}
+func containerPort(svc *catalog.Service, name string) int { return contract.PortOf(svc, name) }

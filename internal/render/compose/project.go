@@ -2,9 +2,7 @@ package compose
 
 import (
 	"fmt"
-	"maps"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,38 +10,29 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/novadev/novadev/internal/catalog"
-	"github.com/novadev/novadev/internal/secrets"
+	"github.com/novadev/novadev/internal/contract"
+	"github.com/novadev/novadev/internal/state"
 )
 
 // Ownership labels on every container, volume and network: state is
-// rediscovered from them (docs/compose.md).
+// rediscovered from them (docs/compose.md). The keys are declared in
+// internal/state with every other label.
 const (
-	LabelProject = "dev.novadev.project" // the environment's project, e.g. nova-local
-	LabelEnv     = "dev.novadev.env"     // the environment's name, e.g. local
-	LabelNode    = "dev.novadev.node"    // the catalog graph node, e.g. redis for redis-2
-	LabelKind    = "dev.novadev.kind"    // service, store or bootstrap
+	LabelProject = state.LabelEnvProject // the environment's project, e.g. nova-local
+	LabelEnv     = state.LabelEnv        // the environment's name, e.g. local
+	LabelNode    = state.LabelNode       // the catalog graph node, e.g. redis for redis-2
+	LabelKind    = state.LabelKind       // service, store or bootstrap
 )
 
 // BootstrapImage runs `novadev bootstrap <step>` (docs/contracts.md).
-const BootstrapImage = "novadev/novadev:dev"
+const BootstrapImage = contract.ToolImage
 
 // CatalogMount is where bootstrap containers see the catalog folder
 // (read-only): the catalog, its environments, migrations and protos.
-const CatalogMount = "/catalog"
+const CatalogMount = contract.ComposeCatalogMount
 
 // NetworkKey is the compose key of the one network; its name is the project.
 const NetworkKey = "default"
-
-// Environment variables of bootstrap containers, as internal/bootstrap reads
-// them (TargetsFromEnv) and as the CLI reads its flags' defaults.
-const (
-	envCatalog          = "NOVADEV_CATALOG"
-	envEnvironment      = "NOVADEV_ENV"
-	envBootPostgres     = "NOVA_POSTGRES_ADDR"
-	envBootRedisNodes   = "NOVA_REDIS_NODES"
-	envBootKafkaBrokers = "NOVA_KAFKA_BROKERS"
-	envBootClickHouse   = "NOVA_CLICKHOUSE_URL"
-)
 
 // Health check timing. Engine 20.10 (CI) refuses start_interval, so one
 // interval serves both start-up and steady state: 2s keeps a 23-container
@@ -72,14 +61,36 @@ const (
 // other machines.
 const loopback = "127.0.0.1"
 
+// MissingCredential is the message docker compose prints, and refuses to
+// start with, when a credential is not in compose/.env: what creates it.
+const MissingCredential = "run novadev render compose or novadev up to create it in compose/.env"
+
 // secretRef is how a credential appears in the file: docker compose fills it
-// from compose/.env and refuses to start with a clear message when it is missing.
-func secretRef(name string) string {
-	return "${" + name + ":?run novadev secrets}"
+// from compose/.env (its key is the variable there) and refuses to start
+// with MissingCredential when it is missing. The secret's name does not
+// matter here: compose/.env is the one secret on Docker.
+func secretRef(cr contract.Credential) string {
+	return "${" + cr.Key + ":?" + MissingCredential + "}"
 }
 
-// escape makes a literal catalog value survive compose interpolation.
+// escape makes literal text survive compose interpolation.
 func escape(v string) string { return strings.ReplaceAll(v, "$", "$$") }
+
+// value writes a contract value in compose syntax.
+func value(v contract.Value) string { return v.Render(escape, secretRef) }
+
+// environment is a contract environment as a compose mapping.
+func environment(e contract.Env) types.MappingWithEquals {
+	if len(e) == 0 {
+		return nil
+	}
+	out := types.MappingWithEquals{}
+	for _, v := range e {
+		s := value(v.Value)
+		out[v.Name] = &s
+	}
+	return out
+}
 
 // Project builds the compose project of one environment (c.Env): every
 // started store (a Redis Cluster as one service per node), every bootstrap as
@@ -151,12 +162,12 @@ func (b *builder) volume(key string) {
 }
 
 // redisNodes returns the compose service names and in-network addresses of a
-// Redis Cluster's nodes: <store>-1 ... <store>-N on ports port ... port+N-1.
+// Redis Cluster's nodes (contract.Endpoints: <store>-1 ... <store>-N on ports
+// port ... port+N-1).
 func redisNodes(st *catalog.Store) (names, addrs []string) {
-	for i := 0; i < st.Nodes; i++ {
-		n := fmt.Sprintf("%s-%d", st.Name, i+1)
-		names = append(names, n)
-		addrs = append(addrs, fmt.Sprintf("%s:%d", n, st.Port+i))
+	for _, e := range contract.Endpoints(contract.Compose, st) {
+		names = append(names, e.Name)
+		addrs = append(addrs, e.Addr())
 	}
 	return names, addrs
 }
@@ -308,28 +319,4 @@ func parseMemory(v string) (int64, error) {
 		return 0, fmt.Errorf("memory %q: %w", v, err)
 	}
 	return int64(f * mult), nil
-}
-
-// env builds a compose environment mapping from plain values.
-func env(kv map[string]string) types.MappingWithEquals {
-	out := types.MappingWithEquals{}
-	for k, v := range kv {
-		out[k] = &v
-	}
-	return out
-}
-
-// sortedKeys returns a map's keys, sorted.
-func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
-
-// passwordVars are the per-service database password variables of the
-// catalog (the superuser's excluded).
-func passwordVars(c *catalog.Catalog) []string {
-	var out []string
-	for _, n := range secrets.Names(c) {
-		if n != catalog.SuperuserPasswordVar {
-			out = append(out, n)
-		}
-	}
-	return out
 }

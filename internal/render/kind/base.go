@@ -8,6 +8,7 @@ import (
 
 	"github.com/novadev/novadev/internal/catalog"
 	"github.com/novadev/novadev/internal/render"
+	"github.com/novadev/novadev/internal/state"
 )
 
 // renderBase renders the kustomize base from the catalog with no overlay:
@@ -27,7 +28,7 @@ func renderBase(c *catalog.Catalog) (render.Files, error) {
 	}
 	ns := &corev1.Namespace{TypeMeta: typeMeta("v1", "Namespace"), ObjectMeta: meta(c, c.Env.Namespace, ComponentService)}
 	ns.Namespace = ""
-	delete(ns.Labels, LabelApp)
+	delete(ns.Labels, state.LabelApp)
 	if err := add("namespace.yaml", ns); err != nil {
 		return nil, err
 	}
@@ -65,7 +66,11 @@ func renderBase(c *catalog.Catalog) (render.Files, error) {
 		}
 	}
 
-	if err := add("bootstrap.yaml", append(rbacObjects(c, g), bootstrapJobs(c, g, cms)...)...); err != nil {
+	jobs, err := bootstrapJobs(c, g, cms)
+	if err != nil {
+		return nil, err
+	}
+	if err := add("bootstrap.yaml", append(rbacObjects(c, g), jobs...)...); err != nil {
 		return nil, err
 	}
 	if err := add("grpc-services.yaml", grpcServices(c)); err != nil {
@@ -85,7 +90,7 @@ func renderBase(c *catalog.Catalog) (render.Files, error) {
 	}
 
 	k := kustomization()
-	k.Labels = []types.Label{{Pairs: map[string]string{LabelPartOf: c.Metadata.Name}}}
+	k.Labels = []types.Label{{Pairs: map[string]string{state.LabelAppPartOf: c.Metadata.Name}}}
 	k.Resources = resources
 	data, err := encode(k)
 	if err != nil {

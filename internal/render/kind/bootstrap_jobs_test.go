@@ -61,7 +61,7 @@ func TestCatalogVolumeIsACompleteCatalog(t *testing.T) {
 	set, files := renderFiles(t, novaCatalog)
 	objs := baseObjects(t, files)
 	job := find[batchv1.Job](t, objs, "Job", catalog.StepProtoValidate).Spec.Template.Spec
-	require.Equal(t, []string{"bootstrap", catalog.StepProtoValidate, "--catalog", CatalogMount + "/nova.yaml"}, job.Containers[0].Args)
+	require.Equal(t, []string{"bootstrap", catalog.StepProtoValidate, "--catalog", CatalogMount + "/nova.yaml", "--env="}, job.Containers[0].Args)
 	dir := catalogVolume(t, objs, job, nil)
 
 	c, err := catalog.Load(filepath.Join(dir, "nova.yaml"), catalog.Options{})
@@ -188,7 +188,6 @@ func TestBootstrapJobsEnvMatchesTheCode(t *testing.T) {
 			}
 			if tt.pw {
 				require.Equal(t, "dummy-"+strings.ToLower(catalog.SuperuserPasswordVar), got.Password(catalog.SuperuserPasswordVar))
-				require.Contains(t, env["DATABASE_URL"], "postgres://postgres:dummy-", "the kubelet expands the superuser password into DATABASE_URL")
 			}
 			got.Password, got.Dial = nil, nil
 			require.Equal(t, tt.want, got)

@@ -5,15 +5,16 @@ import (
 	"strings"
 
 	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/contract"
 )
 
-// CredentialKeys are the keys of the credentials Secret: the PostgreSQL
-// superuser's password and one password per service database user, sorted
-// by service.
+// CredentialKeys are the keys of the credentials Secret (contract.Credentials):
+// the PostgreSQL superuser's password and one password per service database
+// user, sorted by service.
 func CredentialKeys(c *catalog.Catalog) []string {
-	keys := []string{catalog.SuperuserPasswordVar}
-	for _, u := range databaseUsers(c) {
-		keys = append(keys, catalog.PasswordVar(u))
+	var keys []string
+	for _, cr := range contract.Credentials(c) {
+		keys = append(keys, cr.Key)
 	}
 	return keys
 }

@@ -2,7 +2,6 @@ package kind
 
 import (
 	"fmt"
-	"path"
 	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -10,6 +9,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 
 	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/contract"
+	"github.com/novadev/novadev/internal/state"
 )
 
 // BootstrapServiceAccount runs the bootstrap Jobs.
@@ -21,21 +22,26 @@ const JobReader = "nova-job-reader"
 
 // CatalogMount is where bootstrap pods find the catalog, its proto files and
 // migrations (a projected volume of the catalog ConfigMaps).
-const CatalogMount = "/etc/novadev/catalog"
+const CatalogMount = contract.KindCatalogMount
 
 // bootstrapJobs are one Job per bootstrap in the graph. Ordering comes from
 // init containers: each waits for its store (tcp) and for the bootstraps it
 // needs (job://, read through the API), so independent Jobs run in parallel.
-func bootstrapJobs(c *catalog.Catalog, g *catalog.Graph, cms catalogConfigMaps) []any {
+func bootstrapJobs(c *catalog.Catalog, g *catalog.Graph, cms catalogConfigMaps) ([]any, error) {
 	var out []any
 	for _, b := range c.Bootstraps {
 		if _, ok := g.Node(b.Name); !ok {
 			continue
 		}
+		inv := contract.Bootstrap(c, contract.Kind, b)
+		env, err := envVars(inv.Env)
+		if err != nil {
+			return nil, fmt.Errorf("bootstrap %s: %w", b.Name, err)
+		}
 		m := meta(c, b.Name, ComponentBootstrap)
-		m.Labels[LabelBootstrap] = b.Name
+		m.Labels[state.LabelBootstrap] = b.Name
 		pm := podMeta(c, b.Name, ComponentBootstrap)
-		pm.Labels[LabelBootstrap] = b.Name
+		pm.Labels[state.LabelBootstrap] = b.Name
 		out = append(out, &batchv1.Job{
 			TypeMeta:   typeMeta("batch/v1", "Job"),
 			ObjectMeta: m,
@@ -52,8 +58,8 @@ func bootstrapJobs(c *catalog.Catalog, g *catalog.Graph, cms catalogConfigMaps) 
 							Name:            "bootstrap",
 							Image:           ToolImage,
 							ImagePullPolicy: corev1.PullIfNotPresent,
-							Args:            bootstrapArgs(c, b),
-							Env:             bootstrapEnv(c, b),
+							Args:            inv.Args,
+							Env:             env,
 							Resources:       toolResources(),
 							VolumeMounts:    []corev1.VolumeMount{{Name: "catalog", MountPath: CatalogMount, ReadOnly: true}},
 						}},
@@ -63,38 +69,7 @@ func bootstrapJobs(c *catalog.Catalog, g *catalog.Graph, cms catalogConfigMaps) 
 			},
 		})
 	}
-	return out
-}
-
-// bootstrapArgs is the command line after the image's novadev entrypoint.
-func bootstrapArgs(c *catalog.Catalog, b *catalog.Bootstrap) []string {
-	return []string{"bootstrap", b.Step, "--catalog", path.Join(CatalogMount, path.Base(c.File))}
-}
-
-// bootstrapEnv tells a bootstrap where its store is and its credentials.
-func bootstrapEnv(c *catalog.Catalog, b *catalog.Bootstrap) []corev1.EnvVar {
-	st := c.Stores[b.Store.Value]
-	if st == nil {
-		return nil
-	}
-	switch st.Kind {
-	case catalog.StorePostgres:
-		env := []corev1.EnvVar{
-			secretEnv(catalog.SuperuserPasswordVar, catalog.SuperuserPasswordVar),
-			{Name: "DATABASE_URL", Value: fmt.Sprintf("postgres://postgres:$(%s)@%s:%d/postgres?sslmode=disable", catalog.SuperuserPasswordVar, st.Name, st.Port)},
-		}
-		for _, u := range databaseUsers(c) {
-			env = append(env, secretEnv(catalog.PasswordVar(u), catalog.PasswordVar(u)))
-		}
-		return env
-	case catalog.StoreRedisCluster:
-		return []corev1.EnvVar{{Name: "REDIS_CLUSTER_NODES", Value: storeAddr(st)}}
-	case catalog.StoreKafka:
-		return []corev1.EnvVar{{Name: "KAFKA_BROKERS", Value: storeAddr(st)}}
-	case catalog.StoreClickHouse:
-		return []corev1.EnvVar{{Name: "CLICKHOUSE_URL", Value: storeAddr(st)}}
-	}
-	return nil
+	return out, nil
 }
 
 // databaseUsers are the database users of every active service, sorted by service.

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/contract"
 	"github.com/novadev/novadev/internal/render"
 )
 
@@ -23,11 +24,11 @@ const Dir = "kind"
 
 // ToolImage is the image holding the novadev binary: bootstrap Jobs and the
 // init containers that wait for dependencies run it.
-const ToolImage = "novadev/novadev:dev"
+const ToolImage = contract.ToolImage
 
 // CredentialsSecret is the Secret holding every database password: generated
 // from a git-ignored env file in dev and pr, an ExternalSecret in staging.
-const CredentialsSecret = "nova-db-credentials"
+const CredentialsSecret = contract.CredentialsSecret
 
 // CredentialsFile is the env file the dev and pr overlays generate the
 // credentials Secret from. novadev writes it (CredentialsEnv) and git ignores it.

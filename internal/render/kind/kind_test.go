@@ -26,6 +26,7 @@ import (
 
 	"github.com/novadev/novadev/internal/catalog"
 	"github.com/novadev/novadev/internal/render"
+	"github.com/novadev/novadev/internal/state"
 )
 
 // compareTree checks files against the directory root holds them in,
@@ -176,8 +177,8 @@ func TestOverlaysBuild(t *testing.T) {
 	t.Run("pr suffix, expiry and the search backend", func(t *testing.T) {
 		objs := build(t, set, files, "pr")
 		ns := find[corev1.Namespace](t, objs, "Namespace", "nova-pr")
-		require.Equal(t, PRExpiresAfter, ns.Annotations[AnnotationExpiresAfter])
-		require.Equal(t, "true", ns.Labels[LabelEphemeral])
+		require.Equal(t, PRExpiresAfter, ns.Annotations[state.AnnotationExpiresAfter])
+		require.Equal(t, "true", ns.Labels[state.LabelEphemeral])
 		feed := find[appsv1.Deployment](t, objs, "Deployment", "feed-service-pr")
 		require.Equal(t, "feed-service-pr", feed.Spec.Template.Spec.ServiceAccountName)
 		require.Equal(t, "ghcr.io/nova-platform/feed-service:pr", feed.Spec.Template.Spec.Containers[0].Image)
@@ -270,7 +271,7 @@ func TestInitContainersFollowTheGraph(t *testing.T) {
 
 	redis := find[batchv1.Job](t, objs, "Job", "redis-cluster-init").Spec.Template.Spec
 	require.Equal(t, []string{"wait", "tcp://redis-0.redis:7001", "tcp://redis-1.redis:7001", "tcp://redis-2.redis:7001"}, redis.InitContainers[0].Args)
-	require.Equal(t, []string{"bootstrap", "redis-cluster-init", "--catalog", "/etc/novadev/catalog/nova.yaml"}, redis.Containers[0].Args)
+	require.Equal(t, []string{"bootstrap", "redis-cluster-init", "--catalog", "/etc/novadev/catalog/nova.yaml", "--env="}, redis.Containers[0].Args)
 	mig := find[batchv1.Job](t, objs, "Job", "migrations").Spec.Template.Spec
 	require.Equal(t, [][]string{{"wait", "tcp://postgres:5432"}, {"wait", "job://postgres-init"}}, [][]string{mig.InitContainers[0].Args, mig.InitContainers[1].Args})
 	require.Empty(t, find[batchv1.Job](t, objs, "Job", "proto-validate").Spec.Template.Spec.InitContainers)
@@ -311,17 +312,17 @@ func TestNetworkPoliciesAllowExactlyTheGraphEdges(t *testing.T) {
 	var egress, ingress []string
 	for _, o := range ofKind(objs, "NetworkPolicy") {
 		np := find[networkingv1.NetworkPolicy](t, objs, "NetworkPolicy", o.Metadata.Name)
-		self := np.Spec.PodSelector.MatchLabels[LabelApp]
+		self := np.Spec.PodSelector.MatchLabels[state.LabelApp]
 		for _, r := range np.Spec.Egress {
 			for _, p := range r.To {
 				if p.PodSelector != nil && p.NamespaceSelector == nil {
-					egress = append(egress, self+"->"+p.PodSelector.MatchLabels[LabelApp])
+					egress = append(egress, self+"->"+p.PodSelector.MatchLabels[state.LabelApp])
 				}
 			}
 		}
 		for _, r := range np.Spec.Ingress {
 			for _, p := range r.From {
-				ingress = append(ingress, p.PodSelector.MatchLabels[LabelApp]+"->"+self)
+				ingress = append(ingress, p.PodSelector.MatchLabels[state.LabelApp]+"->"+self)
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/state"
 )
 
 // DefaultDeny is the NetworkPolicy denying all traffic in the namespace;
@@ -79,7 +80,7 @@ func networkPolicies(c *catalog.Catalog, g *catalog.Graph) []any {
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
 		},
 	}
-	delete(deny.Labels, LabelApp)
+	delete(deny.Labels, state.LabelApp)
 	out := []any{deny}
 	for _, name := range g.Names() {
 		it, _ := g.Node(name)

@@ -11,21 +11,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/contract"
+	"github.com/novadev/novadev/internal/state"
 )
 
-// Labels every object carries. LabelApp is the selector label (the staging
-// guide selects pods with -l app=<name>); LabelBootstrap names the bootstrap
-// a Job runs, which `novadev wait job://<name>` looks up.
-const (
-	LabelApp       = "app"
-	LabelName      = "app.kubernetes.io/name"
-	LabelComponent = "app.kubernetes.io/component"
-	LabelPartOf    = "app.kubernetes.io/part-of"
-	LabelManagedBy = "app.kubernetes.io/managed-by"
-	LabelBootstrap = "novadev.io/bootstrap"
-)
-
-// Components (values of LabelComponent).
+// Components (values of state.LabelAppComponent).
 const (
 	ComponentService   = "service"
 	ComponentStore     = "store"
@@ -34,15 +24,15 @@ const (
 
 func labels(c *catalog.Catalog, name, component string) map[string]string {
 	return map[string]string{
-		LabelApp:       name,
-		LabelName:      name,
-		LabelComponent: component,
-		LabelPartOf:    c.Metadata.Name,
-		LabelManagedBy: "novadev",
+		state.LabelApp:          name,
+		state.LabelAppName:      name,
+		state.LabelAppComponent: component,
+		state.LabelAppPartOf:    c.Metadata.Name,
+		state.LabelAppManagedBy: state.ManagedBy,
 	}
 }
 
-func selector(name string) map[string]string { return map[string]string{LabelApp: name} }
+func selector(name string) map[string]string { return map[string]string{state.LabelApp: name} }
 
 func meta(c *catalog.Catalog, name, component string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Namespace: c.Env.Namespace, Labels: labels(c, name, component)}
@@ -101,29 +91,9 @@ func storePorts(st *catalog.Store) []corev1.ContainerPort {
 	return []corev1.ContainerPort{p("client", st.Port)}
 }
 
-// redisNodes are the Redis Cluster seed addresses: one per StatefulSet pod,
-// through the headless Service, each announcing that hostname.
-func redisNodes(st *catalog.Store) []string {
-	out := make([]string, st.Nodes)
-	for i := range out {
-		out[i] = fmt.Sprintf("%s-%d.%s:%d", st.Name, i, st.Name, st.Port)
-	}
-	return out
-}
-
-// storeAddr is how a pod reaches a store: host:port, or a URL for HTTP ones.
-func storeAddr(st *catalog.Store) string {
-	switch st.Kind {
-	case catalog.StoreRedisCluster:
-		return strings.Join(redisNodes(st), ",")
-	case catalog.StoreClickHouse, catalog.StoreElasticsearch:
-		return fmt.Sprintf("http://%s:%d", st.Name, st.Port)
-	}
-	if st.External {
-		return st.URI
-	}
-	return fmt.Sprintf("%s:%d", st.Name, st.Port)
-}
+// storeAddr is how a pod reaches a store (contract.Address): host:port,
+// every node of a Redis Cluster.
+func storeAddr(st *catalog.Store) string { return contract.Address(contract.Kind, st) }
 
 // externalPort is the port an external store listens on, from its URI.
 func externalPort(st *catalog.Store) int {
@@ -136,18 +106,9 @@ func externalPort(st *catalog.Store) int {
 }
 
 // grpcPort is a service's gRPC port.
-func grpcPort(s *catalog.Service) int {
-	return portNamed(s, "grpc")
-}
+func grpcPort(s *catalog.Service) int { return portNamed(s, "grpc") }
 
-func portNamed(s *catalog.Service, name string) int {
-	for _, p := range s.Ports {
-		if p.Name == name {
-			return p.Port
-		}
-	}
-	return 0
-}
+func portNamed(s *catalog.Service, name string) int { return contract.PortOf(s, name) }
 
 // waitTargets are the `novadev wait` targets proving one dependency ready,
 // or nil when nothing should wait for it (external and optional stores:
@@ -163,14 +124,11 @@ func waitTargets(it *catalog.Item) []string {
 		if st.External || st.Optional {
 			return nil
 		}
-		if st.Kind == catalog.StoreRedisCluster {
-			var out []string
-			for _, n := range redisNodes(st) {
-				out = append(out, "tcp://"+n)
-			}
-			return out
+		var out []string
+		for _, e := range contract.Endpoints(contract.Kind, st) {
+			out = append(out, "tcp://"+e.Addr())
 		}
-		return []string{fmt.Sprintf("tcp://%s:%d", st.Name, st.Port)}
+		return out
 	}
 	return nil
 }
@@ -214,10 +172,37 @@ func toolResources() corev1.ResourceRequirements {
 	}
 }
 
-func secretEnv(name, key string) corev1.EnvVar {
-	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-		LocalObjectReference: corev1.LocalObjectReference{Name: CredentialsSecret}, Key: key,
-	}}}
+// escape keeps literal text literal: the kubelet expands $(VAR) in env
+// values and reduces $$ to $.
+func escape(s string) string { return strings.ReplaceAll(s, "$", "$$") }
+
+// envVars turns a contract environment into container variables: a value
+// that is one credential whole becomes a Secret keyRef; a value embedding
+// credentials refers to the variable holding each, $(VAR), which the
+// kubelet expands (the contract orders holders first).
+func envVars(e contract.Env) ([]corev1.EnvVar, error) {
+	var out []corev1.EnvVar
+	for i, v := range e {
+		if cr, ok := v.Value.Whole(); ok {
+			out = append(out, corev1.EnvVar{Name: v.Name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: cr.Secret}, Key: cr.Key,
+			}}})
+			continue
+		}
+		var missing error
+		val := v.Value.Render(escape, func(cr contract.Credential) string {
+			holder := e.Holder(cr, i)
+			if holder == "" {
+				missing = fmt.Errorf("%s embeds the credential %s/%s, but no variable before it holds it", v.Name, cr.Secret, cr.Key)
+			}
+			return "$(" + holder + ")"
+		})
+		if missing != nil {
+			return nil, missing
+		}
+		out = append(out, corev1.EnvVar{Name: v.Name, Value: val})
+	}
+	return out, nil
 }
 
 func ptr[T any](v T) *T { return &v }

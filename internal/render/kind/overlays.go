@@ -15,17 +15,18 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/resid"
 
 	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/contract"
 	"github.com/novadev/novadev/internal/render"
+	"github.com/novadev/novadev/internal/state"
 )
 
 // Pull-request overlay markers: CI sets the namespace and suffix per pull
 // request (kustomize edit set namespace nova-pr-<n>; the suffix transformer's
-// value), and a janitor deletes namespaces older than ExpiresAfter.
+// value), and a janitor deletes namespaces labelled state.LabelEphemeral
+// once older than their state.AnnotationExpiresAfter.
 const (
-	AnnotationExpiresAfter = "novadev.io/expires-after"
-	LabelEphemeral         = "novadev.io/ephemeral"
-	PRExpiresAfter         = "72h"
-	PRSuffix               = "-pr"
+	PRExpiresAfter = "72h"
+	PRSuffix       = "-pr"
 )
 
 // Staging's shapes (the staging guide).
@@ -247,8 +248,8 @@ func renderDev(base, dev *catalog.Catalog) (render.Files, error) {
 func renderPR(base, pr *catalog.Catalog) (render.Files, error) {
 	o := newOverlay(pr.Env.Namespace)
 	o.k.Patches = append(o.k.Patches, namespacePatch(base, pr.Env.Namespace,
-		map[string]string{LabelEphemeral: "true"},
-		map[string]string{AnnotationExpiresAfter: PRExpiresAfter}))
+		map[string]string{state.LabelEphemeral: "true"},
+		map[string]string{state.AnnotationExpiresAfter: PRExpiresAfter}))
 	o.k.Images = imageOverrides(base, pr)
 	o.k.SecretGenerator = []types.SecretArgs{credentialsGenerator()}
 	suffix := map[string]any{
@@ -308,10 +309,14 @@ func extraStores(o *overlay, base, env *catalog.Catalog) error {
 					Egress:      []networkingv1.NetworkPolicyEgressRule{{To: peer(st.Name), Ports: policyPorts(netPorts(it))}},
 				},
 			})
+			vars, err := envVars(contract.StoreVars(env, contract.Kind, ui.Service, st))
+			if err != nil {
+				return fmt.Errorf("service %s: %w", u, err)
+			}
 			patches = append(patches, map[string]any{
 				"apiVersion": "apps/v1", "kind": "Deployment", "metadata": patchMeta(base, u),
 				"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
-					"containers": []any{map[string]any{"name": u, "env": storeEnv(env, ui.Service, st)}},
+					"containers": []any{map[string]any{"name": u, "env": vars}},
 				}}},
 			})
 		}

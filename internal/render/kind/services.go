@@ -2,14 +2,14 @@ package kind
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/contract"
+	"github.com/novadev/novadev/internal/state"
 )
 
 // GRPCServicesName is the headless Service every service's pods answer
@@ -43,6 +43,13 @@ func serviceObjects(c *catalog.Catalog, g *catalog.Graph, s *catalog.Service) ([
 	if err != nil {
 		return nil, err
 	}
+	// the contract's environment with the cluster's addresses; passwords
+	// come from the credentials Secret and the kubelet expands them into
+	// DATABASE_URL ($(VAR) references)
+	env, err := envVars(contract.ServiceEnv(c, contract.Kind, s))
+	if err != nil {
+		return nil, fmt.Errorf("service %s: %w", s.Name, err)
+	}
 	dep := &appsv1.Deployment{
 		TypeMeta:   typeMeta("apps/v1", "Deployment"),
 		ObjectMeta: meta(c, s.Name, ComponentService),
@@ -60,7 +67,7 @@ func serviceObjects(c *catalog.Catalog, g *catalog.Graph, s *catalog.Service) ([
 						Image:           s.Image,
 						ImagePullPolicy: corev1.PullIfNotPresent,
 						Ports:           ports,
-						Env:             serviceEnv(c, g, s),
+						Env:             env,
 						ReadinessProbe:  probe,
 						Resources:       res,
 					}},
@@ -93,75 +100,6 @@ func readinessProbe(s *catalog.Service) (*corev1.Probe, error) {
 	return p, nil
 }
 
-// serviceEnv is the service environment of docs/contracts.md, with the
-// cluster's addresses; passwords come from the credentials Secret and are
-// expanded into DATABASE_URL by the kubelet ($(VAR) references).
-func serviceEnv(c *catalog.Catalog, g *catalog.Graph, s *catalog.Service) []corev1.EnvVar {
-	env := []corev1.EnvVar{{Name: "NOVA_SERVICE", Value: s.Name}}
-	// the contract's port variables only (GRPC_PORT, METRICS_PORT), as on
-	// Docker: another named port (the gateway's http) has no variable
-	for _, name := range []string{"grpc", "metrics"} {
-		if p := portNamed(s, name); p != 0 {
-			env = append(env, corev1.EnvVar{Name: strings.ToUpper(name) + "_PORT", Value: fmt.Sprint(p)})
-		}
-	}
-	for _, u := range c.UsedStores(s) {
-		env = append(env, storeEnv(c, s, u.Store)...)
-	}
-	var deps []string
-	for _, d := range g.Needs(s.Name) {
-		if it, _ := g.Node(d); it.Kind == catalog.KindService {
-			deps = append(deps, fmt.Sprintf("%s:%d", d, grpcPort(it.Service)))
-		}
-	}
-	if len(deps) > 0 {
-		env = append(env, corev1.EnvVar{Name: "NOVA_GRPC_DEPENDENCIES", Value: strings.Join(deps, ",")})
-	}
-	keys := make([]string, 0, len(s.Env))
-	for k := range s.Env {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		env = append(env, corev1.EnvVar{Name: k, Value: s.Env[k]})
-	}
-	return env
-}
-
-// storeEnv is what a service is told about one store it uses.
-func storeEnv(c *catalog.Catalog, s *catalog.Service, st *catalog.Store) []corev1.EnvVar {
-	switch st.Kind {
-	case catalog.StorePostgres:
-		if s.Database == nil {
-			return nil
-		}
-		pw := catalog.PasswordVar(s.Database.User)
-		return []corev1.EnvVar{
-			secretEnv(pw, pw),
-			{Name: "DATABASE_URL", Value: fmt.Sprintf("postgres://%s:$(%s)@%s:%d/%s?sslmode=disable", s.Database.User, pw, st.Name, st.Port, s.Database.Name)},
-		}
-	case catalog.StoreRedisCluster:
-		return []corev1.EnvVar{{Name: "REDIS_CLUSTER_NODES", Value: storeAddr(st)}}
-	case catalog.StoreKafka:
-		env := []corev1.EnvVar{{Name: "KAFKA_BROKERS", Value: storeAddr(st)}}
-		if s.Uses.Kafka != nil && len(s.Uses.Kafka.Topics) > 0 {
-			var topics []string
-			for _, t := range s.Uses.Kafka.Topics {
-				topics = append(topics, t.Value)
-			}
-			env = append(env, corev1.EnvVar{Name: "KAFKA_TOPICS", Value: strings.Join(topics, ",")})
-		}
-		return env
-	case catalog.StoreClickHouse:
-		return []corev1.EnvVar{{Name: "CLICKHOUSE_URL", Value: storeAddr(st)}}
-	case catalog.StoreElasticsearch:
-		return []corev1.EnvVar{{Name: "ELASTICSEARCH_URL", Value: storeAddr(st)}}
-	case catalog.StoreNeo4j:
-		return []corev1.EnvVar{{Name: "NEO4J_URI", Value: storeAddr(st)}}
-	}
-	return nil
-}
-
 // grpcServices is the headless Service over every service's gRPC port (the
 // catalog's default grpc port).
 func grpcServices(c *catalog.Catalog) *corev1.Service {
@@ -177,7 +115,7 @@ func grpcServices(c *catalog.Catalog) *corev1.Service {
 		ObjectMeta: m,
 		Spec: corev1.ServiceSpec{
 			ClusterIP: corev1.ClusterIPNone,
-			Selector:  map[string]string{LabelComponent: ComponentService, LabelPartOf: c.Metadata.Name},
+			Selector:  map[string]string{state.LabelAppComponent: ComponentService, state.LabelAppPartOf: c.Metadata.Name},
 			Ports:     []corev1.ServicePort{{Name: "grpc", Port: port, TargetPort: intstr.FromString("grpc"), Protocol: corev1.ProtocolTCP}},
 		},
 	}

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/contract"
 )
 
 // storeSpec is what differs between store kinds.
@@ -21,6 +22,10 @@ type storeSpec struct {
 }
 
 func storeSpecOf(st *catalog.Store) (storeSpec, error) {
+	creds, err := envVars(contract.StoreEnv(st))
+	if err != nil {
+		return storeSpec{}, fmt.Errorf("store %s: %w", st.Name, err)
+	}
 	tcp := func(port int) *corev1.Probe {
 		return &corev1.Probe{PeriodSeconds: 5, TimeoutSeconds: 2, FailureThreshold: 3,
 			ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(int32(port))}}}
@@ -28,11 +33,9 @@ func storeSpecOf(st *catalog.Store) (storeSpec, error) {
 	switch st.Kind {
 	case catalog.StorePostgres:
 		return storeSpec{
-			env: []corev1.EnvVar{
-				secretEnv("POSTGRES_PASSWORD", catalog.SuperuserPasswordVar),
+			env: append(creds,
 				// a subdirectory: the volume's root holds lost+found, which initdb refuses
-				{Name: "PGDATA", Value: "/var/lib/postgresql/data/pgdata"},
-			},
+				corev1.EnvVar{Name: "PGDATA", Value: "/var/lib/postgresql/data/pgdata"}),
 			mountPath: "/var/lib/postgresql/data",
 			probe: &corev1.Probe{PeriodSeconds: 5, TimeoutSeconds: 2, FailureThreshold: 3,
 				ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"pg_isready", "-h", "127.0.0.1", "-p", fmt.Sprint(st.Port), "-U", "postgres"}}}},

@@ -1,0 +1,166 @@
+package contract
+
+import (
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/novadev/novadev/internal/catalog"
+)
+
+// ServiceEnv is the environment of service s on target t (docs/contracts.md):
+// its name and port variables; for each store it uses (catalog.UsedStores),
+// that store's variables (StoreVars); its gRPC dependencies; then the
+// catalog's own env, which wins over a generated variable of the same name
+// (it is what a person wrote for this service).
+func ServiceEnv(c *catalog.Catalog, t Target, s *catalog.Service) Env {
+	env := Env{{Name: EnvService, Value: Text(s.Name)}}
+	for _, p := range s.Ports {
+		env = env.add(PortVar(p.Name), Text(strconv.Itoa(p.Port)))
+	}
+	for _, u := range c.UsedStores(s) {
+		for _, v := range StoreVars(c, t, s, u.Store) {
+			env = env.add(v.Name, v.Value)
+		}
+	}
+	var deps []string
+	for _, d := range c.ServiceDeps(s) {
+		if c.Active(d.Profiles) {
+			deps = append(deps, ServiceAddr(d))
+		}
+	}
+	if len(deps) > 0 {
+		env = env.add(EnvGRPCDependencies, Text(strings.Join(deps, ",")))
+	}
+	keys := make([]string, 0, len(s.Env))
+	for k := range s.Env {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		env = env.set(k, Text(s.Env[k]))
+	}
+	return env
+}
+
+// StoreVars are what service s is told about one store st on target t:
+//
+//	postgres       <USER>_PASSWORD (the credential) and DATABASE_URL embedding
+//	               it: its own database as its own user; only with a database
+//	redis-cluster  REDIS_CLUSTER_NODES, every node
+//	kafka          KAFKA_BROKERS, and KAFKA_TOPICS when it names topics
+//	clickhouse     CLICKHOUSE_URL (HTTP)
+//	elasticsearch  ELASTICSEARCH_URL
+//	neo4j          NEO4J_URI
+func StoreVars(c *catalog.Catalog, t Target, s *catalog.Service, st *catalog.Store) Env {
+	var env Env
+	switch st.Kind {
+	case catalog.StorePostgres:
+		addr := Address(t, st)
+		if s.Database == nil || addr == "" {
+			return nil
+		}
+		pw := Password(catalog.PasswordVar(s.Database.User))
+		env = append(env,
+			Var{Name: pw.Key, Value: Ref(pw)},
+			Var{Name: EnvDatabaseURL, Value: Concat("postgres://"+s.Database.User+":", pw, "@"+addr+"/"+s.Database.Name+"?sslmode=disable")})
+	case catalog.StoreRedisCluster:
+		if a := Address(t, st); a != "" {
+			env = append(env, Var{Name: EnvRedisNodes, Value: Text(a)})
+		}
+	case catalog.StoreKafka:
+		a := Address(t, st)
+		if a == "" {
+			return nil
+		}
+		env = append(env, Var{Name: EnvKafkaBrokers, Value: Text(a)})
+		if s.Uses.Kafka != nil && len(s.Uses.Kafka.Topics) > 0 {
+			var topics []string
+			for _, tp := range s.Uses.Kafka.Topics {
+				topics = append(topics, tp.Value)
+			}
+			env = append(env, Var{Name: EnvKafkaTopics, Value: Text(strings.Join(topics, ","))})
+		}
+	case catalog.StoreClickHouse, catalog.StoreElasticsearch, catalog.StoreNeo4j:
+		name := map[string]string{
+			catalog.StoreClickHouse:    EnvClickHouseURL,
+			catalog.StoreElasticsearch: EnvElasticsearchURL,
+			catalog.StoreNeo4j:         EnvNeo4jURI,
+		}[st.Kind]
+		if u := URL(t, st, schemes[st.Kind]); u != "" {
+			env = append(env, Var{Name: name, Value: Text(u)})
+		}
+	}
+	return env
+}
+
+// StoreEnv is the contract part of a store container's environment: the
+// PostgreSQL superuser's password for the first start. Store settings that
+// are not shared (PGDATA, single-node flags) are each renderer's.
+func StoreEnv(st *catalog.Store) Env {
+	if st.Kind == catalog.StorePostgres {
+		return Env{{Name: EnvPostgresPassword, Value: Ref(Password(catalog.SuperuserPasswordVar))}}
+	}
+	return nil
+}
+
+// Invocation is how a bootstrap container runs `novadev bootstrap <step>`:
+// the arguments after the image's novadev entrypoint and its environment.
+type Invocation struct {
+	Args []string
+	Env  Env
+}
+
+// Bootstrap is the invocation of bootstrap bs on target t.
+//
+// Compose mounts the catalog folder with every environment file at
+// ComposeCatalogMount and names the catalog and environment in
+// NOVADEV_CATALOG and NOVADEV_ENV. A kind Job's volume holds the base
+// catalog alone (it serves every overlay), so the Job passes --catalog and
+// --env= (the bare catalog, said explicitly rather than by a missing file).
+// On both, the store's address is in the bootstrap variables (NOVA_*_ADDR,
+// ...), and the PostgreSQL steps get the superuser's and every service
+// user's password (they create the users and log in as them).
+func Bootstrap(c *catalog.Catalog, t Target, bs *catalog.Bootstrap) Invocation {
+	inv := Invocation{Args: []string{"bootstrap", bs.Step}}
+	file := path.Join(CatalogMount(t), filepath.Base(c.File))
+	if t == Kind {
+		inv.Args = append(inv.Args, "--catalog", file, "--env=")
+	} else {
+		inv.Env = append(inv.Env, Var{Name: EnvCatalog, Value: Text(file)})
+		if c.Env != nil && c.Env.File != "" {
+			inv.Env = append(inv.Env, Var{Name: EnvEnvironment, Value: Text(strings.TrimSuffix(filepath.Base(c.Env.File), filepath.Ext(c.Env.File)))})
+		}
+	}
+	inv.Env = append(inv.Env, BootstrapStoreEnv(c, t, c.Stores[bs.Store.Value])...)
+	return inv
+}
+
+// BootstrapStoreEnv are the bootstrap variables for one store (nil for a
+// step without a store, or an external store).
+func BootstrapStoreEnv(c *catalog.Catalog, t Target, st *catalog.Store) Env {
+	if st == nil {
+		return nil
+	}
+	a := Address(t, st)
+	if a == "" {
+		return nil
+	}
+	switch st.Kind {
+	case catalog.StorePostgres:
+		env := Env{{Name: EnvBootstrapPostgres, Value: Text(a)}}
+		for _, cr := range Credentials(c) {
+			env = append(env, Var{Name: cr.Key, Value: Ref(cr)})
+		}
+		return env
+	case catalog.StoreRedisCluster:
+		return Env{{Name: EnvBootstrapRedisNodes, Value: Text(a)}}
+	case catalog.StoreKafka:
+		return Env{{Name: EnvBootstrapKafka, Value: Text(a)}}
+	case catalog.StoreClickHouse:
+		return Env{{Name: EnvBootstrapClickHouse, Value: Text(URL(t, st, "http"))}}
+	}
+	return nil
+}
