@@ -3,7 +3,6 @@ package kind
 import (
 	"fmt"
 	"path"
-	"reflect"
 	"slices"
 	"strings"
 
@@ -90,8 +89,9 @@ func imageOverrides(base, env *catalog.Catalog) []types.Image {
 }
 
 // resourcePatches are strategic-merge patches setting the environment's
-// (scaled) requests and limits where they differ from the base's.
-func resourcePatches(base, env *catalog.Catalog) ([]any, error) {
+// (scaled) requests and limits where they differ from the base's; fit
+// adjusts the environment's resources first (the dev node's CPU budget).
+func resourcePatches(base, env *catalog.Catalog, fit func(catalog.Resources) (catalog.Resources, error)) ([]any, error) {
 	var out []any
 	patch := func(kind, apiVersion, name string, r catalog.Resources) error {
 		res, err := resources(r)
@@ -107,16 +107,28 @@ func resourcePatches(base, env *catalog.Catalog) ([]any, error) {
 		return nil
 	}
 	for _, s := range base.ActiveServices() {
-		if e := env.Services[s.Name]; e != nil && !reflect.DeepEqual(quantities(s.Resources), quantities(e.Resources)) {
-			if err := patch("Deployment", "apps/v1", s.Name, e.Resources); err != nil {
-				return nil, err
+		if e := env.Services[s.Name]; e != nil {
+			r, err := fit(e.Resources)
+			if err != nil {
+				return nil, fmt.Errorf("service %s: %w", s.Name, err)
+			}
+			if quantities(s.Resources) != quantities(r) {
+				if err := patch("Deployment", "apps/v1", s.Name, r); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
 	for _, st := range clusterStores(base) {
-		if e := env.Stores[st.Name]; e != nil && !reflect.DeepEqual(quantities(st.Resources), quantities(e.Resources)) {
-			if err := patch("StatefulSet", "apps/v1", st.Name, e.Resources); err != nil {
-				return nil, err
+		if e := env.Stores[st.Name]; e != nil {
+			r, err := fit(e.Resources)
+			if err != nil {
+				return nil, fmt.Errorf("store %s: %w", st.Name, err)
+			}
+			if quantities(st.Resources) != quantities(r) {
+				if err := patch("StatefulSet", "apps/v1", st.Name, r); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -234,8 +246,23 @@ func renderDev(base, dev *catalog.Catalog) (render.Files, error) {
 			return nil, err
 		}
 	}
-	if err := o.resourcePatches(base, dev); err != nil {
+	// one kind node next to the control plane: CPU requests fit its budget
+	fit, err := fitCPU(dev, DevCPUBudgetMilli)
+	if err != nil {
 		return nil, err
+	}
+	if err := o.resourcePatches(base, dev, fit); err != nil {
+		return nil, err
+	}
+	// stores whose offline image runs as non-root own their volume
+	runAs, err := runAsPatches(base, dev)
+	if err != nil {
+		return nil, err
+	}
+	if len(runAs) > 0 {
+		if err := o.patch("patches/run-as.yaml", runAs...); err != nil {
+			return nil, err
+		}
 	}
 	return o.done()
 }
@@ -273,7 +300,7 @@ func renderPR(base, pr *catalog.Catalog) (render.Files, error) {
 	if err := extraStores(o, base, pr); err != nil {
 		return nil, err
 	}
-	if err := o.resourcePatches(base, pr); err != nil {
+	if err := o.resourcePatches(base, pr, unchanged); err != nil {
 		return nil, err
 	}
 	return o.done()
@@ -554,10 +581,13 @@ func patchMeta(base *catalog.Catalog, name string) map[string]any {
 
 // resourcePatches adds the patch scaling an environment's requests and
 // limits against the base's, when any differ.
-func (o *overlay) resourcePatches(base, env *catalog.Catalog) error {
-	patches, err := resourcePatches(base, env)
+func (o *overlay) resourcePatches(base, env *catalog.Catalog, fit func(catalog.Resources) (catalog.Resources, error)) error {
+	patches, err := resourcePatches(base, env, fit)
 	if err != nil || len(patches) == 0 {
 		return err
 	}
 	return o.patch("patches/resources.yaml", patches...)
 }
+
+// unchanged is the fit of environments that run on a cluster sized for them.
+func unchanged(r catalog.Resources) (catalog.Resources, error) { return r, nil }
