@@ -47,6 +47,31 @@ const (
 	EnvRequireOptional = "NOVA_REQUIRE_OPTIONAL"
 )
 
+// The served API (read by the placeholder to serve the service's own gRPC
+// API from the catalog's proto files, and by the GraphQL gateway).
+const (
+	// EnvGRPCAPI is the fully qualified gRPC service it serves (`api`).
+	EnvGRPCAPI = "NOVA_GRPC_API"
+	// EnvProtoDir is where the catalog's proto files (protos.root) are
+	// mounted read-only in the container: ProtoMount.
+	EnvProtoDir = "NOVA_PROTO_DIR"
+	// EnvProtoFiles are its own proto files, relative to EnvProtoDir
+	// (`protos`); unset for a service without any (the gateway), which
+	// then loads every file under EnvProtoDir.
+	EnvProtoFiles = "NOVA_PROTO_FILES"
+	// EnvGRPCRoutes maps each gRPC dependency's API to its address
+	// (nova.user.v1.UserService=user-service:50051,...), for a service
+	// that calls them by API (the gateway).
+	EnvGRPCRoutes = "NOVA_GRPC_ROUTES"
+	// EnvFixturesDir, set by a person (no renderer sets it), is the root
+	// of the placeholder's response fixtures.
+	EnvFixturesDir = "NOVA_FIXTURES_DIR"
+)
+
+// ProtoMount is where every service container sees the catalog's proto
+// files (protos.root), read-only, on every target.
+const ProtoMount = "/etc/novadev/proto"
+
 // Port variables: every named container port P of a service is announced as
 // PortVar(P) (grpc -> GRPC_PORT, metrics -> METRICS_PORT, http -> HTTP_PORT).
 const (

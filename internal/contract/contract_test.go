@@ -26,13 +26,17 @@ func TestServiceEnvOfFeedService(t *testing.T) {
 		require.Equal(t, []string{
 			EnvService, EnvGRPCPort, EnvMetricsPort,
 			EnvKafkaBrokers, EnvKafkaTopics, "NOVA_FEED_SVC_PASSWORD", EnvDatabaseURL, // stores by name
-			EnvGRPCDependencies,
+			EnvGRPCDependencies, EnvGRPCRoutes, EnvGRPCAPI, EnvProtoDir, EnvProtoFiles,
 		}, env.Names(), target)
 		got := env.Resolve(dummy)
 		require.Equal(t, "postgres://nova_feed_svc:pw-nova_feed_svc_password@postgres:5432/nova_feed?sslmode=disable", got[EnvDatabaseURL], target)
 		require.Equal(t, "feed.post-published,feed.fanout-requests,feed.impressions", got[EnvKafkaTopics])
 		require.Equal(t, "content-service:50051,user-service:50051", got[EnvGRPCDependencies])
 		require.Equal(t, "kafka:9092", got[EnvKafkaBrokers])
+		require.Equal(t, "nova.content.v1.ContentService=content-service:50051,nova.user.v1.UserService=user-service:50051", got[EnvGRPCRoutes])
+		require.Equal(t, "nova.feed.v1.FeedService", got[EnvGRPCAPI])
+		require.Equal(t, ProtoMount, got[EnvProtoDir])
+		require.Equal(t, "nova/feed/v1/feed.proto", got[EnvProtoFiles])
 		// the password is a reference, never a value
 		pw, _ := env.Get("NOVA_FEED_SVC_PASSWORD")
 		cr, whole := pw.Whole()
@@ -70,6 +74,9 @@ func TestGatewayGetsEveryPortVariable(t *testing.T) {
 	require.Equal(t, "50051", env[EnvGRPCPort])
 	require.Equal(t, "9090", env[EnvMetricsPort])
 	require.Equal(t, "MY_ADMIN_PORT", PortVar("my-admin"))
+	require.Equal(t, ProtoMount, env[EnvProtoDir], "the gateway builds its schema from every proto file")
+	require.NotContains(t, env, EnvProtoFiles, "none of its own: it loads them all")
+	require.Len(t, strings.Split(env[EnvGRPCRoutes], ","), 15, "every service it calls, by API")
 }
 
 func TestOptionalStoreOnlyWhereActive(t *testing.T) {

@@ -12,7 +12,8 @@ import (
 
 // ServiceEnv is the environment of service s on target t (docs/contracts.md):
 // its name and port variables; for each store it uses (catalog.UsedStores),
-// that store's variables (StoreVars); its gRPC dependencies; then the
+// that store's variables (StoreVars); its gRPC dependencies (addresses, and
+// the API each serves); what it serves itself (APIEnv); then the
 // catalog's own env, which wins over a generated variable of the same name
 // (it is what a person wrote for this service).
 func ServiceEnv(c *catalog.Catalog, t Target, s *catalog.Service) Env {
@@ -25,14 +26,23 @@ func ServiceEnv(c *catalog.Catalog, t Target, s *catalog.Service) Env {
 			env = env.add(v.Name, v.Value)
 		}
 	}
-	var deps []string
+	var deps, routes []string
 	for _, d := range c.ServiceDeps(s) {
 		if c.Active(d.Profiles) {
 			deps = append(deps, ServiceAddr(d))
+			if d.API != "" {
+				routes = append(routes, d.API+"="+ServiceAddr(d))
+			}
 		}
 	}
 	if len(deps) > 0 {
 		env = env.add(EnvGRPCDependencies, Text(strings.Join(deps, ",")))
+	}
+	if len(routes) > 0 {
+		env = env.add(EnvGRPCRoutes, Text(strings.Join(routes, ",")))
+	}
+	for _, v := range APIEnv(c, s) {
+		env = env.add(v.Name, v.Value)
 	}
 	keys := make([]string, 0, len(s.Env))
 	for k := range s.Env {
@@ -41,6 +51,36 @@ func ServiceEnv(c *catalog.Catalog, t Target, s *catalog.Service) Env {
 	slices.Sort(keys)
 	for _, k := range keys {
 		env = env.set(k, Text(s.Env[k]))
+	}
+	return env
+}
+
+// MountsProtos reports whether service containers get the catalog's proto
+// files at ProtoMount: whenever the catalog has any.
+func MountsProtos(c *catalog.Catalog) bool {
+	if c.Protos.Root == "" {
+		return false
+	}
+	for _, s := range c.ActiveServices() {
+		if len(s.Protos) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// APIEnv says what a service serves: its API and where its proto files are
+// (the renderers mount protos.root at ProtoMount when MountsProtos).
+func APIEnv(c *catalog.Catalog, s *catalog.Service) Env {
+	var env Env
+	if s.API != "" {
+		env = append(env, Var{Name: EnvGRPCAPI, Value: Text(s.API)})
+	}
+	if MountsProtos(c) {
+		env = append(env, Var{Name: EnvProtoDir, Value: Text(ProtoMount)})
+		if len(s.Protos) > 0 {
+			env = append(env, Var{Name: EnvProtoFiles, Value: Text(strings.Join(s.Protos, ","))})
+		}
 	}
 	return env
 }

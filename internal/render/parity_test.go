@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -109,6 +111,65 @@ func TestRenderersConveyTheContract(t *testing.T) {
 		require.Equal(t, want, got, "kind pods of store %s", st.Name)
 		require.Equal(t, contract.StoreEnv(st).Resolve(dummy), pick(kubeletEnv(t, sts.Spec.Template.Spec.Containers[0]), contract.StoreEnv(st).Names()), st.Name)
 		require.Equal(t, contract.StoreEnv(st).Resolve(dummy), pick(composeEnv(loaded.Services[byNode(proj, st.Name)[0].Name]), contract.StoreEnv(st).Names()), st.Name)
+	}
+}
+
+// TestServicesFindTheirProtos: where the contract says a service's proto
+// files are (NOVA_PROTO_DIR, NOVA_PROTO_FILES), each target mounts them, and
+// each file declares the API the service serves (NOVA_GRPC_API); the
+// gateway, which has none of its own, sees every service's.
+func TestServicesFindTheirProtos(t *testing.T) {
+	_, local, proj, k := renderBoth(t)
+	for _, s := range local.ActiveServices() {
+		env := contract.ServiceEnv(local, contract.Compose, s).Resolve(dummy)
+		require.Equal(t, contract.ProtoMount, env[contract.EnvProtoDir], s.Name)
+		files := strings.Split(env[contract.EnvProtoFiles], ",")
+		if env[contract.EnvProtoFiles] == "" {
+			files = nil
+			for _, o := range local.ActiveServices() {
+				files = append(files, o.Protos...)
+			}
+		}
+		// compose: a read-only bind mount of protos.root
+		var src string
+		for _, v := range proj.Services[s.Name].Volumes {
+			if v.Target == contract.ProtoMount {
+				require.True(t, v.ReadOnly)
+				src = v.Source
+			}
+		}
+		require.NotEmpty(t, src, "%s: nothing mounted at %s", s.Name, contract.ProtoMount)
+		// kind: the projected nova-protos items
+		d := k.deployments[s.Name]
+		var items map[string]string // path -> content
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			for _, m := range d.Spec.Template.Spec.Containers[0].VolumeMounts {
+				if m.Name == v.Name && m.MountPath == contract.ProtoMount {
+					items = map[string]string{}
+					for _, src := range v.Projected.Sources {
+						cm := k.configMaps[src.ConfigMap.Name]
+						require.NotNil(t, cm, src.ConfigMap.Name)
+						for _, it := range src.ConfigMap.Items {
+							items[it.Path] = cm.Data[it.Key]
+						}
+					}
+				}
+			}
+		}
+		require.NotNil(t, items, "%s: nothing mounted at %s", s.Name, contract.ProtoMount)
+		for _, f := range files {
+			onDisk, err := os.ReadFile(filepath.Join(src, filepath.FromSlash(f)))
+			require.NoError(t, err, "compose: %s", s.Name)
+			require.Equal(t, string(onDisk), items[f], "kind: %s sees %s", s.Name, f)
+		}
+		if api := env[contract.EnvGRPCAPI]; api != "" {
+			pkg, svc := api[:strings.LastIndex(api, ".")], api[strings.LastIndex(api, ".")+1:]
+			declared := false
+			for _, f := range files {
+				declared = declared || strings.Contains(items[f], "package "+pkg+";") && strings.Contains(items[f], "service "+svc+" ")
+			}
+			require.True(t, declared, "%s: %s is declared in none of %v", s.Name, api, files)
+		}
 	}
 }
 
@@ -334,6 +395,7 @@ type kindSide struct {
 	statefulSets map[string]*appsv1.StatefulSet
 	jobs         map[string]*batchv1.Job
 	services     map[string]*corev1.Service
+	configMaps   map[string]*corev1.ConfigMap
 }
 
 // buildDev builds kind/overlays/dev with kustomize on an in-memory file
@@ -354,7 +416,7 @@ func buildDev(t *testing.T, set *catalog.Set, files map[string][]byte) kindSide 
 	out, err := m.AsYaml()
 	require.NoError(t, err)
 	k := kindSide{deployments: map[string]*appsv1.Deployment{}, statefulSets: map[string]*appsv1.StatefulSet{},
-		jobs: map[string]*batchv1.Job{}, services: map[string]*corev1.Service{}}
+		jobs: map[string]*batchv1.Job{}, services: map[string]*corev1.Service{}, configMaps: map[string]*corev1.ConfigMap{}}
 	for _, doc := range bytes.Split(out, []byte("\n---\n")) {
 		var head struct {
 			Kind     string `json:"kind"`
@@ -377,6 +439,9 @@ func buildDev(t *testing.T, set *catalog.Set, files map[string][]byte) kindSide 
 		case "Service":
 			s := &corev1.Service{}
 			k.services[head.Metadata.Name], v = s, s
+		case "ConfigMap":
+			c := &corev1.ConfigMap{}
+			k.configMaps[head.Metadata.Name], v = c, c
 		default:
 			continue
 		}

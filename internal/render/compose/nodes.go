@@ -172,6 +172,11 @@ func (b *builder) service(svc *catalog.Service) error {
 	s.StopGracePeriod = duration(serviceGrace)
 	s.DependsOn = b.dependsOn(svc.Name)
 	s.Environment = environment(contract.ServiceEnv(b.c, contract.Compose, svc))
+	if contract.MountsProtos(b.c) {
+		// the API it serves (NOVA_PROTO_DIR): the catalog's proto files
+		s.Volumes = append(s.Volumes, types.ServiceVolumeConfig{Type: types.VolumeTypeBind,
+			Source: filepath.Join(b.catalogDir, filepath.FromSlash(b.c.Protos.Root)), Target: contract.ProtoMount, ReadOnly: true})
+	}
 	for _, pt := range svc.Ports {
 		if pt.Host != 0 {
 			s.Ports = append(s.Ports, port(pt.Port, pt.Host))

@@ -77,7 +77,7 @@ func renderBase(c *catalog.Catalog) (render.Files, error) {
 		return nil, err
 	}
 	for _, s := range c.ActiveServices() {
-		objs, err := serviceObjects(c, g, s)
+		objs, err := serviceObjects(c, g, s, cms)
 		if err != nil {
 			return nil, err
 		}

@@ -169,7 +169,10 @@ func TestOverlaysBuild(t *testing.T) {
 			}
 		}
 		require.Equal(t, secrets[0].Metadata.Name, ref, "kustomize points references at the generated Secret")
-		require.Equal(t, "50m", feed.Spec.Template.Spec.Containers[0].Resources.Requests.Cpu().String(), "local scales resources by 0.5")
+		feedRes := feed.Spec.Template.Spec.Containers[0].Resources
+		require.Equal(t, "250m", feedRes.Limits.Cpu().String(), "local scales resources by 0.5")
+		require.Equal(t, "64Mi", feedRes.Requests.Memory().String(), "local scales resources by 0.5")
+		require.Equal(t, "32m", feedRes.Requests.Cpu().String(), "50m after the scale, fitted to one kind node (TestDevOverlayFitsOneKindNode)")
 		np := find[corev1.Service](t, objs, "Service", "graphql-gateway-nodeport")
 		require.Equal(t, int32(30080), np.Spec.Ports[0].NodePort)
 	})

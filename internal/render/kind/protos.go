@@ -46,6 +46,27 @@ func (m catalogConfigMaps) volume() corev1.Volume {
 	return corev1.Volume{Name: "catalog", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: sources}}}
 }
 
+// protoVolume projects the proto files of nova-protos (not the baseline)
+// at their paths relative to protos.root: what a service container sees at
+// contract.ProtoMount.
+func (m catalogConfigMaps) protoVolume(c *catalog.Catalog) corev1.Volume {
+	var items []corev1.KeyToPath
+	for _, cm := range m.maps {
+		if cm.Name != ProtosConfigMap {
+			continue
+		}
+		for _, k := range sortedKeys(cm.Data) {
+			rel := m.paths[cm.Name][k]
+			if in, ok := strings.CutPrefix(rel, path.Clean(c.Protos.Root)+"/"); ok && strings.HasSuffix(in, ".proto") {
+				items = append(items, corev1.KeyToPath{Key: k, Path: in})
+			}
+		}
+	}
+	return corev1.Volume{Name: "protos", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{{
+		ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: ProtosConfigMap}, Items: items},
+	}}}}}
+}
+
 // configKey turns a relative path into a ConfigMap key: a/b/c.proto -> a_b_c.proto.
 func configKey(rel string) string { return strings.ReplaceAll(rel, "/", "_") }
 

@@ -17,7 +17,7 @@ import (
 const GRPCServicesName = "nova-grpc-services"
 
 // serviceObjects are one service's ServiceAccount, Service and Deployment.
-func serviceObjects(c *catalog.Catalog, g *catalog.Graph, s *catalog.Service) ([]any, error) {
+func serviceObjects(c *catalog.Catalog, g *catalog.Graph, s *catalog.Service, cms catalogConfigMaps) ([]any, error) {
 	sa := &corev1.ServiceAccount{
 		TypeMeta:                     typeMeta("v1", "ServiceAccount"),
 		ObjectMeta:                   meta(c, s.Name, ComponentService),
@@ -50,6 +50,14 @@ func serviceObjects(c *catalog.Catalog, g *catalog.Graph, s *catalog.Service) ([
 	if err != nil {
 		return nil, fmt.Errorf("service %s: %w", s.Name, err)
 	}
+	var volumes []corev1.Volume
+	var mounts []corev1.VolumeMount
+	if contract.MountsProtos(c) {
+		// the API it serves (NOVA_PROTO_DIR): the catalog's proto files
+		v := cms.protoVolume(c)
+		volumes = append(volumes, v)
+		mounts = append(mounts, corev1.VolumeMount{Name: v.Name, MountPath: contract.ProtoMount, ReadOnly: true})
+	}
 	dep := &appsv1.Deployment{
 		TypeMeta:   typeMeta("apps/v1", "Deployment"),
 		ObjectMeta: meta(c, s.Name, ComponentService),
@@ -70,7 +78,9 @@ func serviceObjects(c *catalog.Catalog, g *catalog.Graph, s *catalog.Service) ([
 						Env:             env,
 						ReadinessProbe:  probe,
 						Resources:       res,
+						VolumeMounts:    mounts,
 					}},
+					Volumes: volumes,
 				},
 			},
 		},
