@@ -59,6 +59,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzNormKey$$' -fuzztime 20s ./internal/bootstrap
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSemver$$' -fuzztime 1m ./internal/bootstrap
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRegistry$$' -fuzztime 2m ./internal/bootstrap
+	$(GO) test -run '^$$' -fuzz '^FuzzValueRender$$' -fuzztime 20s ./internal/contract
 
 images:
 	scripts/images/build.sh
