@@ -72,17 +72,6 @@ func bootstrapJobs(c *catalog.Catalog, g *catalog.Graph, cms catalogConfigMaps) 
 	return out, nil
 }
 
-// databaseUsers are the database users of every active service, sorted by service.
-func databaseUsers(c *catalog.Catalog) []string {
-	var out []string
-	for _, s := range c.ActiveServices() {
-		if s.Database != nil {
-			out = append(out, s.Database.User)
-		}
-	}
-	return out
-}
-
 // rbacObjects are the bootstrap ServiceAccount and the Role/RoleBinding that
 // lets every pod waiting on a Job read Jobs, and nothing else.
 func rbacObjects(c *catalog.Catalog, g *catalog.Graph) []any {
