@@ -253,13 +253,13 @@ func TestComposeAndKindRunTheSameGraph(t *testing.T) {
 		for dep := range kindDeps {
 			require.Contains(t, composeDeps, dep, "%s waits for %s on kind, not on compose", name, dep)
 		}
+		cs := byNode(proj, name)[0]
+		kc := spec.Containers[0]
+		require.Equal(t, cs.Image, kc.Image, "%s: the same image (kind: after the overlay's images)", name)
 		if kindOf != "service" {
 			continue
 		}
 		s := local.Services[name]
-		cs := byNode(proj, name)[0]
-		kc := spec.Containers[0]
-		require.Equal(t, cs.Image, kc.Image, name)
 		require.Equal(t, composeReadiness(t, s, cs), kindReadiness(t, kc), name)
 		var ports []string
 		for _, p := range kc.Ports {
