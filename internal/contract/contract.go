@@ -68,6 +68,16 @@ const (
 	EnvFixturesDir = "NOVA_FIXTURES_DIR"
 )
 
+// A service's own ClickHouse identity and database, read by the placeholder
+// when set. No renderer sets them yet: the contract carries no ClickHouse
+// credentials (the catalog's uses.clickhouse.database is what
+// CLICKHOUSE_DATABASE would carry).
+const (
+	EnvClickHouseUser     = "CLICKHOUSE_USER"
+	EnvClickHousePassword = "CLICKHOUSE_PASSWORD"
+	EnvClickHouseDatabase = "CLICKHOUSE_DATABASE"
+)
+
 // ProtoMount is where every service container sees the catalog's proto
 // files (protos.root), read-only, on every target.
 const ProtoMount = "/etc/novadev/proto"

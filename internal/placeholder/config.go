@@ -150,37 +150,37 @@ func list(s string) []string {
 
 // ---- The served API, the GraphQL gateway and store identities ----
 //
-// Variables added for contract-true placeholders (issue 10) and for checks
-// made with the service's own identity (issue 11). They are kept apart from
-// the core service environment above so they can move into the runtime
-// contract as one block; docs/contracts.md lists them.
+// Variables for contract-true placeholders (issue 10) and for checks made
+// with the service's own identity (issue 11); the names are the runtime
+// contract's (internal/contract), which the renderers set; docs/contracts.md
+// lists them.
 const (
 	// EnvProtoDir is the import root of the catalog's proto files inside the
 	// container (the catalog's protos.root, mounted read-only).
-	EnvProtoDir = "NOVA_PROTO_DIR"
+	EnvProtoDir = contract.EnvProtoDir
 	// EnvProtoFiles lists the proto files to load, relative to EnvProtoDir
 	// (the service's `protos`); empty loads every *.proto under it.
-	EnvProtoFiles = "NOVA_PROTO_FILES"
+	EnvProtoFiles = contract.EnvProtoFiles
 	// EnvGRPCAPI names the fully qualified gRPC services to serve (the
 	// service's `api`, comma-separated).
-	EnvGRPCAPI = "NOVA_GRPC_API"
+	EnvGRPCAPI = contract.EnvGRPCAPI
 	// EnvFixturesDir is the root of the response fixtures:
 	// <dir>/<NOVA_SERVICE>/<Method>.json (protojson).
-	EnvFixturesDir = "NOVA_FIXTURES_DIR"
+	EnvFixturesDir = contract.EnvFixturesDir
 	// EnvHTTPPort is the container port named http: where the GraphQL
 	// gateway answers (POST /graphql, GET /healthz). Unset: no gateway.
-	EnvHTTPPort = "HTTP_PORT"
+	EnvHTTPPort = contract.EnvHTTPPort
 	// EnvGRPCRoutes pins services to addresses for the gateway
 	// (nova.user.v1.UserService=user-service:50051,...); services without a
 	// route are found through the server reflection of NOVA_GRPC_DEPENDENCIES.
-	EnvGRPCRoutes = "NOVA_GRPC_ROUTES"
+	EnvGRPCRoutes = contract.EnvGRPCRoutes
 	// EnvClickHouseUser, EnvClickHousePassword and EnvClickHouseDatabase are
 	// the service's own ClickHouse identity and database. Optional: the
 	// runtime contract does not carry ClickHouse credentials yet; user and
 	// password in CLICKHOUSE_URL's userinfo work too.
-	EnvClickHouseUser     = "CLICKHOUSE_USER"
-	EnvClickHousePassword = "CLICKHOUSE_PASSWORD"
-	EnvClickHouseDatabase = "CLICKHOUSE_DATABASE"
+	EnvClickHouseUser     = contract.EnvClickHouseUser
+	EnvClickHousePassword = contract.EnvClickHousePassword
+	EnvClickHouseDatabase = contract.EnvClickHouseDatabase
 )
 
 // APIConfig is the part of the environment that says which API a
