@@ -279,7 +279,7 @@ func renderBoth(t *testing.T) (*catalog.Set, *catalog.Catalog, *types.Project, k
 	t.Helper()
 	set, err := catalog.LoadSet("../../envs/nova.yaml")
 	require.NoError(t, err)
-	local := set.Envs[kind.EnvDev]
+	local := set.ForKindOverlay(kind.OverlayDev)
 	require.NotNil(t, local)
 	proj, err := compose.Project(local)
 	require.NoError(t, err)

@@ -34,10 +34,12 @@ const CredentialsSecret = contract.CredentialsSecret
 // credentials Secret from. novadev writes it (CredentialsEnv) and git ignores it.
 const CredentialsFile = "credentials.env"
 
-// Environments the overlays are rendered from.
+// Overlays rendered from an environment: the environment that names it in
+// its kindOverlay field (catalog.Set.ForKindOverlay), so no environment
+// name is wired in here. staging is rendered from the base catalog.
 const (
-	EnvDev = "local"
-	EnvPR  = "pr"
+	OverlayDev = "dev"
+	OverlayPR  = "pr"
 )
 
 // StagingNamespace is the staging guide's namespace.
@@ -53,13 +55,13 @@ func Render(set *catalog.Set) (render.Files, error) {
 	files := render.Files{}
 	add := func(rel string, data []byte) { files[path.Join(Dir, rel)] = data }
 
-	dev := set.Envs[EnvDev]
+	dev := set.ForKindOverlay(OverlayDev)
 	if dev == nil {
-		return nil, fmt.Errorf("render kind: the dev overlay needs the %q environment (envs/%s.yaml)", EnvDev, EnvDev)
+		return nil, fmt.Errorf("render kind: the %s overlay needs an environment with `kindOverlay: %s` (envs/local.yaml has it)", OverlayDev, OverlayDev)
 	}
-	pr := set.Envs[EnvPR]
+	pr := set.ForKindOverlay(OverlayPR)
 	if pr == nil {
-		return nil, fmt.Errorf("render kind: the pr overlay needs the %q environment (envs/%s.yaml)", EnvPR, EnvPR)
+		return nil, fmt.Errorf("render kind: the %s overlay needs an environment with `kindOverlay: %s` (envs/pr.yaml has it)", OverlayPR, OverlayPR)
 	}
 
 	cluster, err := clusterConfig(set.Base, dev)

@@ -77,11 +77,23 @@ func TestRenderIsDeterministic(t *testing.T) {
 	require.Equal(t, a, b)
 }
 
-func TestRenderNeedsDevAndPREnvironments(t *testing.T) {
+// TestRenderFindsOverlaysByKindOverlay: the overlays come from the
+// environments that name them (kindOverlay), whatever they are called; an
+// overlay no environment names stops the render with what to add.
+func TestRenderFindsOverlaysByKindOverlay(t *testing.T) {
 	set := loadSet(t, miniCatalog)
-	delete(set.Envs, EnvPR)
-	_, err := Render(set)
-	require.ErrorContains(t, err, `the pr overlay needs the "pr" environment`)
+	pr := set.ForKindOverlay(OverlayPR)
+	require.NotNil(t, pr)
+	delete(set.Envs, pr.Env.Metadata.Name)
+	set.Envs["review"] = pr // another name, the same overlay
+	_, files := renderFiles(t, miniCatalog)
+	renamed, err := Render(set)
+	require.NoError(t, err)
+	require.Equal(t, files, renamed, "the environment's name plays no part")
+
+	pr.Env.KindOverlay = ""
+	_, err = Render(set)
+	require.ErrorContains(t, err, "the pr overlay needs an environment with `kindOverlay: pr`")
 }
 
 func TestEveryObjectDecodesStrictly(t *testing.T) {

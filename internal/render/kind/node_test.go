@@ -81,7 +81,7 @@ func TestDevOverlayFitsOneKindNode(t *testing.T) {
 
 	// without the fit: the local environment's requests as written
 	var unfitted int64
-	dev := set.Envs[EnvDev]
+	dev := set.ForKindOverlay(OverlayDev)
 	for _, s := range dev.ActiveServices() {
 		m, err := milliCPU(s.Resources.Requests.CPU)
 		require.NoError(t, err)
@@ -106,11 +106,11 @@ func TestDevOverlayFitsOneKindNode(t *testing.T) {
 	// the pr overlay runs on a cluster sized for it: no fit
 	pr := build(t, set, files, "pr")
 	search := find[appsv1.Deployment](t, pr, "Deployment", "search-service-pr").Spec.Template.Spec.Containers[0].Resources
-	require.Equal(t, set.Envs[EnvPR].Services["search-service"].Resources.Requests.CPU, search.Requests.Cpu().String())
+	require.Equal(t, set.ForKindOverlay(OverlayPR).Services["search-service"].Resources.Requests.CPU, search.Requests.Cpu().String())
 }
 
 func TestFitCPUScalesOnlyWhenNeeded(t *testing.T) {
-	dev := loadSet(t, novaCatalog).Envs[EnvDev]
+	dev := loadSet(t, novaCatalog).ForKindOverlay(OverlayDev)
 	fit, err := fitCPU(dev, 100000)
 	require.NoError(t, err)
 	r, err := fit(dev.Services["feed-service"].Resources)
@@ -121,7 +121,7 @@ func TestFitCPUScalesOnlyWhenNeeded(t *testing.T) {
 	r, err = fit(dev.Services["feed-service"].Resources)
 	require.NoError(t, err)
 	require.Equal(t, "5m", r.Requests.CPU, "never below the minimum (a request of nothing defaults to the limit)")
-	bad := loadSet(t, novaCatalog).Envs[EnvDev]
+	bad := loadSet(t, novaCatalog).ForKindOverlay(OverlayDev)
 	bad.Services["feed-service"].Resources.Requests.CPU = "lots"
 	_, err = fitCPU(bad, 1)
 	require.ErrorContains(t, err, `service feed-service: cpu "lots"`)
@@ -208,7 +208,7 @@ func TestGatewayHostPortChain(t *testing.T) {
 	mappings := cluster.Nodes[0].ExtraPortMappings
 	require.NotEmpty(t, mappings)
 	objs := build(t, set, files, "dev")
-	local := set.Envs[EnvDev]
+	local := set.ForKindOverlay(OverlayDev)
 	proj, err := compose.Project(local)
 	require.NoError(t, err)
 
