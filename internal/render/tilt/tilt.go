@@ -55,7 +55,7 @@ func Render(set *catalog.Set) (render.Files, error) {
 	w := &writer{}
 	w.header(set, envs, def)
 	for _, t := range []string{TargetCompose, TargetKind} {
-		for _, e := range targetEnvs(t, envs) {
+		for _, e := range targetEnvs(t, set, envs) {
 			p, err := plan(t, e, set.Envs[e])
 			if err != nil {
 				return nil, err
@@ -63,19 +63,19 @@ func Render(set *catalog.Set) (render.Files, error) {
 			w.function(p)
 		}
 	}
-	w.dispatch(envs, def)
+	w.dispatch(set, envs, def)
 	return render.Files{File: []byte(w.String())}, nil
 }
 
 // targetEnvs are the environments a target offers: all for compose, those
 // with an overlay for kind.
-func targetEnvs(target string, envs []string) []string {
+func targetEnvs(target string, set *catalog.Set, envs []string) []string {
 	if target == TargetCompose {
 		return envs
 	}
 	var out []string
 	for _, e := range envs {
-		if KindOverlay(e) != "" {
+		if KindOverlay(set.Envs[e]) != "" {
 			out = append(out, e)
 		}
 	}
@@ -90,18 +90,23 @@ func ComposeFile(env string) string {
 	return "compose/docker-compose." + env + ".yaml"
 }
 
-// KindOverlay is the kustomize overlay the kind target applies for env, as
-// the kind renderer writes them: dev is the local environment, pr the
-// pull-request one. Other environments (ci) have no overlay: "" and the
-// kind target does not offer them.
-func KindOverlay(env string) string {
-	switch env {
-	case "local":
-		return "kind/overlays/dev"
-	case "pr":
-		return "kind/overlays/pr"
+// Kind overlays whose shape the Tiltfile knows (as the kind renderer
+// writes them): dev publishes the gateway through the cluster itself, pr
+// suffixes workload names.
+const (
+	overlayDev = "dev"
+	overlayPR  = "pr"
+)
+
+// KindOverlay is the kustomize overlay the kind target applies for an
+// environment: the one it names in kindOverlay (envs/local.yaml: dev,
+// envs/pr.yaml: pr). Other environments (ci) have none: "" and the kind
+// target does not offer them.
+func KindOverlay(c *catalog.Catalog) string {
+	if c == nil || c.Env == nil || c.Env.KindOverlay == "" {
+		return ""
 	}
-	return ""
+	return "kind/overlays/" + c.Env.KindOverlay
 }
 
 // PRSuffix is the name suffix the kind pr overlay puts on Deployments and
@@ -160,8 +165,8 @@ func plan(target, env string, c *catalog.Catalog) (*envPlan, error) {
 			for _, rn := range names(n) {
 				r := resource{name: rn, label: label(it.Kind), deps: deps, standIn: standIn(it)}
 				if target == TargetKind && r.standIn == "" {
-					r.ports = portForwards(env, it)
-					if env == "pr" && it.Kind != catalog.KindStore {
+					r.ports = portForwards(c.Env.KindOverlay, it)
+					if c.Env.KindOverlay == overlayPR && it.Kind != catalog.KindStore {
 						r.workload = rn + PRSuffix
 					}
 				}
@@ -241,15 +246,15 @@ func standIn(it *catalog.Item) string {
 
 // portForwards publishes on the host what the compose target publishes:
 // each service port with a host port, and each store's client port. The
-// local environment's http ports are the exception: the kind cluster itself
+// dev overlay's http ports are the exception: the kind cluster itself
 // publishes them (a NodePort and extraPortMappings in kind/cluster.yaml), and
 // a port-forward on the same host port would collide with it.
-func portForwards(env string, it *catalog.Item) []string {
+func portForwards(overlay string, it *catalog.Item) []string {
 	var out []string
 	switch it.Kind {
 	case catalog.KindService:
 		for _, p := range it.Service.Ports {
-			if env == "local" && p.Name == "http" {
+			if overlay == overlayDev && p.Name == "http" {
 				continue
 			}
 			if p.Host != 0 {
@@ -322,7 +327,7 @@ func (w *writer) header(set *catalog.Set, envs []string, def string) {
 	w.line("")
 	w.line("config.define_string(%s, usage=%s)", q("target"), q("where to run: compose (default) or kind"))
 	w.line("config.define_string(%s, usage=%s)", q("env"), q("which environment: "+strings.Join(envs, ", ")+
-		" (default "+def+"; kind: "+strings.Join(targetEnvs(TargetKind, envs), ", ")+")"))
+		" (default "+def+"; kind: "+strings.Join(targetEnvs(TargetKind, set, envs), ", ")+")"))
 	w.line("cfg = config.parse()")
 	w.line("target = cfg.get(%s, %s)", q("target"), q(TargetCompose))
 	w.line("env = cfg.get(%s, %s)", q("env"), q(def))
@@ -342,8 +347,8 @@ func (w *writer) function(p *envPlan) {
 		}
 		w.call("docker_compose", args...)
 	case TargetKind:
-		w.line("    # %s (novadev render kind), namespace %s", KindOverlay(p.env), p.c.Env.Namespace)
-		w.call("k8s_yaml", pos(fmt.Sprintf("kustomize(%s)", q(KindOverlay(p.env)))))
+		w.line("    # %s (novadev render kind), namespace %s", KindOverlay(p.c), p.c.Env.Namespace)
+		w.call("k8s_yaml", pos(fmt.Sprintf("kustomize(%s)", q(KindOverlay(p.c)))))
 	}
 	for _, b := range p.builds {
 		args := []arg{pos(q(b.ref)), pos(q(b.context)), kw("dockerfile", q(b.dockerfile))}
@@ -385,13 +390,13 @@ func (w *writer) function(p *envPlan) {
 	}
 }
 
-func (w *writer) dispatch(envs []string, def string) {
+func (w *writer) dispatch(set *catalog.Set, envs []string, def string) {
 	w.line("")
 	w.line("")
 	w.line("ENVIRONMENTS = {")
 	for _, t := range []string{TargetCompose, TargetKind} {
 		w.line("    %s: {", q(t))
-		for _, e := range targetEnvs(t, envs) {
+		for _, e := range targetEnvs(t, set, envs) {
 			w.line("        %s: %s,", q(e), funcName(t, e))
 		}
 		w.line("    },")
