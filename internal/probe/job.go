@@ -18,7 +18,7 @@ import (
 // BootstrapLabel marks the Job of a bootstrap in rendered kind manifests;
 // `novadev wait job://<name>` finds the Job by it, so name suffixes added by
 // overlays do not matter.
-const BootstrapLabel = state.LabelBootstrapJob
+const BootstrapLabel = state.LabelBootstrap
 
 // jobLister lists Jobs; the batch client implements it, tests fake it.
 type jobLister interface {

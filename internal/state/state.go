@@ -42,14 +42,6 @@ const (
 	LabelBootstrapRecord = "dev.novadev.bootstrap-hash"
 )
 
-// Kubernetes keys the runtime reads.
-const (
-	// LabelBootstrapJob marks the Job of a bootstrap in rendered kind
-	// manifests (its value is the bootstrap's name); `novadev wait
-	// job://<name>` finds the Job by it.
-	LabelBootstrapJob = "novadev.io/bootstrap"
-)
-
 // ComposeVersion is written to LabelVersion; compose only displays it.
 const ComposeVersion = "2.40.3"
 

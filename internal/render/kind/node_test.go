@@ -18,9 +18,9 @@ import (
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/yaml"
 
+	"github.com/novadev/novadev/internal/backend/docker/dockertest"
 	"github.com/novadev/novadev/internal/catalog"
 	"github.com/novadev/novadev/internal/contract"
-	"github.com/novadev/novadev/internal/driver/docker/dockertest"
 	"github.com/novadev/novadev/internal/render/compose"
 )
 
