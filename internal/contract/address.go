@@ -29,13 +29,18 @@ func (e Endpoint) Addr() string { return net.JoinHostPort(e.Host, strconv.Itoa(e
 //
 // A Redis Cluster differs by target on purpose. On compose there is no
 // per-pod DNS: node i is its own service <store>-i (from 1) on its own port
-// port+i-1, the same inside the network and published on the host, so MOVED
-// redirections work from the host too. On kind the StatefulSet's pods
+// port+i-1 and announces that name and port (MOVED redirections name
+// them); the host reaches node i at its published port Host+i-1, which
+// differs, hence EnvHostMap. On kind the StatefulSet's pods
 // <store>-i (from 0) share the port behind the headless Service and are
-// reached as <store>-i.<store>.
+// reached as <store>-i.<store>. On the host every endpoint is 127.0.0.1
+// at its published port.
 func Endpoints(t Target, st *catalog.Store) []Endpoint {
 	if st == nil || st.External {
 		return nil
+	}
+	if t == Host {
+		return hostEndpoints(st)
 	}
 	if st.Kind != catalog.StoreRedisCluster {
 		return []Endpoint{{Name: st.Name, Host: st.Name, Port: st.Port}}

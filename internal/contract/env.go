@@ -15,7 +15,9 @@ import (
 // that store's variables (StoreVars); its gRPC dependencies (addresses, and
 // the API each serves); what it serves itself (APIEnv); then the
 // catalog's own env, which wins over a generated variable of the same name
-// (it is what a person wrote for this service).
+// (it is what a person wrote for this service). On the Host target the
+// addresses are the published ones, the proto folder is the catalog's own,
+// and EnvHostMap maps the stores' announced addresses.
 func ServiceEnv(c *catalog.Catalog, t Target, s *catalog.Service) Env {
 	env := Env{{Name: EnvService, Value: Text(s.Name)}}
 	for _, p := range s.Ports {
@@ -29,9 +31,13 @@ func ServiceEnv(c *catalog.Catalog, t Target, s *catalog.Service) Env {
 	var deps, routes []string
 	for _, d := range c.ServiceDeps(s) {
 		if c.Active(d.Profiles) {
-			deps = append(deps, ServiceAddr(d))
+			a := serviceAddr(t, d)
+			if a == "" {
+				continue // published nowhere the host reaches (Unreachable)
+			}
+			deps = append(deps, a)
 			if d.API != "" {
-				routes = append(routes, d.API+"="+ServiceAddr(d))
+				routes = append(routes, d.API+"="+a)
 			}
 		}
 	}
@@ -42,7 +48,15 @@ func ServiceEnv(c *catalog.Catalog, t Target, s *catalog.Service) Env {
 		env = env.add(EnvGRPCRoutes, Text(strings.Join(routes, ",")))
 	}
 	for _, v := range APIEnv(c, s) {
+		if t == Host && v.Name == EnvProtoDir {
+			v.Value = Text(hostProtoDir(c)) // the folder the stack mounts
+		}
 		env = env.add(v.Name, v.Value)
+	}
+	if t == Host {
+		if m := HostMap(c, s); m != "" {
+			env = env.add(EnvHostMap, Text(m))
+		}
 	}
 	keys := make([]string, 0, len(s.Env))
 	for k := range s.Env {
