@@ -182,10 +182,16 @@ func (sv *service) runner(e *opened, sink event.Sink, parallel int) *supervisor.
 	return r
 }
 
-func (sv *service) graph(c *catalog.Catalog, only []string) (*catalog.Graph, error) {
+func (sv *service) graph(c *catalog.Catalog, only, except []string) (*catalog.Graph, error) {
 	gr := c.Graph()
 	if len(only) > 0 {
-		return gr.Subgraph(only...)
+		var err error
+		if gr, err = gr.Subgraph(only...); err != nil {
+			return nil, err
+		}
+	}
+	if len(except) > 0 {
+		return withoutServices(c, gr, except)
 	}
 	return gr, nil
 }
@@ -201,7 +207,7 @@ func (sv *service) Plan(ctx context.Context, g *cli.Global, o cli.UpOptions) (*s
 }
 
 func (sv *service) plan(ctx context.Context, e *opened, o cli.UpOptions) (*supervisor.Plan, error) {
-	gr, err := sv.graph(e.c, o.Only)
+	gr, err := sv.graph(e.c, o.Only, o.Except)
 	if err != nil {
 		return nil, err
 	}

@@ -103,6 +103,7 @@ and a Tiltfile, and runs the stack on Docker with every service proven ready.`,
 		newVerify(s, g, svc),
 		newBootstrap(s, g, svc),
 		newWait(s, g, svc),
+		newEnv(s, g, svc),
 		newVersion(s, g),
 		newCompletion(s, g),
 	)

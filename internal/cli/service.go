@@ -40,11 +40,17 @@ type Service interface {
 	// do not exist yet (compose/.env; kind/overlays/*/credentials.env),
 	// never changing an existing value.
 	Credentials(root string, set *catalog.Set, compose, kind bool) (created, files []string, err error)
+	// Env is what one service receives in the stack, with the addresses
+	// the host reaches and its credentials resolved.
+	Env(ctx context.Context, g *Global, service string) (*EnvReport, error)
 }
 
 // UpOptions are up's flags.
 type UpOptions struct {
-	Only     []string
+	Only []string
+	// Except leaves these services out, with every node that needs them
+	// (what they need still comes up).
+	Except   []string
 	DryRun   bool
 	Timeout  time.Duration
 	Parallel int

@@ -58,6 +58,7 @@ up resumes.`,
 	}
 	f := cmd.Flags()
 	f.StringSliceVar(&o.Only, "only", nil, "start only these services (and what they need)")
+	f.StringSliceVar(&o.Except, "except", nil, "leave these services out, and whatever needs them (to run them on the host: novadev env SERVICE)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "print the plan and change nothing")
 	f.DurationVar(&o.Timeout, "timeout", 15*time.Minute, "give up after this long")
 	f.IntVar(&o.Parallel, "parallel", 6, "nodes applied or bootstraps run at once")
