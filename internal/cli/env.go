@@ -109,7 +109,7 @@ func WriteEnv(w io.Writer, format string, vars []EnvVar) error {
 }
 
 // ShellQuote quotes s for a POSIX shell: single quotes, each ' written as
-// '\'' (nothing is special inside single quotes, so no other escaping).
+// '\” (nothing is special inside single quotes, so no other escaping).
 func ShellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
