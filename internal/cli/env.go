@@ -108,8 +108,9 @@ func WriteEnv(w io.Writer, format string, vars []EnvVar) error {
 	return fmt.Errorf("unknown env format %q", format)
 }
 
-// ShellQuote quotes s for a POSIX shell: single quotes, each ' written as
-// '\” (nothing is special inside single quotes, so no other escaping).
+// ShellQuote quotes s for a POSIX shell: in single quotes, each quote in s
+// closing them, escaped, and reopening them (nothing else is special
+// inside single quotes, so nothing else is escaped).
 func ShellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
