@@ -104,6 +104,7 @@ and a Tiltfile, and runs the stack on Docker with every service proven ready.`,
 		newBootstrap(s, g, svc),
 		newWait(s, g, svc),
 		newEnv(s, g, svc),
+		newCI(s, g, svc),
 		newVersion(s, g),
 		newCompletion(s, g),
 	)

@@ -43,6 +43,9 @@ type Service interface {
 	// Env is what one service receives in the stack, with the addresses
 	// the host reaches and its credentials resolved.
 	Env(ctx context.Context, g *Global, service string) (*EnvReport, error)
+	// CI runs up, verify and down --volumes as one pipeline step, writing
+	// artifacts; the report's Code is the exit code.
+	CI(ctx context.Context, g *Global, o CIOptions, sink event.Sink) (*CIReport, error)
 }
 
 // UpOptions are up's flags.
