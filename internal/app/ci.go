@@ -216,4 +216,3 @@ func (t teeSink) Emit(e event.Event) {
 		}
 	}
 }
-
