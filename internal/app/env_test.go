@@ -16,12 +16,12 @@ func TestUpExcept(t *testing.T) {
 	ctx := context.Background()
 	r := f.run(ctx, "up", "--dry-run", "--except", "feed-service")
 	require.Equal(t, 0, r.code, r.err)
-	t.Log(r.out)
 	assert.NotContains(t, r.out, "feed-service")
 	assert.NotContains(t, r.out, "graphql-gateway", "it needs feed-service: left out too")
 	assert.Contains(t, r.out, "  service content-service:", "what feed-service needs stays")
 	assert.Contains(t, r.out, "  service user-service:")
 	assert.Contains(t, r.out, "  store kafka:")
+	assert.Contains(t, r.err, "novadev: --except feed-service: leaving out feed-service, graphql-gateway\n")
 
 	r = f.run(ctx, "up", "--except", "feed-service")
 	require.Equal(t, 0, r.code, r.err+r.out)

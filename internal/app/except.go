@@ -14,8 +14,8 @@ import (
 // would find its dependency missing). What they need stays: the rest is
 // closed under needs by construction, so the subgraph of the rest is the
 // rest. A running container of a node left out is neither started nor
-// stopped.
-func withoutServices(c *catalog.Catalog, gr *catalog.Graph, names []string) (*catalog.Graph, error) {
+// stopped. It also returns the nodes left out, in graph order.
+func withoutServices(c *catalog.Catalog, gr *catalog.Graph, names []string) (*catalog.Graph, []string, error) {
 	out := map[string]bool{}
 	var drop func(string)
 	drop = func(n string) {
@@ -35,18 +35,21 @@ func withoutServices(c *catalog.Catalog, gr *catalog.Graph, names []string) (*ca
 				svcs = append(svcs, s.Name)
 			}
 			slices.Sort(svcs)
-			return nil, &cli.UsageError{Err: fmt.Errorf("--except %s: not a service of this environment (or of --only's); services: %s", n, strings.Join(svcs, ", "))}
+			return nil, nil, &cli.UsageError{Err: fmt.Errorf("--except %s: not a service of this environment (or of --only's); services: %s", n, strings.Join(svcs, ", "))}
 		}
 		drop(n)
 	}
-	var keep []string
+	var keep, left []string
 	for _, n := range gr.Names() {
-		if !out[n] {
+		if out[n] {
+			left = append(left, n)
+		} else {
 			keep = append(keep, n)
 		}
 	}
 	if len(keep) == 0 {
-		return nil, &cli.UsageError{Err: fmt.Errorf("--except %s leaves nothing to start", strings.Join(names, ","))}
+		return nil, nil, &cli.UsageError{Err: fmt.Errorf("--except %s leaves nothing to start", strings.Join(names, ","))}
 	}
-	return gr.Subgraph(keep...)
+	sub, err := gr.Subgraph(keep...)
+	return sub, left, err
 }

@@ -191,7 +191,11 @@ func (sv *service) graph(c *catalog.Catalog, only, except []string) (*catalog.Gr
 		}
 	}
 	if len(except) > 0 {
-		return withoutServices(c, gr, except)
+		sub, left, err := withoutServices(c, gr, except)
+		if err == nil {
+			fmt.Fprintf(sv.s.Err, "novadev: --except %s: leaving out %s\n", strings.Join(except, ","), strings.Join(left, ", "))
+		}
+		return sub, err
 	}
 	return gr, nil
 }
