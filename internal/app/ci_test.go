@@ -1,16 +1,25 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/novadev/novadev/internal/app"
+	"github.com/novadev/novadev/internal/backend"
+	"github.com/novadev/novadev/internal/backend/fake"
+	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/cli"
+	"github.com/novadev/novadev/internal/probe"
 )
 
 // junitSuites is enough of a JUnit file to prove it parses.
@@ -133,4 +142,31 @@ func TestCIUsageExits2(t *testing.T) {
 	assert.Equal(t, 2, r.code, r.out+r.err)
 	assert.Contains(t, r.err, "--artifacts: a directory is needed")
 	assert.Empty(t, f.be.Calls(), "nothing started")
+}
+
+// brokenTeardown is the fake backend whose teardown fails (an engine that
+// went away between verify and down).
+type brokenTeardown struct{ *fake.Backend }
+
+func (b brokenTeardown) Teardown(context.Context, bool) ([]backend.Resource, error) {
+	return nil, errors.New("engine gone")
+}
+
+// A teardown failing after a verify failure is printed and keeps verify's
+// exit code: the first failure decides.
+func TestCIDownFailureKeepsTheFirstCode(t *testing.T) {
+	f := newFakeApp(t)
+	var out, errb bytes.Buffer
+	s := cli.Streams{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: func(string) string { return "" }}
+	o := app.Options{
+		Backends:  map[string]app.BackendFactory{"docker": func(context.Context, *app.Env) (backend.Backend, error) { return brokenTeardown{f.be}, nil }},
+		Bootstrap: func(context.Context, *catalog.Bootstrap, func(string, ...any)) error { return nil },
+		Ready:     func(string) (probe.Check, time.Duration) { return nil, 0 },
+		StateDir:  f.state,
+	}
+	code := app.RunWith(context.Background(), s, []string{"--catalog", filepath.Join(f.root, "envs", "nova.yaml"), "--env", "ci",
+		"ci", "--only", "user-service", "--artifacts", t.TempDir(), "--check-timeout", "1s"}, o)
+	assert.Equal(t, 1, code, out.String()+errb.String())
+	assert.Contains(t, out.String(), "ci: down FAILED: ")
+	assert.Contains(t, out.String(), "engine gone")
 }
