@@ -45,3 +45,20 @@ func TestHostTargetUnpublished(t *testing.T) {
 	require.Nil(t, Endpoints(Host, &st))
 	require.Equal(t, "", Address(Host, &st))
 }
+
+// A store or dependency that publishes no host port: its variable is left
+// out on the host and Unreachable says why, while compose still has it.
+func TestHostTargetLeavesOutTheUnpublished(t *testing.T) {
+	c := nova(t, "ci")
+	feed := c.Services["feed-service"]
+	c.Stores["kafka"].Host = 0
+	for i := range c.Services["user-service"].Ports {
+		c.Services["user-service"].Ports[i].Host = 0
+	}
+	got := ServiceEnv(c, Host, feed).Resolve(dummy)
+	require.NotContains(t, got, EnvKafkaBrokers)
+	require.NotContains(t, got, EnvHostMap, "nothing announced is published")
+	require.Equal(t, "127.0.0.1:30303", got[EnvGRPCDependencies], "content-service only")
+	require.Equal(t, []string{"store kafka publishes no host port", "service user-service publishes no grpc port"}, Unreachable(c, feed))
+	require.Equal(t, "kafka:9092", ServiceEnv(c, Compose, feed).Resolve(dummy)[EnvKafkaBrokers])
+}
