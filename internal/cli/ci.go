@@ -66,7 +66,7 @@ func newCI(s Streams, g *Global, svc Service) *cobra.Command {
 the failed nodes (nodes/<node>.log), every progress event (events.jsonl) and
 the verify report (verify.json) or up's error (up-error.txt) into
 --artifacts; with --junit the JUnit report is written there whatever the
-outcome. Then down --volumes, unless --keep. --timeout bounds up and verify
+outcome (when up failed, one failed testcase <node>/up per failed node). Then down --volumes, unless --keep. --timeout bounds up and verify
 together; teardown runs even after a timeout or Ctrl-C.
 
 Exit codes: 0 passed; 1 a verify check failed; 2 usage; 3 up failed;
