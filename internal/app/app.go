@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/novadev/novadev/internal/cli"
 	"github.com/novadev/novadev/internal/probe"
@@ -61,6 +62,14 @@ type Options struct {
 	StateDir string
 	// Clock is the supervisor's clock; nil: the wall clock.
 	Clock probe.Clock
+	// Instances opens where instance records live; nil: the Docker engine.
+	Instances InstanceOpener
+	// PortFree reports whether a host port binds, for port-block
+	// allocation; nil: a listen on 127.0.0.1.
+	PortFree func(port int) error
+	// Now is the wall clock of instance expiry (up --ttl, list, gc); nil:
+	// time.Now.
+	Now func() time.Time
 }
 
 // RunWith is Run with replaced machinery.

@@ -25,6 +25,9 @@ func openDocker(ctx context.Context, env *Env) (backend.Backend, error) {
 		return nil, err
 	}
 	id := state.Identity{Project: c.Env.Project, Env: c.Env.Metadata.Name, WorkingDir: p.WorkingDir}
+	if env.Instance != nil {
+		id.Instance, id.PortBase = env.Instance.Instance, env.Instance.PortBase
+	}
 	if file := filepath.Join(filepath.Dir(p.WorkingDir), compose.FileName(c.Env.Metadata.Name)); fileExists(file) {
 		id.ConfigFiles = []string{file}
 	}

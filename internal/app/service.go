@@ -26,6 +26,7 @@ import (
 	"github.com/novadev/novadev/internal/render/compose"
 	"github.com/novadev/novadev/internal/render/kind"
 	"github.com/novadev/novadev/internal/secrets"
+	"github.com/novadev/novadev/internal/state"
 	"github.com/novadev/novadev/internal/supervisor"
 )
 
@@ -37,6 +38,9 @@ type Env struct {
 	Lookup func(string) (string, bool)
 	// CredentialsFile is where the credentials live (compose/.env).
 	CredentialsFile string
+	// Instance is the instance's record when --instance names one (its
+	// labels go on every Docker object); nil: the environment itself.
+	Instance *state.InstanceRecord
 }
 
 // BackendFactory opens the backend of one target for an environment.
@@ -80,6 +84,7 @@ type openOptions struct {
 	ensureSecrets bool
 	lockFor       string     // the verb taking the instance lock; "": none
 	sink          event.Sink // told when the lock must be waited for
+	ttl           string     // up --ttl: an instance's record is written (see instance.go)
 }
 
 func (sv *service) load(g *cli.Global) (*catalog.Catalog, error) {
@@ -119,6 +124,10 @@ func (sv *service) open(ctx context.Context, g *cli.Global, o openOptions) (e *o
 		return nil, &cli.UsageError{Err: fmt.Errorf("unknown --target %q; valid targets: %s", g.Target, sv.targetNames())}
 	}
 	c, err := sv.load(g)
+	if err != nil {
+		return nil, err
+	}
+	c, inst, err := sv.openInstance(ctx, g, c, o.lockFor == "up", o.ttl)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +171,7 @@ func (sv *service) open(ctx context.Context, g *cli.Global, o openOptions) (e *o
 		}
 		return v, ok
 	}
-	b, err := factory(ctx, &Env{Catalog: c, Lookup: lookup, CredentialsFile: envFile})
+	b, err := factory(ctx, &Env{Catalog: c, Lookup: lookup, CredentialsFile: envFile, Instance: inst})
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +258,7 @@ func (sv *service) Up(ctx context.Context, g *cli.Global, o cli.UpOptions, sink 
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
 		defer cancel()
 	}
-	e, err := sv.open(ctx, g, openOptions{ensureSecrets: true, lockFor: "up", sink: sink})
+	e, err := sv.open(ctx, g, openOptions{ensureSecrets: true, lockFor: "up", sink: sink, ttl: o.TTL})
 	if err != nil {
 		return nil, err
 	}

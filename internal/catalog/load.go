@@ -21,6 +21,14 @@ type Options struct {
 	Env string
 	// FS reads files; nil means the operating system's.
 	FS fs.FS
+	// Instance, when set, runs the environment as a named instance
+	// (novadev --instance): its project becomes <project>-<Instance>, and
+	// so does its namespace.
+	Instance string
+	// HostPortBase, when not 0, moves the environment's host-port block
+	// there instead of the environment's own hostPortBase (an instance's
+	// allocated block); the block is validated as the file's would be.
+	HostPortBase int
 }
 
 // Load is LoadContext with a background context.
@@ -68,6 +76,10 @@ func LoadContext(ctx context.Context, path string, opts Options) (*Catalog, erro
 	}
 	if env == nil {
 		env = &Environment{APIVersion: APIVersion, Kind: KindEnvironment, Metadata: Metadata{Name: c.Metadata.Name}}
+	}
+	env.instance = opts.Instance
+	if opts.HostPortBase != 0 {
+		env.HostPortBase = opts.HostPortBase
 	}
 	ps = append(ps, resolve(c, env, l)...)
 	if len(ps) > 0 || ctx.Err() != nil {
@@ -406,6 +418,12 @@ func applyEnv(c *Catalog, env *Environment, p *problems) {
 		env.Project = c.Metadata.Name + "-" + env.Metadata.Name
 		if env.Metadata.Name == c.Metadata.Name {
 			env.Project = c.Metadata.Name
+		}
+	}
+	if env.instance != "" {
+		env.Project += "-" + env.instance
+		if env.Namespace != "" {
+			env.Namespace += "-" + env.instance
 		}
 	}
 	if env.Namespace == "" {

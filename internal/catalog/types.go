@@ -316,9 +316,14 @@ type Environment struct {
 	// per pull request); empty: none. It is how the kind renderer finds its
 	// environments without hard-wiring their names.
 	KindOverlay string `yaml:"kindOverlay"`
+	// RequireInstance says the environment only runs as a named instance
+	// (novadev --instance pr-123): one per pull request, never a shared one.
+	RequireInstance bool `yaml:"requireInstance"`
 
 	// File is where the overlay was read from ("" for the implicit default).
 	File string `yaml:"-"`
+
+	instance string // Options.Instance: appended to Project (applyEnv)
 }
 
 // EnvImages overrides where images come from.

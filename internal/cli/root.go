@@ -48,6 +48,9 @@ type Global struct {
 	// Target is what runs the environment: docker (kind and kube arrive
 	// with their backends).
 	Target string
+	// Instance names one instance of the environment (its own project,
+	// network, volumes and host-port block); "": the environment itself.
+	Instance string
 }
 
 // Version is set at build time with -ldflags "-X .../internal/cli.Version=...".
@@ -84,6 +87,7 @@ and a Tiltfile, and runs the stack on Docker with every service proven ready.`,
 	pf.StringVarP(&g.Output, "output", "o", "text", "output format: text or json")
 	pf.BoolVar(&g.NoColor, "no-color", s.Getenv("NO_COLOR") != "", "disable colour (also NO_COLOR)")
 	pf.StringVar(&g.Target, "target", def("NOVADEV_TARGET", "docker"), "what runs the environment: docker (env NOVADEV_TARGET)")
+	pf.StringVar(&g.Instance, "instance", def("NOVADEV_INSTANCE", ""), "run a named instance of the environment (own project, volumes, port block), e.g. pr-123 (env NOVADEV_INSTANCE)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		g.EnvExplicit = cmd.Flags().Changed("env") || s.Getenv("NOVADEV_ENV") != ""
 		if g.Output != "text" && g.Output != "json" {
@@ -107,6 +111,8 @@ and a Tiltfile, and runs the stack on Docker with every service proven ready.`,
 		newCI(s, g, svc),
 		newVersion(s, g),
 		newCompletion(s, g),
+		newList(s, g, svc),
+		newGC(s, g, svc),
 	)
 	return root
 }

@@ -57,6 +57,8 @@ type UpOptions struct {
 	DryRun   bool
 	Timeout  time.Duration
 	Parallel int
+	// TTL is an instance's lifetime from this up (e.g. 8h); "": 24h.
+	TTL string
 }
 
 // UpReport is how an up went, with where to reach what it started.

@@ -7,6 +7,7 @@ package state
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -52,6 +53,20 @@ type Identity struct {
 	Env         string
 	WorkingDir  string
 	ConfigFiles []string
+	// Instance and PortBase are set for an instance (--instance): every
+	// container, network and volume then carries LabelInstance and
+	// LabelPortBase, so the block is read back from the engine.
+	Instance string
+	PortBase int
+}
+
+// instanceLabels adds the instance labels to l, when id is an instance.
+func (id Identity) instanceLabels(l map[string]string) map[string]string {
+	if id.Instance != "" {
+		l[LabelInstance] = id.Instance
+		l[LabelPortBase] = strconv.Itoa(id.PortBase)
+	}
+	return l
 }
 
 // Labels returns the labels of a container of service (in node).
@@ -74,18 +89,18 @@ func (id Identity) Labels(service, node string) map[string]string {
 	if len(id.ConfigFiles) > 0 {
 		l[LabelConfigFiles] = strings.Join(id.ConfigFiles, ",")
 	}
-	return l
+	return id.instanceLabels(l)
 }
 
 // NetworkLabels returns the labels of the project network called name
 // (compose's key, e.g. "default").
 func (id Identity) NetworkLabels(name string) map[string]string {
-	return map[string]string{LabelProject: id.Project, LabelNetwork: name, LabelVersion: ComposeVersion, LabelManagedBy: "novadev"}
+	return id.instanceLabels(map[string]string{LabelProject: id.Project, LabelNetwork: name, LabelVersion: ComposeVersion, LabelManagedBy: "novadev"})
 }
 
 // VolumeLabels returns the labels of the project volume called name.
 func (id Identity) VolumeLabels(name string) map[string]string {
-	return map[string]string{LabelProject: id.Project, LabelVolume: name, LabelVersion: ComposeVersion, LabelManagedBy: "novadev"}
+	return id.instanceLabels(map[string]string{LabelProject: id.Project, LabelVolume: name, LabelVersion: ComposeVersion, LabelManagedBy: "novadev"})
 }
 
 // ContainerName is compose's container name for a service: project-service-1.

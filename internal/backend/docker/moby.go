@@ -396,3 +396,16 @@ func (d *Moby) Events(ctx context.Context, project string) (<-chan Death, <-chan
 	}()
 	return out, errc
 }
+
+// VolumesWithLabel implements RecordLister: every volume carrying key.
+func (d *Moby) VolumesWithLabel(ctx context.Context, key string) ([]state.Volume, error) {
+	vl, err := d.c.VolumeList(ctx, client.VolumeListOptions{Filters: make(client.Filters).Add("label", key)})
+	if err != nil {
+		return nil, fmt.Errorf("listing volumes: %w", err)
+	}
+	var out []state.Volume
+	for _, v := range vl.Items {
+		out = append(out, state.Volume{Name: v.Name, Key: v.Labels[state.LabelVolume], Labels: v.Labels})
+	}
+	return out, nil
+}

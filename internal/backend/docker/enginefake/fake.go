@@ -375,3 +375,17 @@ func (d *Driver) Memory(_ context.Context, id string) (uint64, error) {
 }
 
 var _ docker.Engine = (*Driver)(nil)
+
+// VolumesWithLabel implements docker.RecordLister.
+func (d *Driver) VolumesWithLabel(_ context.Context, key string) ([]state.Volume, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []state.Volume
+	for _, v := range d.volumes {
+		if _, ok := v.Labels[key]; ok {
+			out = append(out, state.Volume{Name: v.Name, Key: v.Labels[state.LabelVolume], Labels: maps.Clone(v.Labels)})
+		}
+	}
+	slices.SortFunc(out, func(a, b state.Volume) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}

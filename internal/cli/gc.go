@@ -1,0 +1,53 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newGC(s Streams, g *Global, svc Service) *cobra.Command {
+	o := GCOptions{}
+	cmd := &cobra.Command{
+		Use:   "gc",
+		Short: "Delete the expired instances on the engine (containers, network, volumes)",
+		Long: `Delete exactly the instances whose expiry (up --ttl, default 24h after
+the last up) has passed: all their containers, network and volumes. Nothing
+unexpired and nothing without novadev's labels is touched. --dry-run lists
+what would go.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			is, err := instanceService(svc)
+			if err != nil {
+				return err
+			}
+			rep, err := is.GC(cmd.Context(), g, o)
+			if rep != nil && g.Output == "json" {
+				enc := json.NewEncoder(s.Out)
+				enc.SetIndent("", "  ")
+				if e := enc.Encode(rep); e != nil {
+					return e
+				}
+			} else if rep != nil {
+				verb := "removed"
+				if rep.DryRun {
+					verb = "would remove"
+				}
+				for _, in := range rep.Removed {
+					fmt.Fprintf(s.Out, "%s %s (environment %s, expired %s)\n", verb, in.Project, in.Env, in.Expires.Format("2006-01-02T15:04:05Z07:00"))
+				}
+				fmt.Fprintf(s.Out, "%d expired, %d kept\n", len(rep.Removed), len(rep.Kept))
+				for _, u := range rep.Unreadable {
+					fmt.Fprintf(s.Err, "novadev: left alone: %s\n", u)
+				}
+			}
+			if err != nil {
+				return problemsExit(s, err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "list what would be deleted and delete nothing")
+	return cmd
+}
