@@ -309,9 +309,32 @@ func (sv *service) openInstance(ctx context.Context, g *cli.Global, c *catalog.C
 	if err != nil {
 		return nil, nil, err
 	}
-	ic, err := catalog.LoadContext(ctx, g.Catalog, catalog.Options{Env: cli.EnvFor(g), Instance: g.Instance, HostPortBase: r.record.PortBase})
+	lo, err := sv.loadOptions(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	lo.Instance, lo.HostPortBase = g.Instance, r.record.PortBase
+	ic, err := catalog.LoadContext(ctx, g.Catalog, lo)
 	if err != nil {
 		return nil, nil, fmt.Errorf("instance %s at port block %d: %w", g.Instance, r.record.PortBase, err)
 	}
 	return ic, &r.record, nil
+}
+
+// loadOptions are the catalog options of the global flags, with the image
+// set of another environment when NOVADEV_IMAGES_FROM names one (how pr,
+// whose images are the registry's, runs here from ci's offline set).
+func (sv *service) loadOptions(g *cli.Global) (catalog.Options, error) {
+	o := catalog.Options{Env: cli.EnvFor(g)}
+	from := sv.s.Getenv("NOVADEV_IMAGES_FROM")
+	if from == "" {
+		return o, nil
+	}
+	src, err := catalog.Load(g.Catalog, catalog.Options{Env: from})
+	if err != nil {
+		return o, fmt.Errorf("NOVADEV_IMAGES_FROM=%s: %w", from, err)
+	}
+	imgs := src.Env.Images
+	o.Images = &imgs
+	return o, nil
 }

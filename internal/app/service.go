@@ -88,7 +88,11 @@ type openOptions struct {
 }
 
 func (sv *service) load(g *cli.Global) (*catalog.Catalog, error) {
-	return catalog.Load(g.Catalog, catalog.Options{Env: cli.EnvFor(g)})
+	o, err := sv.loadOptions(g)
+	if err != nil {
+		return nil, err
+	}
+	return catalog.Load(g.Catalog, o)
 }
 
 // credentialsFile is compose/.env beside envs/ (where render compose

@@ -29,6 +29,9 @@ type Options struct {
 	// there instead of the environment's own hostPortBase (an instance's
 	// allocated block); the block is validated as the file's would be.
 	HostPortBase int
+	// Images, when set, replaces the environment's images section (e.g.
+	// pr run from ci's offline set: NOVADEV_IMAGES_FROM=ci).
+	Images *EnvImages
 }
 
 // Load is LoadContext with a background context.
@@ -78,6 +81,9 @@ func LoadContext(ctx context.Context, path string, opts Options) (*Catalog, erro
 		env = &Environment{APIVersion: APIVersion, Kind: KindEnvironment, Metadata: Metadata{Name: c.Metadata.Name}}
 	}
 	env.instance = opts.Instance
+	if opts.Images != nil {
+		env.Images = *opts.Images
+	}
 	if opts.HostPortBase != 0 {
 		env.HostPortBase = opts.HostPortBase
 	}
