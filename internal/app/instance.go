@@ -197,6 +197,15 @@ func bindFree(port int) error {
 	return l.Close()
 }
 
+// instanceMode says what opening an instance may do.
+type instanceMode int
+
+const (
+	readInstance    instanceMode = iota // the record must exist
+	previewInstance                     // up --dry-run: allocate, write nothing
+	writeInstance                       // up: allocate or extend, and write
+)
+
 // resolved is an instance's identity, as open loads it.
 type resolved struct {
 	record state.InstanceRecord
@@ -208,7 +217,8 @@ type resolved struct {
 // now+ttl (an existing record gets its expiry extended). The allocation
 // and the write happen under one lock in the state dir, so instances
 // started at the same moment never get the same block.
-func (sv *service) resolveInstance(ctx context.Context, g *cli.Global, env *catalog.Catalog, write bool, ttl time.Duration) (*resolved, error) {
+func (sv *service) resolveInstance(ctx context.Context, g *cli.Global, env *catalog.Catalog, mode instanceMode, ttl time.Duration) (*resolved, error) {
+	write := mode == writeInstance
 	name := g.Instance
 	if err := ValidateInstanceName(name); err != nil {
 		return nil, err
@@ -259,7 +269,7 @@ func (sv *service) resolveInstance(ctx context.Context, g *cli.Global, env *cata
 		}
 		others = append(others, r)
 	}
-	if !write {
+	if mode == readInstance {
 		return nil, &cli.UsageError{Err: fmt.Errorf("no instance %s of environment %s on the engine: `novadev up --instance %s` creates it; `novadev list` shows the instances", name, env.Env.Metadata.Name, name)}
 	}
 	used, err := store.UsedPorts(ctx)
@@ -276,6 +286,9 @@ func (sv *service) resolveInstance(ctx context.Context, g *cli.Global, env *cata
 	}
 	r := state.InstanceRecord{Target: g.Target, Env: env.Env.Metadata.Name, Instance: name, Project: project,
 		PortBase: base, PortSpan: b.span, Created: now.Truncate(time.Second), Expires: now.Add(ttl).Truncate(time.Second)}
+	if !write {
+		return &resolved{record: r}, nil
+	}
 	if err := store.Write(ctx, r); err != nil {
 		return nil, err
 	}
@@ -291,7 +304,7 @@ func (sv *service) now() time.Time {
 
 // openInstance reloads the environment as the instance g names (its
 // project and port block), or refuses an environment that requires one.
-func (sv *service) openInstance(ctx context.Context, g *cli.Global, c *catalog.Catalog, write bool, ttl string) (*catalog.Catalog, *state.InstanceRecord, error) {
+func (sv *service) openInstance(ctx context.Context, g *cli.Global, c *catalog.Catalog, mode instanceMode, ttl string) (*catalog.Catalog, *state.InstanceRecord, error) {
 	if g.Instance == "" {
 		if c.Env.RequireInstance {
 			return nil, nil, &cli.UsageError{Err: fmt.Errorf("%s needs --instance, e.g. --instance %s-123 (or NOVADEV_INSTANCE)", c.Env.Metadata.Name, c.Env.Metadata.Name)}
@@ -305,7 +318,7 @@ func (sv *service) openInstance(ctx context.Context, g *cli.Global, c *catalog.C
 			return nil, nil, err
 		}
 	}
-	r, err := sv.resolveInstance(ctx, g, c, write, d)
+	r, err := sv.resolveInstance(ctx, g, c, mode, d)
 	if err != nil {
 		return nil, nil, err
 	}

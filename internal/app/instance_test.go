@@ -184,4 +184,9 @@ func TestInstanceBadInput(t *testing.T) {
 		assert.Contains(t, r.err, c.want, c.args)
 	}
 	assert.Empty(t, f.list(), "bad input records nothing")
+	r := f.run("--env", "ci", "--instance", "i9", "up", "--dry-run")
+	require.Equal(t, 0, r.code, r.err)
+	require.NotNil(t, f.envs["nova-ci-i9"], "planned as its own project")
+	assert.Equal(t, app.PortRangeMin, f.envs["nova-ci-i9"].Instance.PortBase)
+	assert.Empty(t, f.list(), "a dry-run records no block")
 }

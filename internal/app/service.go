@@ -85,6 +85,7 @@ type openOptions struct {
 	lockFor       string     // the verb taking the instance lock; "": none
 	sink          event.Sink // told when the lock must be waited for
 	ttl           string     // up --ttl: an instance's record is written (see instance.go)
+	preview       bool       // up --dry-run: a new instance gets a block, recorded nowhere
 }
 
 func (sv *service) load(g *cli.Global) (*catalog.Catalog, error) {
@@ -131,7 +132,13 @@ func (sv *service) open(ctx context.Context, g *cli.Global, o openOptions) (e *o
 	if err != nil {
 		return nil, err
 	}
-	c, inst, err := sv.openInstance(ctx, g, c, o.lockFor == "up", o.ttl)
+	mode := readInstance
+	if o.lockFor == "up" {
+		mode = writeInstance
+	} else if o.preview {
+		mode = previewInstance
+	}
+	c, inst, err := sv.openInstance(ctx, g, c, mode, o.ttl)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +222,7 @@ func (sv *service) graph(c *catalog.Catalog, only, except []string) (*catalog.Gr
 
 // Plan implements cli.Service.
 func (sv *service) Plan(ctx context.Context, g *cli.Global, o cli.UpOptions) (*supervisor.Plan, error) {
-	e, err := sv.open(ctx, g, openOptions{})
+	e, err := sv.open(ctx, g, openOptions{preview: true})
 	if err != nil {
 		return nil, err
 	}
