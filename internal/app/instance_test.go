@@ -190,3 +190,17 @@ func TestInstanceBadInput(t *testing.T) {
 	assert.Equal(t, app.PortRangeMin, f.envs["nova-ci-i9"].Instance.PortBase)
 	assert.Empty(t, f.list(), "a dry-run records no block")
 }
+
+// gc against an engine that is down fails at once and says what to do.
+func TestGCWithTheEngineDown(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
+	var out, errb bytes.Buffer
+	s := cli.Streams{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: os.Getenv}
+	start := time.Now()
+	code := app.RunWith(context.Background(), s, []string{"--catalog", "../../envs/nova.yaml", "--env", "ci", "gc"}, app.Options{StateDir: t.TempDir()})
+	assert.Equal(t, 1, code)
+	assert.Less(t, time.Since(start), 6*time.Second)
+	assert.Contains(t, errb.String(), "no Docker engine reachable")
+	assert.Contains(t, errb.String(), "start Docker")
+	assert.Empty(t, out.String())
+}
