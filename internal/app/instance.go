@@ -345,7 +345,9 @@ func (sv *service) loadOptions(g *cli.Global) (catalog.Options, error) {
 	}
 	src, err := catalog.Load(g.Catalog, catalog.Options{Env: from})
 	if err != nil {
-		return o, fmt.Errorf("NOVADEV_IMAGES_FROM=%s: %w", from, err)
+		// %v, not %w: the problems are the other environment's, and the
+		// variable is what to fix
+		return o, &cli.UsageError{Err: fmt.Errorf("NOVADEV_IMAGES_FROM=%s: cannot load that environment's images (%v): name an environment next to the catalog, e.g. ci", from, err)}
 	}
 	imgs := src.Env.Images
 	o.Images = &imgs

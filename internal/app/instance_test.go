@@ -41,6 +41,7 @@ type instanceApp struct {
 	mu   sync.Mutex
 	now  time.Time
 	envs map[string]*app.Env // project -> what the backend factory got
+	env  map[string]string   // the process environment novadev sees
 }
 
 func newInstanceApp(t *testing.T) *instanceApp {
@@ -63,7 +64,7 @@ func (f *instanceApp) run(args ...string) result {
 		if k == "CI" {
 			return "true"
 		}
-		return ""
+		return f.env[k]
 	}}
 	o := app.Options{
 		Backends: map[string]app.BackendFactory{"docker": func(_ context.Context, env *app.Env) (backend.Backend, error) {
@@ -203,4 +204,22 @@ func TestGCWithTheEngineDown(t *testing.T) {
 	assert.Contains(t, errb.String(), "no Docker engine reachable")
 	assert.Contains(t, errb.String(), "start Docker")
 	assert.Empty(t, out.String())
+}
+
+// pr names registry images; NOVADEV_IMAGES_FROM=ci runs it from ci's
+// offline set, as an instance.
+func TestPRInstanceFromTheOfflineImages(t *testing.T) {
+	f := newInstanceApp(t)
+	f.env = map[string]string{"NOVADEV_IMAGES_FROM": "ci"}
+	r := f.run("--env", "pr", "--instance", "pr-123", "up", "--dry-run")
+	require.Equal(t, 0, r.code, r.err)
+	e := f.envs["nova-pr-pr-123"]
+	require.NotNil(t, e)
+	assert.Equal(t, "novadev/placeholder:dev", e.Catalog.Services["user-service"].Image)
+	assert.Equal(t, "novadev/postgres:15", e.Catalog.Stores["postgres"].Image)
+
+	f.env = map[string]string{"NOVADEV_IMAGES_FROM": "nope"}
+	r = f.run("--env", "pr", "--instance", "pr-123", "up", "--dry-run")
+	assert.NotEqual(t, 0, r.code)
+	assert.Contains(t, r.err, "NOVADEV_IMAGES_FROM=nope")
 }
