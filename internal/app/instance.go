@@ -241,7 +241,7 @@ func (sv *service) resolveInstance(ctx context.Context, g *cli.Global, env *cata
 	}
 	defer store.Close()
 	if write {
-		lock, err := supervisor.AcquireLock(ctx, supervisor.LockPath(sv.o.StateDir, g.Target, "port-blocks"), "allocating the port block of "+project, func(supervisor.Holder) {})
+		lock, err := sv.blockLock(ctx, g, "allocating the port block of "+project)
 		if err != nil {
 			return nil, err
 		}
@@ -293,6 +293,12 @@ func (sv *service) resolveInstance(ctx context.Context, g *cli.Global, env *cata
 		return nil, err
 	}
 	return &resolved{record: r}, nil
+}
+
+// blockLock serialises port-block allocation and gc (one per target and
+// state dir), waiting for the holder.
+func (sv *service) blockLock(ctx context.Context, g *cli.Global, what string) (*supervisor.Lock, error) {
+	return supervisor.AcquireLock(ctx, supervisor.LockPath(sv.o.StateDir, g.Target, "port-blocks"), what, func(supervisor.Holder) {})
 }
 
 func (sv *service) now() time.Time {

@@ -84,6 +84,13 @@ func (sv *service) GC(ctx context.Context, g *cli.Global, o cli.GCOptions) (*cli
 		return nil, err // an engine that is down: docker.UnreachableError says what to do
 	}
 	defer store.Close()
+	// the allocation lock: an up that extends an expired instance does so
+	// before gc reads the records or after gc removed it, never between
+	lock, err := sv.blockLock(ctx, g, "gc")
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
 	recs, bad, err := store.Records(ctx)
 	if err != nil {
 		return nil, err
