@@ -204,6 +204,7 @@ const (
 	readInstance    instanceMode = iota // the record must exist
 	previewInstance                     // up --dry-run: allocate, write nothing
 	writeInstance                       // up: allocate or extend, and write
+	downInstance                        // down: a missing record is fine (nothing to remove, or objects left without one)
 )
 
 // resolved is an instance's identity, as open loads it.
@@ -268,6 +269,12 @@ func (sv *service) resolveInstance(ctx context.Context, g *cli.Global, env *cata
 			return out, nil
 		}
 		others = append(others, r)
+	}
+	if mode == downInstance {
+		// the block does not matter to a teardown: find the project's
+		// objects by label, whatever is left of them
+		return &resolved{record: state.InstanceRecord{Target: g.Target, Env: env.Env.Metadata.Name, Instance: name, Project: project,
+			PortBase: env.HostPortBase, PortSpan: b.span}}, nil
 	}
 	if mode == readInstance {
 		return nil, &cli.UsageError{Err: fmt.Errorf("no instance %s of environment %s on the engine: `novadev up --instance %s` creates it; `novadev list` shows the instances", name, env.Env.Metadata.Name, name)}

@@ -190,6 +190,9 @@ func TestInstanceBadInput(t *testing.T) {
 	require.NotNil(t, f.envs["nova-ci-i9"], "planned as its own project")
 	assert.Equal(t, app.PortRangeMin, f.envs["nova-ci-i9"].Instance.PortBase)
 	assert.Empty(t, f.list(), "a dry-run records no block")
+	r = f.run("--env", "ci", "--instance", "ghost", "down", "--volumes")
+	require.Equal(t, 0, r.code, "down of an instance that never ran is a no-op: %s", r.err)
+	assert.Empty(t, f.list())
 }
 
 // gc against an engine that is down fails at once and says what to do.

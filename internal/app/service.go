@@ -133,9 +133,12 @@ func (sv *service) open(ctx context.Context, g *cli.Global, o openOptions) (e *o
 		return nil, err
 	}
 	mode := readInstance
-	if o.lockFor == "up" {
+	switch {
+	case o.lockFor == "up":
 		mode = writeInstance
-	} else if o.preview {
+	case o.lockFor == "down":
+		mode = downInstance
+	case o.preview:
 		mode = previewInstance
 	}
 	c, inst, err := sv.openInstance(ctx, g, c, mode, o.ttl)
