@@ -17,9 +17,13 @@ import (
 // host target (contract.Host), credentials resolved from compose/.env (a
 // variable of the process environment wins, as it does for up). It needs
 // no engine: the published ports are the catalog's.
-func (sv *service) Env(_ context.Context, g *cli.Global, name string) (*cli.EnvReport, error) {
+func (sv *service) Env(ctx context.Context, g *cli.Global, name string) (*cli.EnvReport, error) {
 	c, err := sv.load(g)
 	if err != nil {
+		return nil, err
+	}
+	// an instance publishes its own block: read it from the engine
+	if c, _, err = sv.openInstance(ctx, g, c, readInstance, ""); err != nil {
 		return nil, err
 	}
 	s, ok := c.Services[name]

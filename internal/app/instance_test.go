@@ -226,3 +226,16 @@ func TestPRInstanceFromTheOfflineImages(t *testing.T) {
 	assert.NotEqual(t, 0, r.code)
 	assert.Contains(t, r.err, "NOVADEV_IMAGES_FROM=nope")
 }
+
+// novadev env of an instance gives the instance's host ports.
+func TestEnvOfAnInstance(t *testing.T) {
+	f := newInstanceApp(t)
+	r := f.run("--env", "ci", "--instance", "i1", "env", "user-service", "--format", "json")
+	assert.Equal(t, 2, r.code, "no such instance yet: %s", r.err)
+	assert.Contains(t, r.err, "no instance i1")
+	require.Equal(t, 0, f.run("--env", "ci", "--instance", "i1", "up").code)
+	r = f.run("--env", "ci", "--instance", "i1", "env", "user-service", "--format", "json")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, "127.0.0.1:1", "addresses in the instance's block (10000+): %s", r.out)
+	assert.NotContains(t, r.out, "127.0.0.1:30", "not ci's own block: %s", r.out)
+}
