@@ -287,19 +287,44 @@ func (sv *service) resolveInstance(ctx context.Context, g *cli.Global, env *cata
 	if free == nil {
 		free = bindFree
 	}
-	base, err := allocate(b, others, used, free)
-	if err != nil {
-		return nil, err
+	// The lock serialises allocations from one state dir; two novadevs
+	// with different state dirs (two users, two CI runners) can still
+	// race. So after writing, read the records again: of two overlapping
+	// blocks the project that sorts first keeps its block and the other
+	// allocates again. Whoever writes second always sees the first.
+	for attempt := 0; ; attempt++ {
+		base, err := allocate(b, others, used, free)
+		if err != nil {
+			return nil, err
+		}
+		r := state.InstanceRecord{Target: g.Target, Env: env.Env.Metadata.Name, Instance: name, Project: project,
+			PortBase: base, PortSpan: b.span, Created: now.Truncate(time.Second), Expires: now.Add(ttl).Truncate(time.Second)}
+		if !write {
+			return &resolved{record: r}, nil
+		}
+		if err := store.Write(ctx, r); err != nil {
+			return nil, err
+		}
+		again, _, err := store.Records(ctx)
+		if err != nil {
+			return nil, err
+		}
+		clash := slices.ContainsFunc(again, func(o state.InstanceRecord) bool {
+			return o.Project < project && o.PortBase <= r.PortEnd() && r.PortBase <= o.PortEnd()
+		})
+		if !clash {
+			return &resolved{record: r}, nil
+		}
+		if attempt == 4 {
+			return nil, fmt.Errorf("instance %s: port block %d-%d taken by a concurrent novadev five times; run up again", name, r.PortBase, r.PortEnd())
+		}
+		others = others[:0]
+		for _, o := range again {
+			if o.Project != project {
+				others = append(others, o)
+			}
+		}
 	}
-	r := state.InstanceRecord{Target: g.Target, Env: env.Env.Metadata.Name, Instance: name, Project: project,
-		PortBase: base, PortSpan: b.span, Created: now.Truncate(time.Second), Expires: now.Add(ttl).Truncate(time.Second)}
-	if !write {
-		return &resolved{record: r}, nil
-	}
-	if err := store.Write(ctx, r); err != nil {
-		return nil, err
-	}
-	return &resolved{record: r}, nil
 }
 
 // blockLock serialises port-block allocation and gc (one per target and

@@ -1,8 +1,10 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/cli"
 	"github.com/novadev/novadev/internal/state"
 )
 
@@ -138,4 +141,47 @@ func TestBlockOfTheCIEnvironment(t *testing.T) {
 		want = append(want, 12000+off)
 	}
 	assert.Equal(t, want, hostPorts(moved))
+}
+
+// raceStore is a store on which another novadev (another state dir)
+// writes a record for the same block just before this one's write lands.
+type raceStore struct {
+	recs  []state.InstanceRecord
+	raced bool
+}
+
+func (s *raceStore) Records(context.Context) ([]state.InstanceRecord, []error, error) {
+	return slices.Clone(s.recs), nil, nil
+}
+func (s *raceStore) UsedPorts(context.Context) ([]int, error) { return nil, nil }
+func (s *raceStore) Write(_ context.Context, r state.InstanceRecord) error {
+	if !s.raced {
+		s.raced = true
+		s.recs = append(s.recs, state.InstanceRecord{Project: "nova-ci-a", Env: "ci", Instance: "a", PortBase: r.PortBase, PortSpan: r.PortSpan})
+	}
+	s.recs = slices.DeleteFunc(s.recs, func(o state.InstanceRecord) bool { return o.Project == r.Project })
+	s.recs = append(s.recs, r)
+	return nil
+}
+func (s *raceStore) Observe(context.Context, string) (*state.Observed, error) {
+	return &state.Observed{}, nil
+}
+func (s *raceStore) Remove(context.Context, string) error { return nil }
+func (s *raceStore) Close() error                         { return nil }
+
+func TestAllocationYieldsToAConcurrentWriterThatSortsFirst(t *testing.T) {
+	c, err := catalog.Load("../../envs/nova.yaml", catalog.Options{Env: "ci"})
+	require.NoError(t, err)
+	st := &raceStore{}
+	sv := &service{o: Options{StateDir: t.TempDir(), PortFree: allFree,
+		Instances: func(context.Context, string) (InstanceStore, error) { return st, nil }}}
+	r, err := sv.resolveInstance(context.Background(), &cli.Global{Target: "docker", Instance: "b"}, c, writeInstance, time.Hour)
+	require.NoError(t, err)
+	b, _ := blockOf(c)
+	assert.Equal(t, PortRangeMin+b.span, r.record.PortBase, "nova-ci-a sorts first and keeps 10000; b moves on")
+	for _, o := range st.recs {
+		if o.Project != "nova-ci-b" {
+			assert.False(t, o.PortBase <= r.record.PortEnd() && r.record.PortBase <= o.PortEnd(), "no overlap left")
+		}
+	}
 }
