@@ -186,7 +186,7 @@ func TestRenderWritesChecksAndKeepsSecrets(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(root, ".gitignore"), []byte("/compose/.env\n"), 0o644))
 	r = run(t, nil, "render", "all", "--root", root)
 	require.Equal(t, 0, r.code, r.err)
-	assert.Contains(t, r.out, "16 new credentials in compose/.env")
+	assert.Contains(t, r.out, "18 new credentials in compose/.env")
 	assert.Contains(t, r.out, "wrote kind/overlays/dev/credentials.env")
 	for _, f := range []string{"compose/.env", "kind/overlays/dev/credentials.env", "kind/overlays/pr/credentials.env"} {
 		st, err := os.Stat(filepath.Join(root, f))

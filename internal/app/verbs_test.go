@@ -86,7 +86,7 @@ func TestVerbsOnAFakeBackend(t *testing.T) {
 
 	r = f.run(ctx, "up")
 	require.Equal(t, 0, r.code, r.err+r.out)
-	assert.Contains(t, r.err, "generated 16 credentials into "+filepath.Join(f.root, "compose", ".env"))
+	assert.Contains(t, r.err, "generated 18 credentials into "+filepath.Join(f.root, "compose", ".env"))
 	assert.Regexp(t, `(?m)^total [0-9.]+s; critical path [0-9.]+s: \S+ -> `, r.out)
 	assert.Regexp(t, `(?m)^  user-service +127\.0\.0\.1:30302 -> 50051$`, r.out)
 	assert.Len(t, f.boots, 6)

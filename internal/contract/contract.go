@@ -68,10 +68,9 @@ const (
 	EnvFixturesDir = "NOVA_FIXTURES_DIR"
 )
 
-// A service's own ClickHouse identity and database, read by the placeholder
-// when set. No renderer sets them yet: the contract carries no ClickHouse
-// credentials (the catalog's uses.clickhouse.database is what
-// CLICKHOUSE_DATABASE would carry).
+// A service's own ClickHouse identity and database (uses.clickhouse):
+// ClickHouseUserName, its password credential, uses.clickhouse.database.
+// The placeholder logs in with them.
 const (
 	EnvClickHouseUser     = "CLICKHOUSE_USER"
 	EnvClickHousePassword = "CLICKHOUSE_PASSWORD"

@@ -124,10 +124,11 @@ func TestBootstrapInvocations(t *testing.T) {
 	require.Equal(t, "/catalog/nova.yaml", got[EnvCatalog])
 	require.Equal(t, "local", got[EnvEnvironment])
 	require.Equal(t, "postgres:5432", got[EnvBootstrapPostgres])
-	require.Len(t, Credentials(c), 16)
-	for _, cr := range Credentials(c) {
+	require.Len(t, postgresCredentials(c), 16)
+	for _, cr := range postgresCredentials(c) {
 		require.Equal(t, dummy(cr), got[cr.Key], "postgres-init creates and logs in as every user")
 	}
+	require.NotContains(t, got, "NOVA_CH_ADMIN_PASSWORD", "PostgreSQL steps get no ClickHouse secret")
 	inv = Bootstrap(c, Kind, redis)
 	require.Equal(t, []string{"bootstrap", "redis-cluster-init", "--catalog", "/etc/novadev/catalog/nova.yaml", "--env="}, inv.Args)
 	require.Equal(t, map[string]string{EnvBootstrapRedisNodes: "redis-0.redis:7001,redis-1.redis:7001,redis-2.redis:7001"}, inv.Env.Resolve(dummy))
@@ -135,8 +136,49 @@ func TestBootstrapInvocations(t *testing.T) {
 
 func TestStoreEnv(t *testing.T) {
 	c := nova(t, "local")
-	require.Equal(t, map[string]string{EnvPostgresPassword: "pw-nova_postgres_password"}, StoreEnv(c.Stores["postgres"]).Resolve(dummy))
-	require.Nil(t, StoreEnv(c.Stores["redis"]))
+	require.Equal(t, map[string]string{EnvPostgresPassword: "pw-nova_postgres_password"}, StoreEnv(c, c.Stores["postgres"]).Resolve(dummy))
+	require.Nil(t, StoreEnv(c, c.Stores["redis"]))
+}
+
+// TestClickHouseCredentials: the consuming service (analytics-service, the
+// only one with uses.clickhouse) gets its own user, password reference and
+// database; the store container gets the admin and the users list; the
+// bootstrap gets the admin's and the users' passwords; every one is a
+// credential of the stack (so compose/.env and the kind Secret hold it).
+func TestClickHouseCredentials(t *testing.T) {
+	c := nova(t, "local")
+	users := ClickHouseUsers(c)
+	require.Equal(t, []ClickHouseUser{{Service: "analytics-service", User: "nova_ch_analytics_service", Database: "nova_analytics",
+		Password: Password("NOVA_CH_ANALYTICS_SERVICE_PASSWORD")}}, users)
+	require.Equal(t, []Credential{Password("NOVA_CH_ADMIN_PASSWORD"), Password("NOVA_CH_ANALYTICS_SERVICE_PASSWORD")}, ClickHouseCredentials(c))
+	all := Credentials(c)
+	require.Len(t, all, 18)
+	require.Equal(t, ClickHouseCredentials(c), all[16:])
+
+	ch := c.Stores["clickhouse"]
+	for _, tg := range Targets {
+		env := ServiceEnv(c, tg, c.Services["analytics-service"]).Resolve(dummy)
+		require.Equal(t, "nova_ch_analytics_service", env[EnvClickHouseUser], tg)
+		require.Equal(t, "pw-nova_ch_analytics_service_password", env[EnvClickHousePassword], tg)
+		require.Equal(t, "nova_analytics", env[EnvClickHouseDatabase], tg)
+		pw, _ := ServiceEnv(c, tg, c.Services["analytics-service"]).Get(EnvClickHousePassword)
+		cr, whole := pw.Whole()
+		require.True(t, whole, "the password is a reference, never a value")
+		require.Equal(t, Password("NOVA_CH_ANALYTICS_SERVICE_PASSWORD"), cr)
+		other := ServiceEnv(c, tg, c.Services["feed-service"]).Resolve(dummy)
+		require.NotContains(t, other, EnvClickHouseUser, "only a service that uses ClickHouse gets an identity")
+
+		inv := BootstrapStoreEnv(c, tg, ch).Resolve(dummy)
+		require.Equal(t, "pw-nova_ch_admin_password", inv["NOVA_CH_ADMIN_PASSWORD"], tg)
+		require.Equal(t, "pw-nova_ch_analytics_service_password", inv["NOVA_CH_ANALYTICS_SERVICE_PASSWORD"], tg)
+	}
+	require.Equal(t, map[string]string{
+		EnvClickHouseStoreUser:               "nova_ch_admin",
+		EnvClickHouseStorePassword:           "pw-nova_ch_admin_password",
+		EnvClickHouseAccessManagement:        "1",
+		"NOVA_CH_ANALYTICS_SERVICE_PASSWORD": "pw-nova_ch_analytics_service_password",
+		EnvClickHouseStoreUsers:              "nova_ch_analytics_service:nova_analytics:NOVA_CH_ANALYTICS_SERVICE_PASSWORD",
+	}, StoreEnv(c, ch).Resolve(dummy))
 }
 
 func TestValueRendering(t *testing.T) {

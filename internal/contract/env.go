@@ -105,7 +105,9 @@ func APIEnv(c *catalog.Catalog, s *catalog.Service) Env {
 //	               it: its own database as its own user; only with a database
 //	redis-cluster  REDIS_CLUSTER_NODES, every node
 //	kafka          KAFKA_BROKERS, and KAFKA_TOPICS when it names topics
-//	clickhouse     CLICKHOUSE_URL (HTTP)
+//	clickhouse     CLICKHOUSE_URL (HTTP); with uses.clickhouse also its own
+//	               CLICKHOUSE_USER, CLICKHOUSE_PASSWORD (the credential) and
+//	               CLICKHOUSE_DATABASE
 //	elasticsearch  ELASTICSEARCH_URL
 //	neo4j          NEO4J_URI
 func StoreVars(c *catalog.Catalog, t Target, s *catalog.Service, st *catalog.Store) Env {
@@ -138,6 +140,13 @@ func StoreVars(c *catalog.Catalog, t Target, s *catalog.Service, st *catalog.Sto
 			env = append(env, Var{Name: EnvKafkaTopics, Value: Text(strings.Join(topics, ","))})
 		}
 	case catalog.StoreClickHouse, catalog.StoreElasticsearch, catalog.StoreNeo4j:
+		if st.Kind == catalog.StoreClickHouse && s.Uses.ClickHouse != nil && URL(t, st, "http") != "" {
+			pw := Password(catalog.PasswordVar(ClickHouseUserName(s.Name)))
+			env = append(env,
+				Var{Name: EnvClickHouseUser, Value: Text(ClickHouseUserName(s.Name))},
+				Var{Name: EnvClickHousePassword, Value: Ref(pw)},
+				Var{Name: EnvClickHouseDatabase, Value: Text(s.Uses.ClickHouse.Database.Value)})
+		}
 		name := map[string]string{
 			catalog.StoreClickHouse:    EnvClickHouseURL,
 			catalog.StoreElasticsearch: EnvElasticsearchURL,
@@ -151,11 +160,15 @@ func StoreVars(c *catalog.Catalog, t Target, s *catalog.Service, st *catalog.Sto
 }
 
 // StoreEnv is the contract part of a store container's environment: the
-// PostgreSQL superuser's password for the first start. Store settings that
-// are not shared (PGDATA, single-node flags) are each renderer's.
-func StoreEnv(st *catalog.Store) Env {
-	if st.Kind == catalog.StorePostgres {
+// PostgreSQL superuser's password for the first start; ClickHouse's admin
+// identity and service users (clickHouseStoreEnv). Store settings that are
+// not shared (PGDATA, single-node flags) are each renderer's.
+func StoreEnv(c *catalog.Catalog, st *catalog.Store) Env {
+	switch st.Kind {
+	case catalog.StorePostgres:
 		return Env{{Name: EnvPostgresPassword, Value: Ref(Password(catalog.SuperuserPasswordVar))}}
+	case catalog.StoreClickHouse:
+		return clickHouseStoreEnv(c)
 	}
 	return nil
 }
@@ -205,7 +218,7 @@ func BootstrapStoreEnv(c *catalog.Catalog, t Target, st *catalog.Store) Env {
 	switch st.Kind {
 	case catalog.StorePostgres:
 		env := Env{{Name: EnvBootstrapPostgres, Value: Text(a)}}
-		for _, cr := range Credentials(c) {
+		for _, cr := range postgresCredentials(c) {
 			env = append(env, Var{Name: cr.Key, Value: Ref(cr)})
 		}
 		return env
@@ -214,7 +227,13 @@ func BootstrapStoreEnv(c *catalog.Catalog, t Target, st *catalog.Store) Env {
 	case catalog.StoreKafka:
 		return Env{{Name: EnvBootstrapKafka, Value: Text(a)}}
 	case catalog.StoreClickHouse:
-		return Env{{Name: EnvBootstrapClickHouse, Value: Text(URL(t, st, "http"))}}
+		// the admin's password to log in, the service users' for a server
+		// where clickhouse-init creates them (SQL-driven access control)
+		env := Env{{Name: EnvBootstrapClickHouse, Value: Text(URL(t, st, "http"))}}
+		for _, cr := range ClickHouseCredentials(c) {
+			env = append(env, Var{Name: cr.Key, Value: Ref(cr)})
+		}
+		return env
 	}
 	return nil
 }

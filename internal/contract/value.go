@@ -28,8 +28,15 @@ func Password(key string) Credential { return Credential{Secret: CredentialsSecr
 
 // Credentials are every credential a catalog's stack needs: the PostgreSQL
 // superuser's password first, then one password per database user of the
-// active services, sorted by service. None without a PostgreSQL store.
+// active services, sorted by service (none without a PostgreSQL store); then
+// the ClickHouse ones (ClickHouseCredentials).
 func Credentials(c *catalog.Catalog) []Credential {
+	return append(postgresCredentials(c), ClickHouseCredentials(c)...)
+}
+
+// postgresCredentials are the PostgreSQL part of Credentials: what the
+// PostgreSQL bootstraps are given.
+func postgresCredentials(c *catalog.Catalog) []Credential {
 	if len(c.StoresOfKind(catalog.StorePostgres)) == 0 {
 		return nil
 	}

@@ -109,8 +109,8 @@ func TestRenderersConveyTheContract(t *testing.T) {
 			want = append(want, e.Addr())
 		}
 		require.Equal(t, want, got, "kind pods of store %s", st.Name)
-		require.Equal(t, contract.StoreEnv(st).Resolve(dummy), pick(kubeletEnv(t, sts.Spec.Template.Spec.Containers[0]), contract.StoreEnv(st).Names()), st.Name)
-		require.Equal(t, contract.StoreEnv(st).Resolve(dummy), pick(composeEnv(loaded.Services[byNode(proj, st.Name)[0].Name]), contract.StoreEnv(st).Names()), st.Name)
+		require.Equal(t, contract.StoreEnv(local, st).Resolve(dummy), pick(kubeletEnv(t, sts.Spec.Template.Spec.Containers[0]), contract.StoreEnv(local, st).Names()), st.Name)
+		require.Equal(t, contract.StoreEnv(local, st).Resolve(dummy), pick(composeEnv(loaded.Services[byNode(proj, st.Name)[0].Name]), contract.StoreEnv(local, st).Names()), st.Name)
 	}
 }
 

@@ -89,7 +89,7 @@ func (b *builder) store(st *catalog.Store) error {
 		return nil
 	case catalog.StorePostgres:
 		s := base(st.Name)
-		s.Environment = environment(contract.StoreEnv(st))
+		s.Environment = environment(contract.StoreEnv(b.c, st))
 		if st.Port != 5432 {
 			s.Command = types.ShellCommand{"-c", "port=" + p}
 		}
@@ -107,6 +107,7 @@ func (b *builder) store(st *catalog.Store) error {
 		return b.add(s)
 	case catalog.StoreClickHouse:
 		s := base(st.Name)
+		s.Environment = environment(contract.StoreEnv(b.c, st))
 		data(&s, st.Name+"-data", "/var/lib/clickhouse")
 		publish(&s, st.Host)
 		// the Debian image has no clickhouse-client; bash and /ping exist in

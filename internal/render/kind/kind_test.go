@@ -171,8 +171,9 @@ func TestOverlaysBuild(t *testing.T) {
 		require.Len(t, secrets, 1)
 		require.True(t, strings.HasPrefix(secrets[0].Metadata.Name, CredentialsSecret+"-"), "generated name with a content hash: %s", secrets[0].Metadata.Name)
 		sec := find[corev1.Secret](t, objs, "Secret", secrets[0].Metadata.Name)
-		require.Len(t, sec.Data, 1+15)
+		require.Len(t, sec.Data, 1+15+2, "PostgreSQL superuser, 15 service users, ClickHouse admin and analytics user")
 		require.Equal(t, "test-nova_feed_svc_password", string(sec.Data["NOVA_FEED_SVC_PASSWORD"]))
+		require.Equal(t, "test-nova_ch_analytics_service_password", string(sec.Data["NOVA_CH_ANALYTICS_SERVICE_PASSWORD"]))
 		feed := find[appsv1.Deployment](t, objs, "Deployment", "feed-service")
 		var ref string
 		for _, e := range feed.Spec.Template.Spec.Containers[0].Env {
@@ -451,7 +452,8 @@ func TestCredentialsEnv(t *testing.T) {
 	set := loadSet(t, novaCatalog)
 	env := string(CredentialsEnv(set.Base, func(k string) string { return strings.ToLower(k) }))
 	lines := strings.Split(strings.TrimSpace(env), "\n")
-	require.Len(t, lines, 1+1+15)
+	require.Len(t, lines, 1+1+15+2)
+	require.True(t, slices.Contains(lines, "NOVA_CH_ADMIN_PASSWORD=nova_ch_admin_password"))
 	require.Equal(t, "NOVA_POSTGRES_PASSWORD=nova_postgres_password", lines[1])
 	require.True(t, slices.Contains(lines, "NOVA_REALTIME_CHAT_SVC_PASSWORD=nova_realtime_chat_svc_password"))
 	_, files := renderFiles(t, novaCatalog)

@@ -116,7 +116,7 @@ func runAsPatches(base, env *catalog.Catalog) ([]any, error) {
 		if !ok {
 			continue
 		}
-		spec, err := storeSpecOf(st)
+		spec, err := storeSpecOf(base, st)
 		if err != nil {
 			return nil, err
 		}

@@ -21,8 +21,8 @@ type storeSpec struct {
 	probe     *corev1.Probe
 }
 
-func storeSpecOf(st *catalog.Store) (storeSpec, error) {
-	creds, err := envVars(contract.StoreEnv(st))
+func storeSpecOf(c *catalog.Catalog, st *catalog.Store) (storeSpec, error) {
+	creds, err := envVars(contract.StoreEnv(c, st))
 	if err != nil {
 		return storeSpec{}, fmt.Errorf("store %s: %w", st.Name, err)
 	}
@@ -66,6 +66,7 @@ func storeSpecOf(st *catalog.Store) (storeSpec, error) {
 		}, nil
 	case catalog.StoreClickHouse:
 		return storeSpec{
+			env:       creds,
 			mountPath: "/var/lib/clickhouse",
 			probe: &corev1.Probe{PeriodSeconds: 5, TimeoutSeconds: 2, FailureThreshold: 3,
 				ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ping", Port: intstr.FromInt32(int32(st.Port))}}},
@@ -86,7 +87,7 @@ func storeSpecOf(st *catalog.Store) (storeSpec, error) {
 // storeObjects are a store's headless Service and StatefulSet (one pod per
 // Redis Cluster node), with a volume claim of the catalog's storage size.
 func storeObjects(c *catalog.Catalog, st *catalog.Store) ([]any, error) {
-	spec, err := storeSpecOf(st)
+	spec, err := storeSpecOf(c, st)
 	if err != nil {
 		return nil, err
 	}
