@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/contract"
 )
 
 // envInNetwork marks the copy of this test binary that runs inside a
@@ -68,12 +69,15 @@ func TestInNetworkAllSteps(t *testing.T) {
 // the host through published ports and a dial remap: nothing changes, so both
 // views agree.
 func TestIntegrationAllStepsInNetwork(t *testing.T) {
-	needEngine(t, "novadev/postgres:15", "novadev/redis:7", "novadev/kafka:kfake", "novadev/clickhouse:18.16", "novadev/debian-base:bookworm")
+	needEngine(t, "novadev/postgres:15", "novadev/redis:7", "novadev/kafka:kfake", clickHouseImage(), "novadev/debian-base:bookworm")
 	c := novaCatalog(t, "local")
 	net := network(t)
 	secrets := map[string]string{catalog.SuperuserPasswordVar: "super-pw"}
 	for _, d := range postgresDatabases(c) {
 		secrets[catalog.PasswordVar(d.User)] = "pw-" + d.User
+	}
+	for _, cr := range contract.ClickHouseCredentials(c) {
+		secrets[cr.Key] = "pw-" + strings.ToLower(cr.Key)
 	}
 	remap := map[string]string{}
 	publish := func(name string, port int) []string {
@@ -91,7 +95,11 @@ func TestIntegrationAllStepsInNetwork(t *testing.T) {
 		nodes = append(nodes, fmt.Sprintf("%s:%d", name, port))
 	}
 	run(t, append(publish("kafka", 9092), "novadev/kafka:kfake")...)
-	run(t, append(publish("clickhouse", 8123), "novadev/clickhouse:18.16")...)
+	chArgs := publish("clickhouse", 8123)
+	for k, v := range contract.StoreEnv(c, c.Stores["clickhouse"]).Resolve(func(cr contract.Credential) string { return secrets[cr.Key] }) {
+		chArgs = append(chArgs, "-e", k+"="+v)
+	}
+	run(t, append(chArgs, clickHouseImage())...)
 
 	tg := Targets{Postgres: "postgres:5432", RedisNodes: nodes, KafkaBrokers: []string{"kafka:9092"},
 		ClickHouseURL: "http://clickhouse:8123", Dial: RemapDialer(remap), Password: func(v string) string { return secrets[v] }}

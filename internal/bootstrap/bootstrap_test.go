@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -138,14 +139,17 @@ func TestTargetsFromTheContract(t *testing.T) {
 					want.ClickHouseURL = "http://" + addr
 				}
 			}
+			clickhouse := contract.ClickHouseCredentials(c)
 			for _, cr := range contract.Credentials(c) {
 				got := tg.Password(cr.Key)
-				if bs.Step == catalog.StepPostgresInit || bs.Step == catalog.StepMigrations {
+				pg := (bs.Step == catalog.StepPostgresInit || bs.Step == catalog.StepMigrations) && !slices.Contains(clickhouse, cr)
+				ch := bs.Step == catalog.StepClickHouseInit && slices.Contains(clickhouse, cr)
+				if pg || ch {
 					if got != "dummy-"+cr.Key {
 						t.Errorf("%s %s: password %s = %q", target, bs.Name, cr.Key, got)
 					}
 				} else if got != "" {
-					t.Errorf("%s %s: only the PostgreSQL steps get passwords, got %s", target, bs.Name, cr.Key)
+					t.Errorf("%s %s: only the PostgreSQL steps get PostgreSQL passwords and clickhouse-init ClickHouse ones, got %s", target, bs.Name, cr.Key)
 				}
 			}
 			tg.Password = nil

@@ -3,14 +3,18 @@ package bootstrap
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/contract"
 )
 
 // ClickHouseInit creates the catalog's ClickHouse databases and MergeTree
@@ -21,6 +25,16 @@ import (
 // and system.columns (columns and their types, engine, partition key, order
 // key, TTL); a difference is drift, never altered, and fails the step with
 // the differences (Options.AllowDrift: a warning).
+//
+// It logs in as contract.ClickHouseAdminUser when that user's password is
+// set (an older stack without one: as the default user, said in the log).
+// The service users (contract.ClickHouseUsers) are made where the server
+// has SQL-driven access control (system.users exists: 20.x and later, so the
+// catalog's 23.8): CREATE USER IF NOT EXISTS with the password as a SHA-256
+// hash (never in clear in the query log), then their grants are reset to
+// SELECT, INSERT on their own database. ClickHouse 18.16 (the offline image)
+// has none: there the image's entrypoint writes the same users to users.d
+// from the store's environment, and this step only logs so.
 type ClickHouseInit struct {
 	Options
 }
@@ -236,10 +250,12 @@ func splitEngineFull(full string) (engine, ttl string) {
 const clickDriftHint = "ClickHouse cannot change a MergeTree table's engine or partition key in place: make the catalog say what the table has, " +
 	"or migrate the table by hand (ALTER TABLE … ADD/MODIFY COLUMN for columns; for the rest create a new table, INSERT … SELECT, RENAME TABLE), then run again"
 
-// clickClient posts statements to ClickHouse's HTTP interface.
+// clickClient posts statements to ClickHouse's HTTP interface, as user
+// (HTTP basic authentication) when user is set, else as the default user.
 type clickClient struct {
-	url  string
-	http *http.Client
+	url            string
+	http           *http.Client
+	user, password string
 }
 
 func newClickClient(t Targets) (*clickClient, error) {
@@ -250,7 +266,20 @@ func newClickClient(t Targets) (*clickClient, error) {
 		return nil, err
 	}
 	tr := &http.Transport{DialContext: t.dialer(), MaxIdleConns: 2, IdleConnTimeout: 30 * time.Second}
-	return &clickClient{url: strings.TrimRight(t.ClickHouseURL, "/") + "/", http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}, nil
+	cl := &clickClient{url: strings.TrimRight(t.ClickHouseURL, "/") + "/", http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	if t.Password != nil {
+		if pw := t.Password(catalog.PasswordVar(contract.ClickHouseAdminUser)); pw != "" {
+			cl.user, cl.password = contract.ClickHouseAdminUser, pw
+		}
+	}
+	return cl, nil
+}
+
+// as returns a client for the same server logged in as another user.
+func (c *clickClient) as(user, password string) *clickClient {
+	o := *c
+	o.user, o.password = user, password
+	return &o
 }
 
 // exec runs one statement and returns the response body; a status other
@@ -259,6 +288,9 @@ func (c *clickClient) exec(ctx context.Context, stmt string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, strings.NewReader(stmt))
 	if err != nil {
 		return "", err
+	}
+	if c.user != "" {
+		req.SetBasicAuth(c.user, c.password)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -366,6 +398,9 @@ func (ch ClickHouseInit) Run(ctx context.Context, c *catalog.Catalog, t Targets,
 	if err != nil {
 		return fmt.Errorf("clickhouse-init: %w", err)
 	}
+	if cl.user == "" {
+		log("no %s: logging in as the default user", catalog.PasswordVar(contract.ClickHouseAdminUser))
+	}
 	dbs := clickDatabases(c)
 	have, err := cl.observe(ctx, dbs)
 	if err != nil {
@@ -377,6 +412,13 @@ func (ch ClickHouseInit) Run(ctx context.Context, c *catalog.Catalog, t Targets,
 		for _, s := range stmts {
 			diffs = append(diffs, "would have run "+firstWords(s, 6))
 		}
+		users, err := cl.clickUsers(ctx, c, t, true, log)
+		if err != nil {
+			return fmt.Errorf("clickhouse-init: %w", err)
+		}
+		for _, u := range users {
+			diffs = append(diffs, "would have created user "+u)
+		}
 		return checkResult(catalog.StepClickHouseInit, diffs, drift, ch.AllowDrift, log, clickDriftHint)
 	}
 	for _, s := range stmts {
@@ -384,6 +426,9 @@ func (ch ClickHouseInit) Run(ctx context.Context, c *catalog.Catalog, t Targets,
 			return fmt.Errorf("clickhouse-init: %w", err)
 		}
 		log("%s", firstWords(s, 6))
+	}
+	if _, err := cl.clickUsers(ctx, c, t, false, log); err != nil {
+		return fmt.Errorf("clickhouse-init: %w", err)
 	}
 	if err := driftResult(catalog.StepClickHouseInit, drift, ch.AllowDrift, log, clickDriftHint); err != nil {
 		return err
@@ -396,4 +441,79 @@ func (ch ClickHouseInit) Run(ctx context.Context, c *catalog.Catalog, t Targets,
 		log("%d databases and %d tables already exist; nothing changed", len(dbs), n)
 	}
 	return nil
+}
+
+// sqlAccessControl says whether the server manages users by SQL (CREATE
+// USER): system.users exists from 20.x on, not in 18.16.
+func (c *clickClient) sqlAccessControl(ctx context.Context) (bool, error) {
+	out, err := c.exec(ctx, "SELECT count() FROM system.tables WHERE database = 'system' AND name = 'users'")
+	if err != nil {
+		return false, err
+	}
+	return strings.TrimSpace(out) == "1", nil
+}
+
+// clickUserStmts are the statements giving service user u exactly its
+// runtime rights: created if missing with its password as a SHA-256 hash,
+// the hash set again (a changed password takes effect), every grant revoked
+// and SELECT, INSERT on its own database granted (no DDL, no other
+// database, no system tables beyond what every user sees).
+func clickUserStmts(u contract.ClickHouseUser, password string) []string {
+	sum := sha256.Sum256([]byte(password))
+	hash := quoteCHString(hex.EncodeToString(sum[:]))
+	name := quoteCH(u.User)
+	return []string{
+		"CREATE USER IF NOT EXISTS " + name + " IDENTIFIED WITH sha256_hash BY " + hash,
+		"ALTER USER " + name + " IDENTIFIED WITH sha256_hash BY " + hash,
+		"REVOKE ALL ON *.* FROM " + name,
+		"GRANT SELECT, INSERT ON " + quoteCH(u.Database) + ".* TO " + name,
+	}
+}
+
+// clickUsers makes the service users on a server with SQL-driven access
+// control; check: only returns the users missing. On a server without it the
+// users are the image's (users.d) and it logs so.
+func (c *clickClient) clickUsers(ctx context.Context, cat *catalog.Catalog, t Targets, check bool, log func(string, ...any)) (missing []string, err error) {
+	users := contract.ClickHouseUsers(cat)
+	if len(users) == 0 {
+		return nil, nil
+	}
+	sqlAC, err := c.sqlAccessControl(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !sqlAC {
+		// 18.16: the entrypoint of novadev/clickhouse wrote them to users.d
+		// from NOVADEV_CLICKHOUSE_USERS; nothing to do, nothing to say
+		return nil, nil
+	}
+	var have []string
+	out, err := c.exec(ctx, "SELECT name FROM system.users")
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range lines(out) {
+		have = append(have, unescapeTSV(l))
+	}
+	for _, u := range users {
+		if !slices.Contains(have, u.User) {
+			missing = append(missing, u.User)
+		}
+	}
+	if check {
+		return missing, nil
+	}
+	for _, u := range users {
+		pw, err := t.secret(u.Password.Key)
+		if err != nil {
+			return nil, fmt.Errorf("ClickHouse user %s of %s: %w", u.User, u.Service, err)
+		}
+		for _, s := range clickUserStmts(u, pw) {
+			if _, err := c.exec(ctx, s); err != nil {
+				return nil, err
+			}
+		}
+		log("user %s: SELECT, INSERT on %s only", u.User, u.Database)
+	}
+	return missing, nil
 }

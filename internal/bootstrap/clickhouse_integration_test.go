@@ -2,21 +2,57 @@ package bootstrap
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/contract"
 )
 
-func TestIntegrationClickHouseInit(t *testing.T) {
-	needEngine(t, "novadev/clickhouse:18.16")
-	c := novaCatalog(t, "local")
+// clickHouseImage is the ClickHouse image the tests run:
+// NOVADEV_CLICKHOUSE_IMAGE, to try an image built under another tag
+// (scripts/images/build.sh with NOVADEV_CLICKHOUSE_TAG), or the offline one.
+func clickHouseImage() string {
+	if img := os.Getenv("NOVADEV_CLICKHOUSE_IMAGE"); img != "" {
+		return img
+	}
+	return "novadev/clickhouse:18.16"
+}
+
+// clickHouseWithUsers starts the image with the store environment the
+// contract gives it (admin, service users, the default user confined to
+// loopback) and returns its published HTTP port and the passwords.
+func clickHouseWithUsers(t *testing.T, c *catalog.Catalog) (int, map[string]string) {
+	t.Helper()
+	img := clickHouseImage()
+	needEngine(t, img)
+	pw := map[string]string{}
+	for _, cr := range contract.ClickHouseCredentials(c) {
+		pw[cr.Key] = "pw-" + strings.ToLower(cr.Key) + fmt.Sprint(time.Now().UnixNano())
+	}
+	env := contract.StoreEnv(c, c.Stores["clickhouse"]).Resolve(func(cr contract.Credential) string { return pw[cr.Key] })
+	env[contract.EnvClickHouseDefaultLocal] = "1"
 	port := freePort(t)
-	run(t, "-p", fmt.Sprintf("127.0.0.1:%d:8123", port), "novadev/clickhouse:18.16")
-	tg := Targets{ClickHouseURL: "http://clickhouse:8123", Dial: RemapDialer(map[string]string{"clickhouse:8123": fmt.Sprintf("127.0.0.1:%d", port)})}
+	args := []string{"-p", fmt.Sprintf("127.0.0.1:%d:8123", port)}
+	for k, v := range env {
+		args = append(args, "-e", k+"="+v)
+	}
+	run(t, append(args, img)...)
+	return port, pw
+}
+
+func TestIntegrationClickHouseInit(t *testing.T) {
+	c := novaCatalog(t, "local")
+	port, pw := clickHouseWithUsers(t, c)
+	tg := Targets{ClickHouseURL: "http://clickhouse:8123", Dial: RemapDialer(map[string]string{"clickhouse:8123": fmt.Sprintf("127.0.0.1:%d", port)}),
+		Password: func(k string) string { return pw[k] }}
 	cl, err := newClickClient(tg)
 	require.NoError(t, err)
+	require.Equal(t, contract.ClickHouseAdminUser, cl.user, "clickhouse-init logs in as its own identity")
 	eventually(t, 60*time.Second, "clickhouse", func() error {
 		_, err := cl.exec(ctxFor(t, 2*time.Second), "SELECT 1")
 		return err
@@ -94,4 +130,55 @@ func TestIntegrationClickHouseInit(t *testing.T) {
 	require.NoError(t, ClickHouseInit{Options: Options{AllowDrift: true}}.Run(ctx, c, tg, fourth.log))
 	require.Len(t, fourth, len(wantDrift))
 	require.Equal(t, "warning: drift (allowed by --allow-drift): "+wantDrift[0], fourth[0])
+}
+
+// TestIntegrationClickHouseCredentials: on the offline image with the
+// contract's store environment, an anonymous query from outside is refused,
+// a wrong password is refused, and the service user may SELECT and INSERT
+// its own tables but not create a table, reach another database or read
+// system.users; clickhouse-init works as the admin.
+func TestIntegrationClickHouseCredentials(t *testing.T) {
+	c := novaCatalog(t, "local")
+	port, pw := clickHouseWithUsers(t, c)
+	tg := Targets{ClickHouseURL: fmt.Sprintf("http://127.0.0.1:%d", port), Password: func(k string) string { return pw[k] }}
+	admin, err := newClickClient(tg)
+	require.NoError(t, err)
+	eventually(t, 60*time.Second, "clickhouse", func() error {
+		_, err := admin.exec(ctxFor(t, 2*time.Second), "SELECT 1")
+		return err
+	})
+	ctx := ctxFor(t, time.Minute)
+	var log logLines
+	require.NoError(t, ClickHouseInit{}.Run(ctx, c, tg, log.log))
+	require.Contains(t, log, "CREATE DATABASE IF NOT EXISTS `nova_analytics`", "the admin may run the DDL")
+
+	anon := admin.as("", "")
+	_, err = anon.exec(ctx, "SELECT 1")
+	require.ErrorContains(t, err, "is not allowed to connect", "anonymous SELECT 1 from outside the container")
+
+	users := contract.ClickHouseUsers(c)
+	require.Len(t, users, 1)
+	u := users[0]
+	_, err = admin.as(u.User, "wrong").exec(ctx, "SELECT 1")
+	require.ErrorContains(t, err, "Wrong password")
+
+	svc := admin.as(u.User, pw[u.Password.Key])
+	_, err = svc.exec(ctx, "INSERT INTO nova_analytics.feed_analytics (user_id, impression_time, impression_date, content_id, position, score) VALUES ('u1', now(), today(), 'c1', 3, 0.5)")
+	require.NoError(t, err, "the service inserts into its own table")
+	out, err := svc.exec(ctx, "SELECT count() FROM nova_analytics.feed_analytics")
+	require.NoError(t, err)
+	require.Equal(t, "1", strings.TrimSpace(out))
+
+	_, err = svc.exec(ctx, "CREATE TABLE nova_analytics.mine (a UInt8) ENGINE = MergeTree() ORDER BY a")
+	require.ErrorContains(t, err, "HTTP ", "no DDL at run time")
+	_, err = svc.exec(ctx, "DROP TABLE nova_analytics.events")
+	require.ErrorContains(t, err, "HTTP ", "no DDL at run time")
+	for _, q := range []string{"CREATE DATABASE other", "CREATE TABLE other.t (a UInt8) ENGINE = MergeTree() ORDER BY a"} {
+		_, err := admin.exec(ctx, q)
+		require.NoError(t, err, q)
+	}
+	_, err = svc.exec(ctx, "SELECT count() FROM other.t")
+	require.ErrorContains(t, err, "Access denied to database other", "no other database")
+	_, err = svc.exec(ctx, "SELECT name FROM system.users")
+	require.ErrorContains(t, err, "HTTP ", "system.users is not the service's (18.16: absent; 23.8: needs SHOW USERS)")
 }

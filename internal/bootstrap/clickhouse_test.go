@@ -1,6 +1,8 @@
 package bootstrap
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 	"unicode"
@@ -8,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/contract"
 )
 
 func TestClickHouseDDLGolden(t *testing.T) {
@@ -132,4 +135,25 @@ func FuzzNormKey(f *testing.F) {
 			t.Fatalf("%q -> %q -> %q", s, n, normKey(n))
 		}
 	})
+}
+
+// TestClickUserStmts: on a server with SQL-driven access control the
+// service user is created with a SHA-256 hash of its password (the clear
+// password never appears in a statement, so not in the query log), and its
+// rights are reset to SELECT, INSERT on its own database.
+func TestClickUserStmts(t *testing.T) {
+	u := contract.ClickHouseUser{Service: "analytics-service", User: "nova_ch_analytics_service", Database: "nova_analytics"}
+	stmts := clickUserStmts(u, "s3cret")
+	require.Len(t, stmts, 4)
+	sum := sha256.Sum256([]byte("s3cret"))
+	h := hex.EncodeToString(sum[:])
+	require.Equal(t, []string{
+		"CREATE USER IF NOT EXISTS `nova_ch_analytics_service` IDENTIFIED WITH sha256_hash BY '" + h + "'",
+		"ALTER USER `nova_ch_analytics_service` IDENTIFIED WITH sha256_hash BY '" + h + "'",
+		"REVOKE ALL ON *.* FROM `nova_ch_analytics_service`",
+		"GRANT SELECT, INSERT ON `nova_analytics`.* TO `nova_ch_analytics_service`",
+	}, stmts)
+	for _, s := range stmts {
+		require.NotContains(t, s, "s3cret")
+	}
 }

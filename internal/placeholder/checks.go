@@ -49,7 +49,10 @@ func (c PostgresCheck) Check(ctx context.Context) error {
 		hasMigrations  bool
 		readMigrations bool
 	)
-	err = conn.QueryRow(ctx, `SELECT current_user, current_database(),
+	// session_user, not current_user: with `ddl: true` the session may
+	// SET ROLE to the database's owner, and the login is what must be the
+	// service's own user.
+	err = conn.QueryRow(ctx, `SELECT session_user, current_database(),
 		(SELECT count(*) FROM pg_catalog.pg_tables t
 		  WHERE t.schemaname NOT IN ('pg_catalog', 'information_schema') AND t.tablename <> '_sqlx_migrations'
 		    AND has_table_privilege(format('%I.%I', t.schemaname, t.tablename), 'SELECT')),

@@ -17,7 +17,9 @@
 # it is built and the Docker build contexts), NOVADEV_DEBIAN_MIRROR (default:
 # read from /etc/apt/sources.list*), NOVADEV_REBUILD=1 (ignore the labels),
 # NOVADEV_PLACEHOLDER_TAG (default novadev/placeholder:dev: a scratch tag to
-# try a placeholder change without replacing the image running stacks use).
+# try a placeholder change without replacing the image running stacks use),
+# NOVADEV_CLICKHOUSE_TAG (default novadev/clickhouse:18.16: the same for the
+# ClickHouse image).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -189,7 +191,7 @@ build() {
 	base) build_base ;;
 	postgres) build_store postgres novadev/postgres:15 ;;
 	redis) build_store redis novadev/redis:7 ;;
-	clickhouse) build_store clickhouse novadev/clickhouse:18.16 ;;
+	clickhouse) build_store clickhouse "${NOVADEV_CLICKHOUSE_TAG:-novadev/clickhouse:18.16}" ;;
 	kafka) build_go kafka novadev/kafka:kfake ./cmd/nova-kafka ;;
 	placeholder) build_go placeholder "${NOVADEV_PLACEHOLDER_TAG:-novadev/placeholder:dev}" ./cmd/placeholder ;;
 	novadev)
