@@ -169,6 +169,10 @@ func TestIntegrationClickHouseCredentials(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "1", strings.TrimSpace(out))
 
+	out, err = svc.exec(ctx, "SELECT count() FROM system.tables WHERE database = 'nova_analytics'")
+	require.NoError(t, err, "the placeholder's check query")
+	require.Equal(t, "5", strings.TrimSpace(out))
+
 	_, err = svc.exec(ctx, "CREATE TABLE nova_analytics.mine (a UInt8) ENGINE = MergeTree() ORDER BY a")
 	require.ErrorContains(t, err, "HTTP ", "no DDL at run time")
 	_, err = svc.exec(ctx, "DROP TABLE nova_analytics.events")

@@ -221,6 +221,26 @@ func TestOverlaysBuild(t *testing.T) {
 		require.Len(t, es, 1)
 		require.Equal(t, CredentialsSecret, es[0].Metadata.Name)
 		require.Len(t, ofKind(objs, "ClickHouseInstallation"), 1)
+		// the installation's users: the admin and analytics-service's user,
+		// their passwords from keys the ExternalSecret fills
+		chi := *find[map[string]any](t, objs, "ClickHouseInstallation", ClickHouseCHIName)
+		users := chi["spec"].(map[string]any)["configuration"].(map[string]any)["users"].(map[string]any)
+		filled := map[string]bool{}
+		esObj := *find[map[string]any](t, objs, "ExternalSecret", CredentialsSecret)
+		for _, d := range esObj["spec"].(map[string]any)["data"].([]any) {
+			filled[CredentialsSecret+"/"+d.(map[string]any)["secretKey"].(string)] = true
+		}
+		require.Equal(t, CredentialsSecret+"/NOVA_CH_ANALYTICS_SERVICE_PASSWORD", users["nova_ch_analytics_service/k8s_secret_password"])
+		require.Equal(t, []any{"GRANT SELECT, INSERT ON nova_analytics.*"}, users["nova_ch_analytics_service/grants/query"])
+		require.EqualValues(t, 1, users["nova_ch_admin/access_management"])
+		n := 0
+		for k, v := range users {
+			if strings.HasSuffix(k, "/k8s_secret_password") {
+				n++
+				require.True(t, filled[v.(string)], "%s = %v: a key the ExternalSecret fills", k, v)
+			}
+		}
+		require.Equal(t, 2, n)
 		require.NotContains(t, names(ofKind(objs, "StatefulSet")), "clickhouse")
 		require.Equal(t, []string{"kafka", "postgres", "redis", "zookeeper"}, names(ofKind(objs, "StatefulSet")))
 		for _, o := range ofKind(objs, "StatefulSet") {

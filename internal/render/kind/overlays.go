@@ -431,6 +431,30 @@ func externalSecret(c *catalog.Catalog) map[string]any {
 	}
 }
 
+// clickHouseCHIUsers are the ClickHouseInstallation's users (the operator's
+// flat "user/setting" keys): the admin clickhouse-init logs in as, allowed to
+// manage users (access_management), and each service user with SELECT and
+// INSERT on its own database (grants/query, which the operator turns into
+// users.d grants), every password read by the operator from the credentials
+// Secret the ExternalSecret fills (k8s_secret_password: secret/key in the
+// installation's namespace). The operator keeps its own restriction of the
+// password-less default user to the installation's pods.
+func clickHouseCHIUsers(c *catalog.Catalog) map[string]any {
+	out := map[string]any{}
+	user := func(name string, cr contract.Credential) {
+		out[name+"/k8s_secret_password"] = CredentialsSecret + "/" + cr.Key
+		out[name+"/networks/ip"] = []any{"::/0"}
+		out[name+"/profile"] = "default"
+	}
+	user(contract.ClickHouseAdminUser, contract.ClickHouseCredentials(c)[0])
+	out[contract.ClickHouseAdminUser+"/access_management"] = 1
+	for _, u := range contract.ClickHouseUsers(c) {
+		user(u.User, u.Password)
+		out[u.User+"/grants/query"] = []any{"GRANT SELECT, INSERT ON " + u.Database + ".*"}
+	}
+	return out
+}
+
 // clickHouseInstallation replaces the ClickHouse StatefulSet: one shard, one
 // replica, its Service named like the store so addresses do not change, and
 // pods labelled like the base's so the network policies still apply.
@@ -455,9 +479,12 @@ func clickHouseInstallation(c *catalog.Catalog, st *catalog.Store) (map[string]a
 			"defaults": map[string]any{"templates": map[string]any{
 				"podTemplate": "clickhouse", "dataVolumeClaimTemplate": "data", "serviceTemplate": "clickhouse",
 			}},
-			"configuration": map[string]any{"clusters": []any{map[string]any{
-				"name": "nova", "layout": map[string]any{"shardsCount": 1, "replicasCount": 1},
-			}}},
+			"configuration": map[string]any{
+				"clusters": []any{map[string]any{
+					"name": "nova", "layout": map[string]any{"shardsCount": 1, "replicasCount": 1},
+				}},
+				"users": clickHouseCHIUsers(c),
+			},
 			"templates": map[string]any{
 				"podTemplates": []any{map[string]any{
 					"name":     "clickhouse",
