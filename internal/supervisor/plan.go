@@ -84,6 +84,9 @@ type Plan struct {
 	graph      *catalog.Graph
 	snap       *backend.Snapshot
 	inputsHash string
+	// rechecked are the alwaysRun bootstraps run although their record
+	// matched: their dependents treat them as kept.
+	rechecked []string
 }
 
 // Graph is the graph the plan walks.
@@ -112,6 +115,12 @@ func MakePlan(g *catalog.Graph, snap *backend.Snapshot, inputsHash string) (*Pla
 				st.Op, st.Reason = Skip, "its store "+store+" is not started"
 			} else if p.bootstrapKept(st, it.Bootstrap) {
 				st.Op, st.Reason = Keep, "completed before with the same catalog and stores"
+				if alwaysRun[it.Bootstrap.Step] {
+					// still current for its dependents (they stay kept),
+					// but run: it reverts hand-made privilege changes
+					st.Op, st.Reason = Run, "runs on every up: reverts hand-made role and grant changes"
+					p.rechecked = append(p.rechecked, name)
+				}
 			}
 		case it.Kind == catalog.KindStore && it.Store.External:
 			st.Op, st.Reason = Skip, "external store: not started here"
@@ -174,6 +183,12 @@ func MakePlan(g *catalog.Graph, snap *backend.Snapshot, inputsHash string) (*Pla
 	return p, nil
 }
 
+// alwaysRun are the steps run on every `up` even when their record matches:
+// postgres-init corrects roles, memberships, attributes and grants, so a
+// GRANT made by hand is revoked by the next `up` (issue 11). Its warm cost is
+// one no-op pass (docs/decisions.md). Its dependents still count it as kept.
+var alwaysRun = map[string]bool{catalog.StepPostgresInit: true}
+
 // bootstrapKept says whether a bootstrap can be kept: it completed before
 // against the same catalog inputs and the same store instances, and
 // everything it needs is kept too.
@@ -182,7 +197,7 @@ func (p *Plan) bootstrapKept(st Step, b *catalog.Bootstrap) bool {
 		return false
 	}
 	for _, need := range st.Needs {
-		if op := p.Steps[need].Op; op != Keep && op != Skip {
+		if op := p.Steps[need].Op; op != Keep && op != Skip && !slices.Contains(p.rechecked, need) {
 			return false
 		}
 	}
