@@ -99,7 +99,8 @@ func TestVerbsOnAFakeBackend(t *testing.T) {
 	r = f.run(ctx, "up")
 	require.Equal(t, 0, r.code, r.err)
 	assert.Empty(t, f.be.Calls(), "a second up changes nothing")
-	assert.Len(t, f.boots, 6, "and runs no bootstrap again")
+	assert.Len(t, f.boots, 7, "and runs no bootstrap again but postgres-init, which runs on every up")
+	assert.Equal(t, "postgres-init", f.boots[6])
 
 	r = f.run(ctx, "status")
 	require.Equal(t, 0, r.code, r.err)

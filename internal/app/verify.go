@@ -131,14 +131,14 @@ func (v *verifyInstance) Node(_ context.Context, name string) (verify.NodeState,
 // bootstrapState reads a bootstrap's record through the plan: Keep means it
 // completed against the current catalog and stores.
 func (v *verifyInstance) bootstrapState(st supervisor.Step) verify.NodeState {
-	if st.Op == supervisor.Keep {
+	if v.plan.Current(st.Node) {
 		return verify.NodeState{Ready: true, Detail: "completed against the current catalog and stores"}
 	}
 	if _, ok := v.snap.Records[st.Node]; !ok {
 		return verify.NodeState{Detail: "never completed (no record): novadev up runs it"}
 	}
 	for _, n := range st.Needs {
-		if nn, ok := v.plan.Steps[n]; ok && nn.Op != supervisor.Keep && nn.Op != supervisor.Skip {
+		if nn, ok := v.plan.Steps[n]; ok && !v.plan.Current(n) && nn.Op != supervisor.Skip {
 			return verify.NodeState{Detail: fmt.Sprintf("its record is void: it needs %s, which up would %s", n, nn.Op)}
 		}
 	}

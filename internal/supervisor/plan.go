@@ -221,6 +221,12 @@ func recordSum(inputs string, b *catalog.Bootstrap, needs []string, generation f
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// Current says whether node's step is up to date: kept, or a bootstrap that
+// runs on every up (alwaysRun) although its record matches.
+func (p *Plan) Current(node string) bool {
+	return p.Steps[node].Op == Keep || slices.Contains(p.rechecked, node)
+}
+
 // Changes counts the units and resources the plan creates, starts,
 // replaces or removes: 0 means `up` leaves the target as it is (bootstraps
 // may still run; they change nothing when there is nothing to do).
