@@ -23,6 +23,7 @@ import (
 
 	"github.com/novadev/novadev/internal/backend/docker/dockertest"
 	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/contract"
 	"github.com/novadev/novadev/internal/probe"
 	"github.com/novadev/novadev/internal/state"
 )
@@ -131,12 +132,33 @@ func TestIntegrationUp(t *testing.T) {
 	for _, db := range ch.Databases {
 		want += len(db.Tables)
 	}
-	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/", ch.Host), "text/plain",
-		strings.NewReader("SELECT count() FROM system.tables WHERE database = 'nova_analytics'"))
-	require.NoError(t, err)
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	require.Equal(t, fmt.Sprintf("%d\n", want), string(body))
+	chURL := fmt.Sprintf("http://127.0.0.1:%d/", ch.Host)
+	chPost := func(user, password, q string) (int, string) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, chURL, strings.NewReader(q))
+		require.NoError(t, err)
+		if user != "" {
+			req.SetBasicAuth(user, password)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(body)
+	}
+	admin := contract.ClickHouseAdminUser
+	code, body := chPost(admin, env[catalog.PasswordVar(admin)], "SELECT count() FROM system.tables WHERE database = 'nova_analytics'")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Equal(t, fmt.Sprintf("%d\n", want), body)
+	// the password-less default user cannot query from outside its container
+	code, body = chPost("", "", "SELECT 1")
+	require.NotEqual(t, http.StatusOK, code, "anonymous SELECT 1 from the host must be refused: %s", body)
+	// the service's own identity reaches its database, and nothing more
+	for _, u := range contract.ClickHouseUsers(c) {
+		code, body = chPost(u.User, env[u.Password.Key], "SELECT count() FROM "+u.Database+".events")
+		require.Equal(t, http.StatusOK, code, "%s: %s", u.User, body)
+		code, body = chPost(u.User, env[u.Password.Key], "CREATE TABLE "+u.Database+".e2e_nope (x UInt8) ENGINE = Memory")
+		require.NotEqual(t, http.StatusOK, code, "%s must not create tables: %s", u.User, body)
+	}
 
 	// gRPC health SERVING on every service
 	for _, s := range services {

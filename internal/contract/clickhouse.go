@@ -86,6 +86,9 @@ func clickHouseStoreEnv(c *catalog.Catalog) Env {
 		{Name: EnvClickHouseStoreUser, Value: Text(ClickHouseAdminUser)},
 		{Name: EnvClickHouseStorePassword, Value: Ref(admin)},
 		{Name: EnvClickHouseAccessManagement, Value: Text("1")},
+		// every client outside the container authenticates (the admin,
+		// the service users): the password-less default user stays local
+		{Name: EnvClickHouseDefaultLocal, Value: Text("1")},
 	}
 	var spec []string
 	for _, u := range ClickHouseUsers(c) {

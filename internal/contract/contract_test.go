@@ -176,6 +176,7 @@ func TestClickHouseCredentials(t *testing.T) {
 		EnvClickHouseStoreUser:               "nova_ch_admin",
 		EnvClickHouseStorePassword:           "pw-nova_ch_admin_password",
 		EnvClickHouseAccessManagement:        "1",
+		EnvClickHouseDefaultLocal:            "1",
 		"NOVA_CH_ANALYTICS_SERVICE_PASSWORD": "pw-nova_ch_analytics_service_password",
 		EnvClickHouseStoreUsers:              "nova_ch_analytics_service:nova_analytics:NOVA_CH_ANALYTICS_SERVICE_PASSWORD",
 	}, StoreEnv(c, ch).Resolve(dummy))

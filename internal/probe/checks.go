@@ -277,11 +277,14 @@ func (c Kafka) String() string {
 }
 
 // ClickHouse is ready when /ping answers "Ok." and Query (default
-// "SELECT 1") runs over HTTP.
+// "SELECT 1") runs over HTTP, as User when one is given (the default user
+// may query only from inside the server's container).
 type ClickHouse struct {
-	URL   string // http://127.0.0.1:8123
-	Query string
-	Dial  DialFunc
+	URL      string // http://127.0.0.1:8123
+	Query    string
+	User     string
+	Password string
+	Dial     DialFunc
 }
 
 // Check implements Check.
@@ -308,6 +311,9 @@ func (c ClickHouse) Check(ctx context.Context) (bool, error) {
 	req, err = http.NewRequestWithContext(ctx, http.MethodPost, base+"/", strings.NewReader(q))
 	if err != nil {
 		return false, err
+	}
+	if c.User != "" {
+		req.SetBasicAuth(c.User, c.Password)
 	}
 	resp, err = cl.Do(req)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/novadev/novadev/internal/backend"
 	"github.com/novadev/novadev/internal/bootstrap"
 	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/contract"
 	"github.com/novadev/novadev/internal/probe"
 )
 
@@ -219,7 +220,8 @@ func (e *Endpoints) storeCheck(st *catalog.Store) probe.Check {
 	case catalog.StoreKafka:
 		return probe.Kafka{Brokers: addrs, Dial: e.Dial}
 	case catalog.StoreClickHouse:
-		return probe.ClickHouse{URL: "http://" + first}
+		return probe.ClickHouse{URL: "http://" + first, User: contract.ClickHouseAdminUser,
+			Password: e.password(catalog.PasswordVar(contract.ClickHouseAdminUser))}
 	case catalog.StoreElasticsearch:
 		return probe.HTTP{URL: "http://" + first + "/_cluster/health"}
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/novadev/novadev/internal/bootstrap"
 	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/contract"
 	"github.com/novadev/novadev/internal/probe"
 )
 
@@ -204,7 +205,11 @@ func (b *builder) store(st *catalog.Store) {
 			if err != nil {
 				return nil, err
 			}
-			return probe.ClickHouse{URL: "http://" + addr}, nil
+			user, pw, err := b.clickHouseAdmin()
+			if err != nil {
+				return nil, err
+			}
+			return probe.ClickHouse{URL: "http://" + addr, User: user, Password: pw}, nil
 		}
 	case catalog.StoreElasticsearch:
 		c.What = "Elasticsearch answers /_cluster/health"
@@ -616,12 +621,16 @@ func (b *builder) clickhouse(st *catalog.Store) {
 			if err != nil {
 				return "", err
 			}
-			base := "http://" + addr + "/"
-			dbs, err := chQuery(ctx, b.inst.Dial, base, "SHOW DATABASES")
+			user, pw, err := b.clickHouseAdmin()
 			if err != nil {
 				return "", err
 			}
-			tables, err := chQuery(ctx, b.inst.Dial, base, "SELECT concat(database, '.', name) FROM system.tables")
+			base := "http://" + addr + "/"
+			dbs, err := chQuery(ctx, b.inst.Dial, base, user, pw, "SHOW DATABASES")
+			if err != nil {
+				return "", err
+			}
+			tables, err := chQuery(ctx, b.inst.Dial, base, user, pw, "SELECT concat(database, '.', name) FROM system.tables")
 			if err != nil {
 				return "", err
 			}
@@ -645,13 +654,25 @@ func (b *builder) clickhouse(st *catalog.Store) {
 	})
 }
 
-// chQuery runs one query over ClickHouse's HTTP interface and returns its
-// lines (TabSeparated, one value per line here).
-func chQuery(ctx context.Context, dial probe.DialFunc, base, q string) ([]string, error) {
+// clickHouseAdmin is the identity verify queries ClickHouse as: the
+// bootstrap's admin (the default user may query only from inside the
+// server's container).
+func (b *builder) clickHouseAdmin() (user, password string, err error) {
+	pw, err := b.inst.Credential(catalog.PasswordVar(contract.ClickHouseAdminUser))
+	if err != nil {
+		return "", "", err
+	}
+	return contract.ClickHouseAdminUser, pw, nil
+}
+
+// chQuery runs one query over ClickHouse's HTTP interface as user and
+// returns its lines (TabSeparated, one value per line here).
+func chQuery(ctx context.Context, dial probe.DialFunc, base, user, password, q string) ([]string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base, strings.NewReader(q))
 	if err != nil {
 		return nil, err
 	}
+	req.SetBasicAuth(user, password)
 	resp, err := httpClient(dial).Do(req)
 	if err != nil {
 		return nil, err
