@@ -143,9 +143,17 @@ func TestTargetsAreChecked(t *testing.T) {
 func TestUpFailsFastWhenAStoreDies(t *testing.T) {
 	f := newFakeApp(t)
 	f.be.LogLines["postgres"] = []string{"FATAL:  terminating connection due to administrator command"}
-	f.be.OnApply = func(_ context.Context, node string) error {
+	f.be.OnApply = func(ctx context.Context, node string) error {
 		if node == "auth-service" { // postgres is ready by then
 			f.be.Kill("postgres", 137)
+			// the death arrives asynchronously: hold this dependent until
+			// the runner stops it (so nothing after it, like the gateway,
+			// can start first on a busy machine); 5 s is a bound, not a wait
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(5 * time.Second):
+			}
 		}
 		return nil
 	}
