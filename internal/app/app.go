@@ -21,7 +21,7 @@ import (
 )
 
 // ExitInterrupted is the exit code after Ctrl-C or SIGTERM (128+SIGINT).
-const ExitInterrupted = 130
+const ExitInterrupted = cli.ExitInterrupted
 
 // Main runs novadev with the process's arguments and streams and returns the
 // exit code. The first SIGINT or SIGTERM cancels the run (every verb stops
@@ -89,21 +89,21 @@ func RunWith(ctx context.Context, s cli.Streams, args []string, o Options) int {
 	if err == nil {
 		return 0
 	}
-	code := 1
+	code := cli.ExitFailure
 	var exit *cli.ExitError
 	var usage *cli.UsageError
-	if errors.As(err, &usage) {
-		code = 2
-	} else if errors.As(err, &exit) {
+	switch {
+	case errors.As(err, &usage):
+		code = cli.ExitUsage
+	case errors.As(err, &exit):
 		code = exit.Code
-		err = exit.Err
+	case cli.IsUsage(err): // cobra's unknown verb
+		code = cli.ExitUsage
 	}
 	if ctx.Err() != nil && code != 0 {
 		code = ExitInterrupted
 	}
-	if err != nil {
-		fmt.Fprintln(s.Err, "novadev:", err)
-	}
+	cli.PrintError(s, cli.WantsJSON(cmd, args), err, code)
 	return code
 }
 

@@ -113,16 +113,16 @@ func TestGraphFormats(t *testing.T) {
 	require.Equal(t, 0, r.code, r.err)
 	assert.Contains(t, r.out, "longest chain (7 nodes): postgres -> postgres-init -> migrations -> user-service -> content-service -> feed-service -> graphql-gateway")
 	r = run(t, nil, "graph", "--only", "nope")
-	assert.Equal(t, 1, r.code)
+	assert.Equal(t, 2, r.code, "a bad flag value is a usage error")
 	assert.Contains(t, r.err, `unknown node "nope"`)
 	r = run(t, nil, "graph", "--format", "svg")
-	assert.Equal(t, 1, r.code)
+	assert.Equal(t, 2, r.code)
 	assert.Contains(t, r.err, "use text, dot, mermaid or json")
 }
 
 func TestOutputFlagChecked(t *testing.T) {
 	r := run(t, nil, "version", "-o", "yaml")
-	assert.Equal(t, 1, r.code)
+	assert.Equal(t, 2, r.code, "a bad flag value is a usage error")
 	assert.Contains(t, r.err, "--output must be text or json")
 	r = run(t, nil, "version", "-o", "json")
 	require.Equal(t, 0, r.code)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -35,8 +36,16 @@ every difference, changes nothing, and fails when there is one.`,
 			if opts.Record && args[0] != catalog.StepProtoValidate {
 				return &ExitError{Code: 2, Err: fmt.Errorf("--record applies to %s only", catalog.StepProtoValidate)}
 			}
+			say := func(msg string, done bool) {
+				if g.Output == "json" {
+					b, _ := json.Marshal(map[string]any{"step": args[0], "message": msg, "done": done})
+					fmt.Fprintf(s.Out, "%s\n", b)
+					return
+				}
+				fmt.Fprintf(s.Out, "%s: %s\n", args[0], msg)
+			}
 			err := svc.Bootstrap(cmd.Context(), g, args[0], opts, s.Getenv, func(format string, a ...any) {
-				fmt.Fprintf(s.Out, "%s: %s\n", args[0], fmt.Sprintf(format, a...))
+				say(fmt.Sprintf(format, a...), false)
 			})
 			var usage *UsageError
 			switch {
@@ -48,7 +57,7 @@ every difference, changes nothing, and fails when there is one.`,
 				}
 				return &ExitError{Code: 1, Err: fmt.Errorf("%s: %w", args[0], err)}
 			}
-			fmt.Fprintf(s.Out, "%s: done\n", args[0])
+			say("done", true)
 			return nil
 		},
 	}

@@ -33,7 +33,7 @@ func problemsExit(s Streams, err error) error {
 		for _, p := range ps {
 			s.Err.Write([]byte(p.String() + "\n"))
 		}
-		return &ExitError{Code: 1, Err: errors.New(plural(len(ps), "problem") + " found; fix them and run novadev validate again")}
+		return &ExitError{Code: ExitFailure, Err: problemsError{ps}}
 	}
 	return err
 }

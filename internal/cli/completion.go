@@ -25,7 +25,7 @@ func newCompletion(s Streams, _ *Global) *cobra.Command {
 			case "powershell":
 				return root.GenPowerShellCompletionWithDesc(s.Out)
 			}
-			return fmt.Errorf("unknown shell %q (bash, zsh, fish or powershell)", args[0])
+			return &UsageError{Err: fmt.Errorf("unknown shell %q (bash, zsh, fish or powershell)", args[0])}
 		},
 	}
 }

@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/novadev/novadev/internal/supervisor"
 )
 
 func newDoctor(s Streams, g *Global, svc Service) *cobra.Command {
@@ -14,6 +17,9 @@ func newDoctor(s Streams, g *Global, svc Service) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			checks, err := svc.Doctor(cmd.Context(), g)
+			if g.Output == "json" {
+				return doctorJSON(s, checks, err)
+			}
 			if err != nil {
 				fmt.Fprintf(s.Out, "FAIL %-14s %s\n", "engine", err.Error())
 				return &ExitError{Code: 1}
@@ -39,4 +45,30 @@ func newDoctor(s Streams, g *Global, svc Service) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// doctorJSON prints the checks as JSON; an engine that cannot be asked is
+// the verb's error (an ErrorJSON), a failed check exit code 1.
+func doctorJSON(s Streams, checks []supervisor.Check, err error) error {
+	if err != nil {
+		return &ExitError{Code: ExitFailure, Err: err}
+	}
+	failed := 0
+	for _, c := range checks {
+		if !c.OK && !c.Note {
+			failed++
+		}
+	}
+	if checks == nil {
+		checks = []supervisor.Check{}
+	}
+	enc := json.NewEncoder(s.Out)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(map[string]any{"ok": failed == 0, "checks": checks}); err != nil {
+		return err
+	}
+	if failed > 0 {
+		return &ExitError{Code: ExitFailure}
+	}
+	return nil
 }

@@ -35,7 +35,7 @@ critical path), dot (Graphviz), mermaid, json.`,
 			gr := c.Graph()
 			if len(o.only) > 0 {
 				if gr, err = gr.Subgraph(o.only...); err != nil {
-					return fmt.Errorf("--only: %w (see novadev graph for the names)", err)
+					return &UsageError{Err: fmt.Errorf("--only: %w (see novadev graph for the names)", err)}
 				}
 			}
 			format := o.format
@@ -45,7 +45,9 @@ critical path), dot (Graphviz), mermaid, json.`,
 			return writeGraph(s.Out, gr, format)
 		},
 	}
-	cmd.Flags().StringVarP(&o.format, "format", "f", "text", "text, dot, mermaid or json")
+	// no -f: one meaning per short flag, and -f is logs' --follow (as in
+	// docker compose logs -f)
+	cmd.Flags().StringVar(&o.format, "format", "text", "text, dot, mermaid or json")
 	cmd.Flags().StringSliceVar(&o.only, "only", nil, "show only these nodes and what they need")
 	return cmd
 }
@@ -143,5 +145,5 @@ func writeGraph(w io.Writer, gr *catalog.Graph, format string) error {
 		_, err = io.WriteString(w, b.String())
 		return err
 	}
-	return fmt.Errorf("unknown --format %q: use text, dot, mermaid or json", format)
+	return &UsageError{Err: fmt.Errorf("unknown --format %q: use text, dot, mermaid or json", format)}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -39,7 +40,12 @@ each line prefixed with its service. -f follows them.`,
 					r.Buffer(make([]byte, 64*1024), 1<<20)
 					for r.Scan() {
 						mu.Lock()
-						fmt.Fprintf(s.Out, "%-*s | %s\n", width, st.Unit, r.Text())
+						if g.Output == "json" {
+							b, _ := json.Marshal(map[string]string{"unit": st.Unit, "line": r.Text()})
+							fmt.Fprintf(s.Out, "%s\n", b)
+						} else {
+							fmt.Fprintf(s.Out, "%-*s | %s\n", width, st.Unit, r.Text())
+						}
 						mu.Unlock()
 					}
 					if err := r.Err(); err != nil && ctx.Err() == nil {

@@ -50,7 +50,7 @@ are never changed.`,
 			} else if _, ok := renderers[args[0]]; ok {
 				targets = []string{args[0]}
 			} else {
-				return fmt.Errorf("unknown render target %q: use compose, kind, tilt or all", args[0])
+				return &UsageError{Err: fmt.Errorf("unknown render target %q: use compose, kind, tilt or all", args[0])}
 			}
 			set, err := catalog.LoadSetContext(cmd.Context(), g.Catalog)
 			if err != nil {

@@ -91,7 +91,7 @@ and a Tiltfile, and runs the stack on Docker with every service proven ready.`,
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		g.EnvExplicit = cmd.Flags().Changed("env") || s.Getenv("NOVADEV_ENV") != ""
 		if g.Output != "text" && g.Output != "json" {
-			return fmt.Errorf("--output must be text or json, not %q", g.Output)
+			return &UsageError{Err: fmt.Errorf("--output must be text or json, not %q", g.Output)}
 		}
 		return nil
 	}
@@ -114,5 +114,6 @@ and a Tiltfile, and runs the stack on Docker with every service proven ready.`,
 		newList(s, g, svc),
 		newGC(s, g, svc),
 	)
+	markUsage(root) // last: it wraps the Args of every command added above
 	return root
 }

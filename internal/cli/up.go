@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -30,6 +31,9 @@ up resumes.`,
 				plan, err := svc.Plan(ctx, g, o)
 				if err != nil {
 					return problemsExit(s, err)
+				}
+				if g.Output == "json" {
+					return writePlanJSON(s, plan)
 				}
 				fmt.Fprint(s.Out, plan.String())
 				return nil
@@ -76,4 +80,61 @@ func endpointLines(eps []supervisor.Endpoint) []string {
 		out = append(out, fmt.Sprintf("%-24s %s -> %d", e.Unit, e.Host, e.Container))
 	}
 	return out
+}
+
+// PlanJSON is up --dry-run -o json: the plan's steps in start order.
+type PlanJSON struct {
+	Instance      string             `json:"instance"`
+	Steps         []PlanStepJSON     `json:"steps"`
+	Resources     []PlanResourceJSON `json:"resources"`
+	MissingImages []string           `json:"missingImages"`
+}
+
+// PlanStepJSON is one node of PlanJSON.
+type PlanStepJSON struct {
+	Node   string         `json:"node"`
+	Kind   string         `json:"kind"`
+	Op     string         `json:"op"`
+	Reason string         `json:"reason,omitempty"`
+	Needs  []string       `json:"needs"`
+	Units  []PlanUnitJSON `json:"units,omitempty"`
+}
+
+// PlanUnitJSON is one unit of a PlanStepJSON.
+type PlanUnitJSON struct {
+	Name   string `json:"name"`
+	Op     string `json:"op"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// PlanResourceJSON is one resource (network, volume, orphan) of PlanJSON.
+type PlanResourceJSON struct {
+	Kind   string `json:"kind"`
+	Name   string `json:"name"`
+	Op     string `json:"op"`
+	Reason string `json:"reason,omitempty"`
+}
+
+func writePlanJSON(s Streams, p *supervisor.Plan) error {
+	out := PlanJSON{Instance: p.Instance, Steps: []PlanStepJSON{}, Resources: []PlanResourceJSON{}, MissingImages: p.MissingImages}
+	if out.MissingImages == nil {
+		out.MissingImages = []string{}
+	}
+	for _, n := range p.Order {
+		st := p.Steps[n]
+		js := PlanStepJSON{Node: st.Node, Kind: string(st.Kind), Op: string(st.Op), Reason: st.Reason, Needs: st.Needs}
+		if js.Needs == nil {
+			js.Needs = []string{}
+		}
+		for _, u := range st.Units {
+			js.Units = append(js.Units, PlanUnitJSON{u.Name, string(u.Op), u.Reason})
+		}
+		out.Steps = append(out.Steps, js)
+	}
+	for _, r := range p.Resources {
+		out.Resources = append(out.Resources, PlanResourceJSON{r.Kind, r.Name, string(r.Op), r.Why})
+	}
+	enc := json.NewEncoder(s.Out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
 }

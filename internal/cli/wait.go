@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -9,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newWait(s Streams, _ *Global, svc Service) *cobra.Command {
+func newWait(s Streams, g *Global, svc Service) *cobra.Command {
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "wait TARGET...",
@@ -26,10 +27,16 @@ ready, 1 with what was not when --timeout passes.`,
 			ctx := cmd.Context()
 			start := time.Now()
 			err := svc.Wait(ctx, args, timeout, func(what string) {
-				fmt.Fprintf(s.Out, "ready: %s (%s)\n", what, time.Since(start).Round(time.Millisecond))
+				after := time.Since(start).Round(time.Millisecond)
+				if g.Output == "json" {
+					b, _ := json.Marshal(map[string]any{"ready": what, "afterMs": after.Milliseconds()})
+					fmt.Fprintf(s.Out, "%s\n", b)
+					return
+				}
+				fmt.Fprintf(s.Out, "ready: %s (%s)\n", what, after)
 			})
 			if err != nil && errors.Is(ctx.Err(), context.Canceled) {
-				return &ExitError{Code: 130, Err: fmt.Errorf("interrupted")}
+				return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("interrupted")}
 			}
 			return err
 		},

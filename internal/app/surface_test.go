@@ -1,0 +1,140 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/novadev/novadev/internal/cli"
+)
+
+// lastJSON decodes every JSON value of out (a verb may print JSON lines
+// before it fails) and returns the last; the test fails when out is not
+// JSON through and through.
+func lastJSON(t *testing.T, out string) map[string]any {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(out))
+	var last map[string]any
+	for {
+		var v map[string]any
+		err := dec.Decode(&v)
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err, "stdout is JSON: %q", out)
+		last = v
+	}
+	require.NotNil(t, last, "a JSON object on stdout")
+	return last
+}
+
+// verbs are the commands of the tree (help excluded).
+func verbs() []string {
+	var out []string
+	for _, c := range cli.NewRoot(cli.Streams{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}, nil).Commands() {
+		if c.Name() != "help" {
+			out = append(out, c.Name())
+		}
+	}
+	return out
+}
+
+// failing makes each verb fail at run time (not on usage): a catalog that
+// does not exist, or a bad argument where the verb reads none.
+var failing = map[string][]string{
+	"render":    {"render", "all"},
+	"bootstrap": {"bootstrap", "migrations"},
+	"wait":      {"wait", "bogus://x", "--timeout", "1s"},
+}
+
+// usageOnly are verbs that read nothing that can fail: only their usage
+// errors are checked.
+var usageOnly = map[string]bool{"version": true, "completion": true}
+
+// TestJSONErrorsForEveryVerb is issue 12 item 7a and b: with -o json every
+// verb's failure is a JSON object on stdout ({"error", "problems",
+// "exitCode"}), with the exit code unchanged: 2 for a usage error, 1 for a
+// failure; catalog problems are listed with their positions.
+func TestJSONErrorsForEveryVerb(t *testing.T) {
+	f := newFakeApp(t)
+	missing := filepath.Join(t.TempDir(), "envs", "nova.yaml")
+	vs := verbs()
+	require.Contains(t, vs, "up")
+	for _, verb := range vs {
+		t.Run(verb, func(t *testing.T) {
+			r := f.run(context.Background(), verb, "--no-such-flag", "-o", "json")
+			assert.Equal(t, 2, r.code, "an unknown flag is a usage error: %s", r.err)
+			v := lastJSON(t, r.out)
+			assert.Contains(t, v["error"], "unknown flag: --no-such-flag")
+			assert.EqualValues(t, 2, v["exitCode"])
+			assert.Empty(t, r.err, "-o json: the error is on stdout only")
+			if usageOnly[verb] {
+				return
+			}
+			args, ok := failing[verb]
+			if !ok {
+				args = []string{verb}
+			}
+			r = f.run(context.Background(), append(args, "--catalog", missing, "-o", "json")...)
+			require.NotEqual(t, 0, r.code, r.out)
+			v = lastJSON(t, r.out)
+			if verb == "validate" {
+				assert.Equal(t, false, v["ok"], "validate reports in its own JSON")
+				return
+			}
+			assert.NotEmpty(t, v["error"], r.out)
+			assert.EqualValues(t, r.code, v["exitCode"])
+		})
+	}
+}
+
+// TestJSONErrorsListProblems: a refused catalog's problems are in the
+// error object, each with its position.
+func TestJSONErrorsListProblems(t *testing.T) {
+	for _, args := range [][]string{{"graph"}, {"up", "--dry-run"}, {"status"}, {"down"}} {
+		r := run(t, nil, append(args, "--catalog", "../catalog/testdata/invalid/four-problems.yaml", "--env", "", "-o", "json")...)
+		assert.Equal(t, 1, r.code, args)
+		var v cli.ErrorJSON
+		require.NoError(t, json.Unmarshal([]byte(r.out), &v), "%v: %q", args, r.out)
+		assert.Equal(t, "4 problems found; fix them and run novadev validate again", v.Error)
+		assert.Equal(t, 1, v.ExitCode)
+		require.Len(t, v.Problems, 4, args)
+		assert.Equal(t, 10, v.Problems[0].Pos.Line)
+		assert.Equal(t, "services.a.dependsOn", v.Problems[0].Field)
+		assert.NotEmpty(t, v.Problems[0].Pos.File)
+	}
+}
+
+// TestExitCodes: 0 ok, 1 failure, 2 usage (cobra's own usage errors
+// included), in text mode too, with the error on stderr.
+func TestExitCodes(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		err  string
+	}{
+		{[]string{"version"}, 0, ""},
+		{[]string{"no-such-verb"}, 2, `unknown command "no-such-verb"`},
+		{[]string{"up", "--bogus"}, 2, "unknown flag: --bogus"},
+		{[]string{"up", "--timeout", "soon"}, 2, `invalid argument "soon"`},
+		{[]string{"up", "extra"}, 2, `unknown command "extra"`},
+		{[]string{"render"}, 2, "accepts 1 arg(s)"},
+		{[]string{"render", "everything"}, 2, `unknown render target "everything"`},
+		{[]string{"wait"}, 2, "requires at least 1 arg(s)"},
+		{[]string{"completion", "tcsh"}, 2, `unknown shell "tcsh"`},
+		{[]string{"-o", "yaml", "version"}, 2, "--output must be text or json"},
+		{[]string{"validate", "--catalog", "../catalog/testdata/invalid/four-problems.yaml", "--env", ""}, 1, "4 problems found"},
+		{[]string{"wait", "bogus://x"}, 1, ""},
+	} {
+		r := run(t, nil, c.args...)
+		assert.Equal(t, c.code, r.code, "%v: %s", c.args, r.err)
+		assert.Contains(t, r.err, c.err, c.args)
+	}
+}
