@@ -19,6 +19,19 @@ func defaultBackends() map[string]BackendFactory {
 // openDocker translates the environment's compose project (the one
 // `docker compose` would run) and connects to the Docker engine.
 func openDocker(ctx context.Context, env *Env) (backend.Backend, error) {
+	eng, err := docker.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, err := openDockerOn(env, eng)
+	if err != nil {
+		eng.Close()
+	}
+	return b, err
+}
+
+// openDockerOn is the docker backend of the environment on eng.
+func openDockerOn(env *Env, eng docker.Engine) (backend.Backend, error) {
 	c := env.Catalog
 	p, err := compose.Project(c)
 	if err != nil {
@@ -34,10 +47,6 @@ func openDocker(ctx context.Context, env *Env) (backend.Backend, error) {
 	spec, err := docker.FromCompose(p, id, env.Lookup)
 	if err != nil {
 		return nil, fmt.Errorf("%w (credentials live in %s: novadev up or novadev render compose creates them)", err, env.CredentialsFile)
-	}
-	eng, err := docker.Connect(ctx)
-	if err != nil {
-		return nil, err
 	}
 	return docker.New(eng, spec), nil
 }

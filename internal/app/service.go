@@ -227,7 +227,7 @@ func (sv *service) graph(c *catalog.Catalog, only, except []string) (*catalog.Gr
 func (sv *service) Plan(ctx context.Context, g *cli.Global, o cli.UpOptions) (*supervisor.Plan, error) {
 	e, err := sv.open(ctx, g, openOptions{preview: true})
 	if err != nil {
-		return nil, err
+		return nil, unreachable(err)
 	}
 	defer e.close()
 	return sv.plan(ctx, e, o)

@@ -138,3 +138,31 @@ func TestExitCodes(t *testing.T) {
 		assert.Contains(t, r.err, c.err, c.args)
 	}
 }
+
+// TestDryRunWithoutAnEngine is issue 12 item 7c: up --dry-run with no
+// Docker engine plans as if nothing existed, and says so.
+func TestDryRunWithoutAnEngine(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
+	r := run(t, nil, "up", "--dry-run", "--env", "ci")
+	require.Equal(t, 0, r.code, r.err)
+	first, rest, _ := strings.Cut(r.out, "\n")
+	assert.Contains(t, first, "assuming nothing exists")
+	assert.Contains(t, first, "no Docker engine reachable")
+	assert.Regexp(t, `(?m)^\s*store postgres: create$`, rest, "every store is created")
+	assert.NotRegexp(t, `: keep\b`, rest, "nothing is kept: nothing was observed")
+
+	r = run(t, nil, "up", "--dry-run", "--env", "ci", "-o", "json")
+	require.Equal(t, 0, r.code, r.err)
+	var p cli.PlanJSON
+	require.NoError(t, json.Unmarshal([]byte(r.out), &p), r.out)
+	assert.Contains(t, p.AssumedNothingExists, "no Docker engine reachable")
+	assert.Equal(t, "nova-ci", p.Instance)
+	require.NotEmpty(t, p.Steps)
+	for _, st := range p.Steps {
+		assert.NotEqual(t, "keep", st.Op, st.Node)
+	}
+
+	r = run(t, nil, "up", "--env", "ci", "--timeout", "5s")
+	assert.Equal(t, 1, r.code, "a real up still needs the engine")
+	assert.Contains(t, r.err, "no Docker engine reachable")
+}

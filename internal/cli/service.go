@@ -15,6 +15,7 @@ import (
 // backend chosen by --target); tests give it a fake backend. The commands
 // only parse flags into options and print what comes back.
 type Service interface {
+	SurfaceService // surface.go: the compose-style verbs and their helpers
 	// Plan observes the target and plans `up` without changing anything.
 	Plan(ctx context.Context, g *Global, o UpOptions) (*supervisor.Plan, error)
 	// Up brings the environment up, emitting progress to sink.

@@ -29,11 +29,20 @@ up resumes.`,
 			ctx := cmd.Context()
 			if o.DryRun {
 				plan, err := svc.Plan(ctx, g, o)
+				assumed := ""
+				if errors.Is(err, ErrEngineUnreachable) {
+					// a dry run needs no engine: say what is assumed
+					assumed = err.Error()
+					plan, err = svc.PlanAssumingNothing(ctx, g, o)
+				}
 				if err != nil {
 					return problemsExit(s, err)
 				}
 				if g.Output == "json" {
-					return writePlanJSON(s, plan)
+					return writePlanJSON(s, plan, assumed)
+				}
+				if assumed != "" {
+					fmt.Fprintf(s.Out, "assuming nothing exists (no containers, networks, volumes or images): %s\n", assumed)
 				}
 				fmt.Fprint(s.Out, plan.String())
 				return nil
@@ -84,10 +93,13 @@ func endpointLines(eps []supervisor.Endpoint) []string {
 
 // PlanJSON is up --dry-run -o json: the plan's steps in start order.
 type PlanJSON struct {
-	Instance      string             `json:"instance"`
-	Steps         []PlanStepJSON     `json:"steps"`
-	Resources     []PlanResourceJSON `json:"resources"`
-	MissingImages []string           `json:"missingImages"`
+	Instance string `json:"instance"`
+	// AssumedNothingExists says why the plan assumes nothing exists on
+	// the target (its engine did not answer); "" when it observed it.
+	AssumedNothingExists string             `json:"assumedNothingExists,omitempty"`
+	Steps                []PlanStepJSON     `json:"steps"`
+	Resources            []PlanResourceJSON `json:"resources"`
+	MissingImages        []string           `json:"missingImages"`
 }
 
 // PlanStepJSON is one node of PlanJSON.
@@ -115,8 +127,8 @@ type PlanResourceJSON struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-func writePlanJSON(s Streams, p *supervisor.Plan) error {
-	out := PlanJSON{Instance: p.Instance, Steps: []PlanStepJSON{}, Resources: []PlanResourceJSON{}, MissingImages: p.MissingImages}
+func writePlanJSON(s Streams, p *supervisor.Plan, assumed string) error {
+	out := PlanJSON{Instance: p.Instance, AssumedNothingExists: assumed, Steps: []PlanStepJSON{}, Resources: []PlanResourceJSON{}, MissingImages: p.MissingImages}
 	if out.MissingImages == nil {
 		out.MissingImages = []string{}
 	}

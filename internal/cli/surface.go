@@ -1,0 +1,21 @@
+package cli
+
+import (
+	"context"
+	"errors"
+
+	"github.com/novadev/novadev/internal/supervisor"
+)
+
+// ErrEngineUnreachable marks a Service error of a target whose engine did
+// not answer (no Docker engine): up --dry-run then plans as if nothing
+// existed.
+var ErrEngineUnreachable = errors.New("engine unreachable")
+
+// SurfaceService is the part of Service behind the familiar verbs and
+// fallbacks (issue 12 item 7), kept apart so verbs added elsewhere merge.
+type SurfaceService interface {
+	// PlanAssumingNothing plans up as if nothing of the environment
+	// existed on the target: for up --dry-run without an engine.
+	PlanAssumingNothing(ctx context.Context, g *Global, o UpOptions) (*supervisor.Plan, error)
+}
