@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -165,4 +167,47 @@ func TestDryRunWithoutAnEngine(t *testing.T) {
 	r = run(t, nil, "up", "--env", "ci", "--timeout", "5s")
 	assert.Equal(t, 1, r.code, "a real up still needs the engine")
 	assert.Contains(t, r.err, "no Docker engine reachable")
+}
+
+// TestVersionFlagAndAliases is issue 12 item 7d: --version at the root,
+// --wait-timeout as up's --timeout, one meaning per short flag.
+func TestVersionFlagAndAliases(t *testing.T) {
+	v1, v2 := run(t, nil, "version"), run(t, nil, "--version")
+	require.Equal(t, 0, v2.code, v2.err)
+	assert.Equal(t, v1.out, v2.out)
+	assert.Equal(t, v1.out, run(t, nil, "-v").out)
+	j := run(t, nil, "--version", "-o", "json")
+	assert.Contains(t, j.out, `"catalogAPI":"novadev/v1alpha1"`)
+
+	r := run(t, nil, "stauts")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.err, "did you mean status?")
+
+	r = run(t, nil, "up", "--help")
+	assert.Contains(t, r.out, "--wait-timeout")
+	// the alias sets what --timeout sets: an up that cannot reach its
+	// engine names the engine, never an unknown flag
+	r = run(t, nil, "up", "--wait-timeout", "1ms", "--dry-run")
+	assert.NotContains(t, r.err, "unknown flag")
+
+	// every short flag means one thing across the tree
+	tree := cli.NewRoot(cli.Streams{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}, nil)
+	seen := map[string]string{}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			if f.Shorthand == "" {
+				return
+			}
+			if prev, ok := seen[f.Shorthand]; ok && prev != f.Name {
+				t.Errorf("-%s is --%s in %s and --%s elsewhere", f.Shorthand, f.Name, c.CommandPath(), prev)
+			}
+			seen[f.Shorthand] = f.Name
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(tree)
+	assert.Equal(t, "follow", seen["f"])
 }

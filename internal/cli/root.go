@@ -4,9 +4,11 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -88,6 +90,27 @@ and a Tiltfile, and runs the stack on Docker with every service proven ready.`,
 	pf.BoolVar(&g.NoColor, "no-color", s.Getenv("NO_COLOR") != "", "disable colour (also NO_COLOR)")
 	pf.StringVar(&g.Target, "target", def("NOVADEV_TARGET", "docker"), "what runs the environment: docker (env NOVADEV_TARGET)")
 	pf.StringVar(&g.Instance, "instance", def("NOVADEV_INSTANCE", ""), "run a named instance of the environment (own project, volumes, port block), e.g. pr-123 (env NOVADEV_INSTANCE)")
+	// --version (and -v), as docker compose has it: the root's own flag,
+	// answered before any verb runs
+	var showVersion bool
+	root.Flags().BoolVarP(&showVersion, "version", "v", false, "print the novadev version (as novadev version)")
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if showVersion {
+			return printVersion(s, g)
+		}
+		return cmd.Help()
+	}
+	root.SuggestionsMinimumDistance = 2
+	root.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if sug := cmd.SuggestionsFor(args[0]); len(sug) > 0 {
+			msg += "; did you mean " + strings.Join(sug, " or ") + "?"
+		}
+		return &UsageError{Err: errors.New(msg + " (novadev --help lists the verbs)")}
+	}
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		g.EnvExplicit = cmd.Flags().Changed("env") || s.Getenv("NOVADEV_ENV") != ""
 		if g.Output != "text" && g.Output != "json" {

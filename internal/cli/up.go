@@ -74,6 +74,7 @@ up resumes.`,
 	f.StringSliceVar(&o.Except, "except", nil, "leave these services out, and whatever needs them (to run them on the host: novadev env SERVICE)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "print the plan and change nothing")
 	f.DurationVar(&o.Timeout, "timeout", 15*time.Minute, "give up after this long")
+	f.DurationVar(&o.Timeout, "wait-timeout", 15*time.Minute, "the same as --timeout (docker compose up's name)")
 	f.IntVar(&o.Parallel, "parallel", 6, "nodes applied or bootstraps run at once")
 	f.StringVar(&o.TTL, "ttl", "", "with --instance: expire the instance this long after this up (e.g. 8h, 3d; default 24h); novadev gc deletes it then")
 	return cmd
