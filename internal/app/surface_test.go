@@ -211,3 +211,42 @@ func TestVersionFlagAndAliases(t *testing.T) {
 	walk(tree)
 	assert.Equal(t, "follow", seen["f"])
 }
+
+// TestPsAndConfig is issue 12 item 7e (ps, config): compose's ps columns
+// over status, and the effective catalog of an environment.
+func TestPsAndConfig(t *testing.T) {
+	f := newFakeApp(t)
+	ctx := context.Background()
+	r := f.run(ctx, "ps")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Equal(t, 1, strings.Count(r.out, "\n"), "only the header before up: %q", r.out)
+	assert.Regexp(t, `^NAME +SERVICE +STATUS +PORTS\n$`, r.out)
+
+	require.Equal(t, 0, f.run(ctx, "up").code)
+	r = f.run(ctx, "ps")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Regexp(t, `(?m)^\S+ +user-service +Up .*\(healthy\) +127\.0\.0\.1:30302->50051/tcp`, r.out)
+	assert.Equal(t, 23, strings.Count(r.out, "\n"), "header and 22 containers")
+	r = f.run(ctx, "ps", "-o", "json")
+	require.Equal(t, 0, r.code, r.err)
+	var rows []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(r.out), &rows))
+	assert.Len(t, rows, 22)
+
+	r = run(t, nil, "config", "--env", "ci")
+	require.Equal(t, 0, r.code, r.err)
+	assert.True(t, strings.HasPrefix(r.out, "# ../../envs/nova.yaml with environment ci (project nova-ci)\n"), r.out[:80])
+	assert.Contains(t, r.out, "\nhostPortBase: 30000\n", "the ci overlay is applied")
+	local := run(t, nil, "config", "-o", "json")
+	require.Equal(t, 0, local.code, local.err)
+	var v struct {
+		Environment string         `json:"environment"`
+		Project     string         `json:"project"`
+		Catalog     map[string]any `json:"catalog"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(local.out), &v))
+	assert.Equal(t, "local", v.Environment)
+	assert.Equal(t, "nova-local", v.Project)
+	assert.EqualValues(t, 20000, v.Catalog["hostPortBase"])
+	assert.Contains(t, v.Catalog["services"], "user-service")
+}
