@@ -250,3 +250,28 @@ func TestPsAndConfig(t *testing.T) {
 	assert.EqualValues(t, 20000, v.Catalog["hostPortBase"])
 	assert.Contains(t, v.Catalog["services"], "user-service")
 }
+
+// TestCompletionOfNames is issue 12 item 7f: the shell completion offers
+// the catalog's node names and the environments next to it.
+func TestCompletionOfNames(t *testing.T) {
+	lines := func(out string) []string {
+		var names []string
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			if !strings.HasPrefix(l, ":") {
+				names = append(names, l)
+			}
+		}
+		return names
+	}
+	r := run(t, nil, "__complete", "up", "--env", "")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Equal(t, []string{"ci", "local", "pr"}, lines(r.out))
+	r = run(t, nil, "__complete", "logs", "user")
+	assert.Equal(t, []string{"user-service"}, lines(r.out))
+	r = run(t, nil, "__complete", "verify", "--only", "redis")
+	assert.Contains(t, lines(r.out), "redis")
+	assert.Contains(t, lines(r.out), "redis-cluster-init", "bootstraps are nodes too")
+	r = run(t, nil, "__complete", "logs", "user-service", "")
+	assert.NotContains(t, lines(r.out), "user-service", "a name given is not offered again")
+	assert.Contains(t, lines(r.out), "postgres")
+}

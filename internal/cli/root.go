@@ -140,5 +140,6 @@ and a Tiltfile, and runs the stack on Docker with every service proven ready.`,
 		newGC(s, g, svc),
 	)
 	markUsage(root) // last: it wraps the Args of every command added above
+	registerCompletions(root, g)
 	return root
 }

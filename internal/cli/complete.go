@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/novadev/novadev/internal/catalog"
+)
+
+// Shell completion of the names a catalog defines: nodes (services,
+// stores, bootstraps) for --only and the verbs that take node names, and
+// environments for --env. The catalog is read with the flags typed so far
+// (--catalog, --env); a catalog that does not load completes nothing.
+
+// completeNodes completes graph node names of the selected environment,
+// leaving out those already given.
+func completeNodes(g *Global) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		c, err := catalog.LoadContext(cmd.Context(), g.Catalog, catalog.Options{Env: envFor(g)})
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		given := map[string]bool{}
+		for _, a := range args {
+			given[a] = true
+		}
+		var out []cobra.Completion
+		for _, n := range c.Graph().Names() {
+			if !given[n] && strings.HasPrefix(n, toComplete) {
+				out = append(out, n)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// completeEnvs completes the environment names next to the catalog.
+func completeEnvs(g *Global) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		set, err := catalog.LoadSetContext(cmd.Context(), g.Catalog)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []cobra.Completion
+		for _, n := range set.EnvNames() {
+			if strings.HasPrefix(n, toComplete) {
+				out = append(out, n)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// registerCompletions wires the completions into the tree: --env at the
+// root, --only wherever it exists, and the node arguments of logs.
+func registerCompletions(root *cobra.Command, g *Global) {
+	_ = root.RegisterFlagCompletionFunc("env", completeEnvs(g))
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.LocalFlags().Lookup("only") != nil {
+			_ = c.RegisterFlagCompletionFunc("only", completeNodes(g))
+		}
+		if c.Name() == "logs" && c.ValidArgsFunction == nil {
+			c.ValidArgsFunction = completeNodes(g)
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+}
