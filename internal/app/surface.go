@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
+
+	"github.com/moby/moby/client"
 
 	"github.com/novadev/novadev/internal/backend"
 	"github.com/novadev/novadev/internal/backend/docker"
@@ -26,6 +29,63 @@ func (sv *service) PlanAssumingNothing(ctx context.Context, g *cli.Global, o cli
 		return openDockerOn(env, absentEngine{})
 	}}
 	return offline.Plan(ctx, g, o)
+}
+
+// Pull implements cli.Service: docker only; the offline image set
+// (OfflineImage) is reported, never pulled.
+func (sv *service) Pull(ctx context.Context, g *cli.Global) ([]cli.PullResult, error) {
+	e, err := sv.open(ctx, g, openOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer e.close()
+	db, ok := e.b.(*docker.Backend)
+	if !ok {
+		return nil, &cli.UsageError{Err: fmt.Errorf("pull works on --target docker only (this backend brings its own images)")}
+	}
+	moby, _ := db.Engine().(*docker.Moby)
+	var out []cli.PullResult
+	seen := map[string]bool{}
+	for _, w := range db.Spec().Workloads() {
+		if seen[w.Image] {
+			continue
+		}
+		seen[w.Image] = true
+		r := cli.PullResult{Image: w.Image}
+		if OfflineImage(w.Image) {
+			r.Status = "built locally"
+		} else if moby == nil {
+			r.Status, r.Error = "failed", "this engine cannot pull"
+		} else if err := pull(ctx, moby, w.Image); err != nil {
+			if ctx.Err() != nil {
+				return out, ctx.Err()
+			}
+			r.Status, r.Error = "failed", err.Error()
+		} else {
+			r.Status = "pulled"
+		}
+		_, err := db.Engine().ImageID(ctx, w.Image)
+		r.Present = err == nil
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// OfflineImage says ref is one of the offline image set: novadev/<name>
+// with no registry host (scripts/images/build.sh builds them; no registry
+// has them).
+func OfflineImage(ref string) bool {
+	first, _, ok := strings.Cut(ref, "/")
+	return ok && first == "novadev"
+}
+
+func pull(ctx context.Context, m *docker.Moby, ref string) error {
+	resp, err := m.Client().ImagePull(ctx, ref, client.ImagePullOptions{})
+	if err != nil {
+		return err
+	}
+	defer resp.Close()
+	return resp.Wait(ctx)
 }
 
 // unreachable marks an error of a verb whose engine did not answer, so the

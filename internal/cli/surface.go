@@ -18,4 +18,7 @@ type SurfaceService interface {
 	// PlanAssumingNothing plans up as if nothing of the environment
 	// existed on the target: for up --dry-run without an engine.
 	PlanAssumingNothing(ctx context.Context, g *Global, o UpOptions) (*supervisor.Plan, error)
+	// Pull pulls the images of the environment (docker only); offline
+	// images are reported, never pulled.
+	Pull(ctx context.Context, g *Global) ([]PullResult, error)
 }
