@@ -36,10 +36,10 @@ type invocation struct {
 const placeholder = "\x00placeholder"
 
 // pending are verbs the docs name that other branches of this round build
-// (`novadev ci` and `gc`: docs/verify.md describes them as not built yet).
-// Once they land the entry is unused and the test says so.
+// (`novadev gc`: docs/verify.md describes it as not built yet). A pending
+// verb that exists is checked like any other, and the test says to remove
+// the entry.
 var pending = map[string]string{
-	"ci": "issue 13: novadev ci (docs/verify.md: not built yet)",
 	"gc": "issue 13: novadev gc (docs/verify.md: not built yet)",
 }
 
@@ -59,7 +59,7 @@ func TestEveryPrintedInvocationExists(t *testing.T) {
 		if len(args) == 0 {
 			continue
 		}
-		if _, ok := pending[args[0]]; ok {
+		if _, ok := pending[args[0]]; ok && !knownVerbs[args[0]] {
 			usedPending[args[0]] = true
 			continue
 		}
@@ -75,9 +75,9 @@ func TestEveryPrintedInvocationExists(t *testing.T) {
 		var out, errb bytes.Buffer
 		s := cli.Streams{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: func(string) string { return "" }}
 		run := make([]string, 0, len(args)+1)
-		for _, a := range args {
+		for i, a := range args {
 			if a == placeholder {
-				a = "x"
+				a = placeholderValue(tree, args, i)
 			}
 			run = append(run, a)
 		}
@@ -88,7 +88,9 @@ func TestEveryPrintedInvocationExists(t *testing.T) {
 	}
 	t.Logf("%d invocations found, %d distinct checked", len(invs), len(checked))
 	for verb, why := range pending {
-		if !usedPending[verb] {
+		if knownVerbs[verb] {
+			t.Logf("pending verb %q (%s) exists now: its invocations are checked; remove it from pending", verb, why)
+		} else if !usedPending[verb] {
 			t.Logf("pending verb %q (%s) is no longer named anywhere: remove it from pending", verb, why)
 		}
 	}
@@ -481,4 +483,34 @@ func flagValue(cmd *cobra.Command, name string, long bool) (takes, found bool) {
 		}
 	}
 	return false, false
+}
+
+// placeholderValue is a value that parses where args[i] is a placeholder:
+// one of the type of the flag before it (a duration, a number), else "x".
+func placeholderValue(root *cobra.Command, args []string, i int) string {
+	if i == 0 || !strings.HasPrefix(args[i-1], "-") {
+		return "x"
+	}
+	cmd, _, err := root.Find(args[:i-1])
+	if err != nil {
+		cmd = root
+	}
+	name := strings.TrimLeft(args[i-1], "-")
+	f := cmd.Flags().Lookup(name)
+	if f == nil {
+		f = cmd.InheritedFlags().Lookup(name)
+	}
+	if f == nil && len(name) == 1 {
+		f = cmd.Flags().ShorthandLookup(name)
+	}
+	if f == nil {
+		return "x"
+	}
+	switch f.Value.Type() {
+	case "duration":
+		return "1s"
+	case "int", "int64", "uint", "float64", "count":
+		return "1"
+	}
+	return "x"
 }

@@ -54,6 +54,7 @@ var failing = map[string][]string{
 	"render":    {"render", "all"},
 	"bootstrap": {"bootstrap", "migrations"},
 	"wait":      {"wait", "bogus://x", "--timeout", "1s"},
+	"env":       {"env", "user-service"},
 }
 
 // usageOnly are verbs that read nothing that can fail: only their usage
@@ -84,11 +85,20 @@ func TestJSONErrorsForEveryVerb(t *testing.T) {
 			if !ok {
 				args = []string{verb}
 			}
+			if verb == "ci" {
+				args = []string{"ci", "--artifacts", t.TempDir()}
+			}
 			r = f.run(context.Background(), append(args, "--catalog", missing, "-o", "json")...)
 			require.NotEqual(t, 0, r.code, r.out)
 			v = lastJSON(t, r.out)
-			if verb == "validate" {
+			switch verb {
+			case "validate":
 				assert.Equal(t, false, v["ok"], "validate reports in its own JSON")
+				return
+			case "ci":
+				// ci reports every stage in its own JSON, its exit code in it
+				assert.EqualValues(t, r.code, v["exitCode"], r.out)
+				assert.NotEmpty(t, v["upError"], r.out)
 				return
 			}
 			assert.NotEmpty(t, v["error"], r.out)

@@ -82,7 +82,11 @@ Exit codes: 0 passed; 1 a verify check failed; 2 usage; 3 up failed;
 			if rep.Up != nil && rep.Up.Result != nil {
 				pr.Summary(rep.Up.Result, nil)
 			}
-			printCI(s, rep)
+			if g.Output == "json" {
+				printCIJSON(s, rep) // jsonout.go
+			} else {
+				printCI(s, rep)
+			}
 			if err != nil {
 				return &ExitError{Code: max(rep.Code, 1), Err: err}
 			}
