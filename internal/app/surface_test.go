@@ -285,3 +285,32 @@ func TestCompletionOfNames(t *testing.T) {
 	assert.NotContains(t, lines(r.out), "user-service", "a name given is not offered again")
 	assert.Contains(t, lines(r.out), "postgres")
 }
+
+// TestJSONOutputOfEveryVerb: with -o json a verb's result is JSON through
+// and through (one document, or JSON lines as it goes), on the fake
+// backend; verbs that need a real engine or stores are covered by their
+// error cases above.
+func TestJSONOutputOfEveryVerb(t *testing.T) {
+	f := newFakeApp(t)
+	ctx := context.Background()
+	for _, args := range [][]string{
+		{"validate"}, {"graph"}, {"config"}, {"version"}, {"--version"},
+		{"up", "--dry-run"}, {"up"}, {"status"}, {"ps"}, {"logs", "user-service"},
+		{"doctor"}, {"env", "user-service"}, {"down", "--volumes"},
+	} {
+		r := f.run(ctx, append(args, "-o", "json")...)
+		require.Equal(t, 0, r.code, "%v: %s", args, r.err+r.out)
+		dec := json.NewDecoder(strings.NewReader(r.out))
+		n := 0
+		for {
+			var v any
+			err := dec.Decode(&v)
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err, "%v: stdout is JSON: %q", args, r.out)
+			n++
+		}
+		assert.Positive(t, n, "%v prints JSON", args)
+	}
+}
