@@ -13,6 +13,7 @@ import (
 	"github.com/novadev/novadev/internal/backend"
 	"github.com/novadev/novadev/internal/backend/docker"
 	"github.com/novadev/novadev/internal/cli"
+	"github.com/novadev/novadev/internal/event"
 	"github.com/novadev/novadev/internal/state"
 	"github.com/novadev/novadev/internal/supervisor"
 )
@@ -86,6 +87,58 @@ func pull(ctx context.Context, m *docker.Moby, ref string) error {
 	}
 	defer resp.Close()
 	return resp.Wait(ctx)
+}
+
+// Stop implements cli.Service: the named nodes and their dependents, in
+// reverse dependency order, through backend.Delete (volumes kept), under
+// the instance lock.
+func (sv *service) Stop(ctx context.Context, g *cli.Global, nodes []string) ([]string, error) {
+	e, err := sv.open(ctx, g, openOptions{lockFor: "stop", sink: event.Discard})
+	if err != nil {
+		return nil, err
+	}
+	defer e.close()
+	gr := e.c.Graph()
+	set := map[string]bool{}
+	var add func(string)
+	add = func(n string) {
+		if set[n] {
+			return
+		}
+		set[n] = true
+		for _, u := range gr.Users(n) {
+			add(u)
+		}
+	}
+	for _, n := range nodes {
+		if _, ok := gr.Node(n); !ok {
+			return nil, &cli.UsageError{Err: fmt.Errorf("unknown node %q (novadev graph lists them)", n)}
+		}
+		add(n)
+	}
+	order, err := gr.ReverseOrder()
+	if err != nil {
+		return nil, err
+	}
+	snap, err := e.b.Observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var stopped []string
+	for _, n := range order {
+		if len(nodes) > 0 && !set[n] {
+			continue
+		}
+		sn := snap.Nodes[n]
+		if sn == nil || sn.Generation() == strings.Repeat("\x00", len(sn.Units)) {
+			continue // nothing of it exists (or a bootstrap: no units)
+		}
+		if err := e.b.Delete(ctx, n, false); err != nil {
+			return stopped, fmt.Errorf("stop %s: %w", n, err)
+		}
+		stopped = append(stopped, n)
+	}
+	return stopped, nil
 }
 
 // unreachable marks an error of a verb whose engine did not answer, so the

@@ -191,7 +191,7 @@ func TestVersionFlagAndAliases(t *testing.T) {
 
 	r := run(t, nil, "stauts")
 	assert.Equal(t, 2, r.code)
-	assert.Contains(t, r.err, "did you mean status?")
+	assert.Regexp(t, `did you mean (\S+ or )?status\?`, r.err)
 
 	r = run(t, nil, "up", "--help")
 	assert.Contains(t, r.out, "--wait-timeout")
@@ -313,4 +313,50 @@ func TestJSONOutputOfEveryVerb(t *testing.T) {
 		}
 		assert.Positive(t, n, "%v prints JSON", args)
 	}
+}
+
+// TestStopStartRestartFollowTheGraph is issue 12 item 7e (stop, start,
+// restart): stop takes dependents down with the node, start brings up what
+// a node needs first.
+func TestStopStartRestartFollowTheGraph(t *testing.T) {
+	f := newFakeApp(t)
+	ctx := context.Background()
+	require.Equal(t, 0, f.run(ctx, "up").code)
+	all := len(f.be.Running())
+
+	r := f.run(ctx, "stop", "user-service")
+	require.Equal(t, 0, r.code, r.err)
+	stopped := strings.Split(strings.TrimPrefix(strings.TrimSpace(r.out), "stopped "), ", ")
+	assert.Equal(t, "user-service", stopped[len(stopped)-1], "dependents go first: %v", stopped)
+	assert.Contains(t, stopped, "feed-service", "feed-service needs user-service")
+	assert.Contains(t, stopped, "graphql-gateway")
+	assert.NotContains(t, stopped, "postgres", "what user-service needs stays")
+	running := f.be.Running()
+	assert.Len(t, running, all-len(stopped))
+	for _, n := range stopped {
+		assert.NotContains(t, running, n)
+	}
+	assert.Contains(t, running, "postgres")
+
+	r = f.run(ctx, "start", "feed-service")
+	require.Equal(t, 0, r.code, r.err+r.out)
+	running = f.be.Running()
+	assert.Contains(t, running, "feed-service")
+	assert.Contains(t, running, "user-service", "started first: feed-service needs it")
+	assert.NotContains(t, running, "graphql-gateway", "start does not start dependents")
+
+	r = f.run(ctx, "restart", "postgres")
+	require.Equal(t, 0, r.code, r.err+r.out)
+	assert.Contains(t, r.err, "stopped ")
+	running = f.be.Running()
+	assert.Contains(t, running, "postgres")
+	assert.Contains(t, running, "feed-service", "what was running comes back")
+
+	r = f.run(ctx, "stop", "nope")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.err, `unknown node "nope"`)
+	r = f.run(ctx, "stop", "-o", "json")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, `"stopped":[`)
+	assert.Empty(t, f.be.Running())
 }

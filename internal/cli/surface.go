@@ -21,4 +21,8 @@ type SurfaceService interface {
 	// Pull pulls the images of the environment (docker only); offline
 	// images are reported, never pulled.
 	Pull(ctx context.Context, g *Global) ([]PullResult, error)
+	// Stop removes the containers of the named nodes and of every node
+	// that needs them (dependents first; all nodes when none is named),
+	// keeping volumes and network; it returns the nodes stopped, in order.
+	Stop(ctx context.Context, g *Global, nodes []string) ([]string, error)
 }

@@ -47,26 +47,7 @@ up resumes.`,
 				fmt.Fprint(s.Out, plan.String())
 				return nil
 			}
-			pr := newProgress(s, g)
-			rep, err := svc.Up(ctx, g, o, pr)
-			pr.Close()
-			if rep != nil && rep.Result != nil {
-				pr.Summary(rep.Result, endpointLines(rep.Endpoints))
-			}
-			if err != nil {
-				var ue *supervisor.UpError
-				if errors.As(err, &ue) && ue.Canceled && ctx.Err() != nil {
-					return &ExitError{Code: 130, Err: err}
-				}
-				if errors.Is(err, ErrTimeout) {
-					err = fmt.Errorf("gave up after --timeout %s: %w", o.Timeout, err)
-				}
-				if rep == nil {
-					return problemsExit(s, err)
-				}
-				return &ExitError{Code: 1, Err: err}
-			}
-			return nil
+			return runUp(cmd, s, g, svc, o)
 		},
 	}
 	f := cmd.Flags()
@@ -150,4 +131,30 @@ func writePlanJSON(s Streams, p *supervisor.Plan, assumed string) error {
 	enc := json.NewEncoder(s.Out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+// runUp brings the environment (or o.Only) up with progress and the
+// summary: up, start and restart.
+func runUp(cmd *cobra.Command, s Streams, g *Global, svc Service, o UpOptions) error {
+	ctx := cmd.Context()
+	pr := newProgress(s, g)
+	rep, err := svc.Up(ctx, g, o, pr)
+	pr.Close()
+	if rep != nil && rep.Result != nil {
+		pr.Summary(rep.Result, endpointLines(rep.Endpoints))
+	}
+	if err != nil {
+		var ue *supervisor.UpError
+		if errors.As(err, &ue) && ue.Canceled && ctx.Err() != nil {
+			return &ExitError{Code: 130, Err: err}
+		}
+		if errors.Is(err, ErrTimeout) {
+			err = fmt.Errorf("gave up after --timeout %s: %w", o.Timeout, err)
+		}
+		if rep == nil {
+			return problemsExit(s, err)
+		}
+		return &ExitError{Code: 1, Err: err}
+	}
+	return nil
 }
