@@ -121,6 +121,7 @@ func TestJSONErrorsListProblems(t *testing.T) {
 		assert.Equal(t, "4 problems found; fix them and run novadev validate again", v.Error)
 		assert.Equal(t, 1, v.ExitCode)
 		require.Len(t, v.Problems, 4, args)
+		assert.Empty(t, r.err, "-o json: nothing on stderr")
 		assert.Equal(t, 10, v.Problems[0].Pos.Line)
 		assert.Equal(t, "services.a.dependsOn", v.Problems[0].Field)
 		assert.NotEmpty(t, v.Problems[0].Pos.File)

@@ -25,14 +25,12 @@ func envFor(g *Global) string {
 	return catalog.DefaultEnvironment(g.Catalog, g.Env)
 }
 
-// problemsExit prints every catalog problem to stderr (text) and turns
-// them into exit code 1; other errors pass through.
-func problemsExit(s Streams, err error) error {
+// problemsExit turns catalog problems into exit code 1, keeping them for
+// PrintError (every problem on stderr, or in the JSON error with -o json);
+// other errors pass through.
+func problemsExit(_ Streams, err error) error {
 	var ps catalog.Problems
 	if errors.As(err, &ps) {
-		for _, p := range ps {
-			s.Err.Write([]byte(p.String() + "\n"))
-		}
 		return &ExitError{Code: ExitFailure, Err: problemsError{ps}}
 	}
 	return err

@@ -100,8 +100,8 @@ func WantsJSON(root *cobra.Command, args []string) bool {
 }
 
 // PrintError reports a failed command: with -o json an ErrorJSON on
-// stdout (catalog problems listed), else "novadev: err" on stderr (the
-// problems were printed there already). An ExitError without an error was
+// stdout (catalog problems listed), else every catalog problem and then
+// "novadev: err" on stderr. An ExitError without an error was
 // reported by its verb.
 func PrintError(s Streams, asJSON bool, err error, code int) {
 	var exit *ExitError
@@ -109,6 +109,12 @@ func PrintError(s Streams, asJSON bool, err error, code int) {
 		return
 	}
 	if !asJSON {
+		var pe problemsError
+		if errors.As(err, &pe) {
+			for _, p := range pe.ps {
+				fmt.Fprintln(s.Err, p.String())
+			}
+		}
 		fmt.Fprintln(s.Err, "novadev:", err)
 		return
 	}
