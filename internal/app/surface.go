@@ -8,6 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"slices"
+
+	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 
 	"github.com/novadev/novadev/internal/backend"
@@ -139,6 +142,68 @@ func (sv *service) Stop(ctx context.Context, g *cli.Global, nodes []string) ([]s
 		stopped = append(stopped, n)
 	}
 	return stopped, nil
+}
+
+// Exec implements cli.Service through the engine's exec API (no TTY:
+// stdin is passed when it is not empty, stdout and stderr demultiplexed).
+func (sv *service) Exec(ctx context.Context, g *cli.Global, unit string, argv []string, s cli.Streams) (int, error) {
+	e, err := sv.open(ctx, g, openOptions{})
+	if err != nil {
+		return 0, err
+	}
+	defer e.close()
+	var moby *docker.Moby
+	if db, ok := e.b.(*docker.Backend); ok {
+		moby, _ = db.Engine().(*docker.Moby)
+	}
+	if moby == nil {
+		return 0, &cli.UsageError{Err: fmt.Errorf("exec works on --target docker only")}
+	}
+	snap, err := e.b.Observe(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var id string
+	var names []string
+	for _, n := range snap.Nodes {
+		for _, u := range n.Units {
+			if u.Service == unit || (u.Node == unit && len(n.Units) == 1) {
+				if u.State != backend.Running {
+					return 0, fmt.Errorf("%s is %s, not running (novadev start %s)", unit, u.State, u.Node)
+				}
+				id = u.ID
+			}
+			names = append(names, u.Service)
+		}
+	}
+	if id == "" {
+		slices.Sort(names)
+		return 0, &cli.UsageError{Err: fmt.Errorf("no unit %q in %s; units: %s", unit, snap.Instance, strings.Join(names, ", "))}
+	}
+	c := moby.Client()
+	cr, err := c.ExecCreate(ctx, id, client.ExecCreateOptions{AttachStdin: true, AttachStdout: true, AttachStderr: true, Cmd: argv})
+	if err != nil {
+		return 0, fmt.Errorf("exec in %s: %w", unit, err)
+	}
+	att, err := c.ExecAttach(ctx, cr.ID, client.ExecAttachOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("exec in %s: %w", unit, err)
+	}
+	defer att.Close()
+	go func() {
+		if s.In != nil {
+			_, _ = io.Copy(att.Conn, s.In)
+		}
+		_ = att.CloseWrite()
+	}()
+	if _, err := stdcopy.StdCopy(s.Out, s.Err, att.Reader); err != nil && ctx.Err() == nil {
+		return 0, fmt.Errorf("exec in %s: %w", unit, err)
+	}
+	ins, err := c.ExecInspect(ctx, cr.ID, client.ExecInspectOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("exec in %s: %w", unit, err)
+	}
+	return ins.ExitCode, nil
 }
 
 // unreachable marks an error of a verb whose engine did not answer, so the

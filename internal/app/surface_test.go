@@ -364,3 +364,14 @@ func TestStopStartRestartFollowTheGraph(t *testing.T) {
 	assert.Contains(t, r.out, `"stopped":[`)
 	assert.Empty(t, f.be.Running())
 }
+
+// TestExecNeedsDocker: exec on another backend is a usage error; the real
+// exec is e2e's TestIntegrationExec.
+func TestExecNeedsDocker(t *testing.T) {
+	f := newFakeApp(t)
+	r := f.run(context.Background(), "exec", "postgres", "--", "true")
+	assert.Equal(t, 2, r.code, r.err)
+	assert.Contains(t, r.err, "exec works on --target docker only")
+	r = f.run(context.Background(), "exec", "postgres")
+	assert.Equal(t, 2, r.code, "a command is required")
+}

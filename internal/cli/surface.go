@@ -25,4 +25,9 @@ type SurfaceService interface {
 	// that needs them (dependents first; all nodes when none is named),
 	// keeping volumes and network; it returns the nodes stopped, in order.
 	Stop(ctx context.Context, g *Global, nodes []string) ([]string, error)
+	// Exec runs argv in the running container of a unit (a service or
+	// store name; a Redis Cluster node by its unit name, e.g. redis-1),
+	// docker only, with the command's streams; it returns the command's
+	// exit code.
+	Exec(ctx context.Context, g *Global, unit string, argv []string, s Streams) (int, error)
 }
