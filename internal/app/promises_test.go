@@ -370,6 +370,9 @@ func trimInvocation(root *cobra.Command, inv invocation) []string {
 	positional := 0
 	for i := 0; i < len(args); i++ {
 		a := args[i]
+		if a == "--" {
+			break // the rest is the verb's command (exec): not novadev's to parse
+		}
 		if strings.HasPrefix(a, "-") && a != "-" {
 			out = append(out, a)
 			name := strings.TrimLeft(a, "-")
