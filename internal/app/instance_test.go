@@ -130,6 +130,13 @@ func TestInstancesUpListGCOnAFakeEngine(t *testing.T) {
 	assert.Equal(t, f.now.Add(2*time.Hour), list[1].Expires)
 	assert.Less(t, list[0].PortEnd, list[1].PortBase)
 
+	// shell completion offers the instances of the environment
+	r = f.run("--env", "ci", "__complete", "status", "--instance", "")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, "i1\ni2\n:")
+	r = f.run("--env", "local", "__complete", "status", "--instance", "")
+	assert.NotContains(t, r.out, "i1", "instances of another environment are not offered")
+
 	// a second up keeps the block and extends the expiry
 	f.advance(30 * time.Minute)
 	r = f.run("--env", "ci", "--instance", "i1", "up", "--ttl", "1h")

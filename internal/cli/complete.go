@@ -52,10 +52,35 @@ func completeEnvs(g *Global) cobra.CompletionFunc {
 	}
 }
 
-// registerCompletions wires the completions into the tree: --env at the
-// root, --only wherever it exists, and the node arguments of logs.
-func registerCompletions(root *cobra.Command, g *Global) {
+// completeInstances offers the instances of --env that exist on the
+// target (what `novadev list` shows), for --instance.
+func completeInstances(g *Global, svc Service) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		is, err := instanceService(svc)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		list, err := is.List(cmd.Context(), g)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		env := EnvFor(g)
+		var out []cobra.Completion
+		for _, in := range list {
+			if (env == "" || in.Env == env) && strings.HasPrefix(in.Instance, toComplete) {
+				out = append(out, in.Instance)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// registerCompletions wires the completions into the tree: --env and
+// --instance at the root, --only wherever it exists, and the node arguments
+// of logs.
+func registerCompletions(root *cobra.Command, g *Global, svc Service) {
 	_ = root.RegisterFlagCompletionFunc("env", completeEnvs(g))
+	_ = root.RegisterFlagCompletionFunc("instance", completeInstances(g, svc))
 	var walk func(*cobra.Command)
 	walk = func(c *cobra.Command) {
 		if c.LocalFlags().Lookup("only") != nil {

@@ -145,6 +145,6 @@ and a Tiltfile, and runs the stack on Docker with every service proven ready.`,
 		newGC(s, g, svc),
 	)
 	markUsage(root) // last: it wraps the Args of every command added above
-	registerCompletions(root, g)
+	registerCompletions(root, g, svc)
 	return root
 }
