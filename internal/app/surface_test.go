@@ -159,7 +159,10 @@ func TestExitCodes(t *testing.T) {
 // Docker engine plans as if nothing existed, and says so.
 func TestDryRunWithoutAnEngine(t *testing.T) {
 	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
-	r := run(t, nil, "up", "--dry-run", "--env", "ci")
+	// its own state dir: the real up below takes the instance lock of
+	// nova-ci, which the e2e package's stacks hold while they run
+	own := map[string]string{"NOVADEV_STATE_DIR": t.TempDir()}
+	r := run(t, own, "up", "--dry-run", "--env", "ci")
 	require.Equal(t, 0, r.code, r.err)
 	first, rest, _ := strings.Cut(r.out, "\n")
 	assert.Contains(t, first, "assuming nothing exists")
@@ -167,7 +170,7 @@ func TestDryRunWithoutAnEngine(t *testing.T) {
 	assert.Regexp(t, `(?m)^\s*store postgres: create$`, rest, "every store is created")
 	assert.NotRegexp(t, `: keep\b`, rest, "nothing is kept: nothing was observed")
 
-	r = run(t, nil, "up", "--dry-run", "--env", "ci", "-o", "json")
+	r = run(t, own, "up", "--dry-run", "--env", "ci", "-o", "json")
 	require.Equal(t, 0, r.code, r.err)
 	var p cli.PlanJSON
 	require.NoError(t, json.Unmarshal([]byte(r.out), &p), r.out)
@@ -178,7 +181,7 @@ func TestDryRunWithoutAnEngine(t *testing.T) {
 		assert.NotEqual(t, "keep", st.Op, st.Node)
 	}
 
-	r = run(t, nil, "up", "--env", "ci", "--timeout", "5s")
+	r = run(t, own, "up", "--env", "ci", "--timeout", "5s")
 	assert.Equal(t, 1, r.code, "a real up still needs the engine")
 	assert.Contains(t, r.err, "no Docker engine reachable")
 }
