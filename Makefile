@@ -61,6 +61,13 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSemver$$' -fuzztime 1m ./internal/bootstrap
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRegistry$$' -fuzztime 2m ./internal/bootstrap
 	$(GO) test -run '^$$' -fuzz '^FuzzValueRender$$' -fuzztime 20s ./internal/contract
+	$(GO) test -run '^$$' -fuzz '^FuzzShellQuote$$' -fuzztime 20s ./internal/cli
+	$(GO) test -run '^$$' -fuzz '^FuzzDotenvQuote$$' -fuzztime 20s ./internal/cli
+	$(GO) test -run '^$$' -fuzz '^FuzzClusterMasters$$' -fuzztime 20s ./internal/verify
+	$(GO) test -run '^$$' -fuzz '^FuzzCountMetrics$$' -fuzztime 20s ./internal/verify
+	$(GO) test -run '^$$' -fuzz '^FuzzMerge$$' -fuzztime 20s ./scripts/host-workarounds/daemon-json
+	$(GO) test -run '^$$' -fuzz '^FuzzDropCaps$$' -fuzztime 20s ./scripts/host-workarounds/runc-wrapper
+	$(GO) test -run '^$$' -fuzz '^FuzzSpecFile$$' -fuzztime 20s ./scripts/host-workarounds/runc-wrapper
 
 images:
 	scripts/images/build.sh
