@@ -207,3 +207,35 @@ func Tail(ctx context.Context, b Backend, node string, n int) map[string][]strin
 	}
 	return out
 }
+
+// StoreCopy is one saved copy of an instance's store volumes (a user's
+// "snapshot"; not to be confused with Snapshot, one observation). Labels
+// hold what the caller recorded with it (inputs, credentials fingerprints,
+// completed bootstraps): the backend stores them and gives them back.
+type StoreCopy struct {
+	Name    string            `json:"name"`
+	Env     string            `json:"env"`
+	Source  string            `json:"source"` // the project it was saved from
+	Created time.Time         `json:"created"`
+	Size    int64             `json:"sizeBytes"`
+	Volumes []string          `json:"volumes"` // the store volumes' compose keys, e.g. postgres-data
+	Labels  map[string]string `json:"-"`
+}
+
+// Snapshotter is implemented by backends that can save the store volumes of
+// their instance and create another instance's store volumes from such a
+// copy (Docker). The supervisor never needs it: the composition root does.
+type Snapshotter interface {
+	// SaveStores copies the volumes of the nodes' units into a new copy
+	// called name, holding the units still (paused, not stopped) while
+	// it copies. An existing copy of that name is an error.
+	SaveStores(ctx context.Context, name string, nodes []string, labels map[string]string) (StoreCopy, error)
+	// RestoreStores creates the instance's store volumes from the copy,
+	// before any unit mounts them; a volume that exists already is an
+	// error (nothing is overwritten).
+	RestoreStores(ctx context.Context, c StoreCopy) error
+	// StoreCopies lists every copy on the target, by name.
+	StoreCopies(ctx context.Context) ([]StoreCopy, error)
+	// RemoveStoreCopy deletes a copy (ErrNotFound when there is none).
+	RemoveStoreCopy(ctx context.Context, name string) error
+}

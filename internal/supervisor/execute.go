@@ -103,6 +103,9 @@ type Result struct {
 	// FailedOrder lists failed nodes in the order they failed: the first
 	// is the likeliest root cause.
 	FailedOrder []string
+	// FromSnapshot names the snapshot the stores were restored from
+	// (up --from-snapshot); its kept bootstraps say so in their Detail.
+	FromSnapshot string
 }
 
 // Failed returns the names of failed nodes, first failure first.
@@ -291,6 +294,7 @@ func (r *Runner) Up(ctx context.Context, p *Plan) (*Result, error) {
 		x.fail(n, x.died[n])
 	}
 	res := x.res
+	res.FromSnapshot = p.FromSnapshot()
 	res.Total = r.Clock.Now().Sub(start)
 	path, total, _ := p.graph.CriticalPath(func(name string, _ *catalog.Item) float64 {
 		return float64(res.Nodes[name].Duration)
@@ -518,9 +522,10 @@ func (x *run) node(ctx context.Context, name string) error {
 	if err != nil {
 		return failed(err)
 	}
+	restored := x.p.Restored(name)
 	ready := r.Ready
-	if st.Op == Keep && r.Recheck != nil {
-		ready = r.Recheck
+	if st.Op == Keep && r.Recheck != nil && !restored {
+		ready = r.Recheck // a restored bootstrap gets the full proof
 	}
 	if ready != nil {
 		if check, timeout := ready(name); check != nil {
@@ -529,6 +534,17 @@ func (x *run) node(ctx context.Context, name string) error {
 				return failed(err)
 			}
 		}
+	}
+	if restored {
+		// its result came with the snapshot and was just proven: record
+		// it against the new units, so the next up keeps it as usual
+		if err := x.record(nctx, name); err != nil {
+			return failed(err)
+		}
+		ev(event.Unchanged, st.Reason, nil)
+		nr.Detail = "from snapshot " + x.p.FromSnapshot()
+		defer x.stillWaiting(name)
+		return finish(StatusUnchanged, nil)
 	}
 	defer x.stillWaiting(name)
 	if st.Op == Keep {
@@ -580,11 +596,18 @@ func (x *run) runBootstrap(ctx context.Context, name string) error {
 	if err != nil || x.p.inputsHash == "" {
 		return err
 	}
+	return x.record(ctx, name)
+}
+
+// record stores that bootstrap name completed against the catalog inputs
+// and the units it needs as they are now.
+func (x *run) record(ctx context.Context, name string) error {
+	it, _ := x.p.graph.Node(name)
 	x.mu.Lock()
-	sum := recordSum(x.p.inputsHash, b, x.p.Steps[name].Needs, func(n string) string { return x.gens[n] })
+	sum := recordSum(x.p.inputsHash, it.Bootstrap, x.p.Steps[name].Needs, func(n string) string { return x.gens[n] })
 	x.mu.Unlock()
 	if slices.Contains(x.p.rechecked, name) && x.p.snap.Records[name] == sum {
 		return nil // an alwaysRun re-check: its record already says this
 	}
-	return r.Backend.Record(ctx, name, sum)
+	return x.r.Backend.Record(ctx, name, sum)
 }

@@ -87,7 +87,37 @@ type Plan struct {
 	// rechecked are the alwaysRun bootstraps run although their record
 	// matched: their dependents treat them as kept.
 	rechecked []string
+	// restore, when set: the store volumes came from a snapshot.
+	restore *Restore
+	// restored are the bootstraps kept because the snapshot's stores hold
+	// their result: they are proven (their full readiness check) and
+	// recorded against the new units.
+	restored []string
 }
+
+// Restore says an instance's store volumes were created from a snapshot
+// (novadev up --from-snapshot) just before this plan.
+type Restore struct {
+	// Snapshot is the snapshot's name (plan reasons and the summary say it).
+	Snapshot string
+	// Stores are the store nodes whose volumes it holds.
+	Stores []string
+	// Completed are the bootstraps that had completed against those
+	// stores when it was saved (their records matched then).
+	Completed []string
+}
+
+// FromSnapshot is the snapshot the plan restores, or "".
+func (p *Plan) FromSnapshot() string {
+	if p.restore == nil {
+		return ""
+	}
+	return p.restore.Snapshot
+}
+
+// Restored says whether node is a bootstrap kept because the snapshot's
+// stores hold its result.
+func (p *Plan) Restored(node string) bool { return slices.Contains(p.restored, node) }
 
 // Graph is the graph the plan walks.
 func (p *Plan) Graph() *catalog.Graph { return p.graph }
@@ -98,11 +128,35 @@ func (p *Plan) Graph() *catalog.Graph { return p.graph }
 // Graph nodes the backend does not run (external stores, stores the target
 // does not provide) are skipped.
 func MakePlan(g *catalog.Graph, snap *backend.Snapshot, inputsHash string) (*Plan, error) {
+	return makePlan(g, snap, inputsHash, nil)
+}
+
+// MakeRestorePlan is MakePlan for a new instance whose store volumes were
+// just created from a snapshot saved at the same inputsHash: the stores
+// are created on that data, and each bootstrap that had completed against
+// it is kept (it is proven by its readiness check and recorded against the
+// new units) when everything it needs is restored or current too. Two
+// still run: postgres-init (it runs on every up: it sets this instance's
+// passwords) and redis-cluster-init (nodes.conf names the saved nodes'
+// addresses; the new containers have others: it meets them again, slots
+// and keys come from the snapshot).
+func MakeRestorePlan(g *catalog.Graph, snap *backend.Snapshot, inputsHash string, r Restore) (*Plan, error) {
+	return makePlan(g, snap, inputsHash, &r)
+}
+
+// restoreRuns are the steps run on a restore although the snapshot holds
+// their result, and why: their result depends on the units, not only on
+// the data.
+var restoreRuns = map[string]string{
+	catalog.StepRedisClusterInit: "the restored nodes have new addresses: meets them again; slots and keys come from the snapshot",
+}
+
+func makePlan(g *catalog.Graph, snap *backend.Snapshot, inputsHash string, restore *Restore) (*Plan, error) {
 	order, err := g.TopoOrder()
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Instance: snap.Instance, Order: order, Steps: map[string]Step{}, graph: g, snap: snap, inputsHash: inputsHash}
+	p := &Plan{Instance: snap.Instance, Order: order, Steps: map[string]Step{}, graph: g, snap: snap, inputsHash: inputsHash, restore: restore}
 	missing := map[string]bool{}
 	started := map[string]bool{}
 	for _, name := range order {
@@ -120,6 +174,19 @@ func MakePlan(g *catalog.Graph, snap *backend.Snapshot, inputsHash string) (*Pla
 					// but run: it reverts hand-made privilege changes
 					st.Op, st.Reason = Run, "runs on every up: reverts hand-made role and grant changes"
 					p.rechecked = append(p.rechecked, name)
+				}
+			} else if p.restoredKept(st, it.Bootstrap) {
+				from := "from snapshot " + restore.Snapshot
+				switch {
+				case alwaysRun[it.Bootstrap.Step]:
+					st.Op, st.Reason = Run, from+"; runs on every up: sets this instance's passwords"
+					p.rechecked = append(p.rechecked, name)
+				case restoreRuns[it.Bootstrap.Step] != "":
+					st.Op, st.Reason = Run, from+"; "+restoreRuns[it.Bootstrap.Step]
+					p.rechecked = append(p.rechecked, name)
+				default:
+					st.Op, st.Reason = Keep, from+": its stores hold what it completed"
+					p.restored = append(p.restored, name)
 				}
 			}
 		case it.Kind == catalog.KindStore && it.Store.External:
@@ -208,6 +275,25 @@ func (p *Plan) bootstrapKept(st Step, b *catalog.Bootstrap) bool {
 		}
 		return ""
 	})
+}
+
+// restoredKept says whether a bootstrap's result came with the snapshot:
+// it had completed against the saved stores, and everything it needs is a
+// restored store or a bootstrap that is current.
+func (p *Plan) restoredKept(st Step, b *catalog.Bootstrap) bool {
+	if p.restore == nil || p.inputsHash == "" || !slices.Contains(p.restore.Completed, b.Name) {
+		return false
+	}
+	for _, need := range st.Needs {
+		nst := p.Steps[need]
+		switch {
+		case nst.Kind == catalog.KindStore && nst.Op != Skip && slices.Contains(p.restore.Stores, need):
+		case nst.Kind == catalog.KindBootstrap && (nst.Op == Keep || slices.Contains(p.rechecked, need)):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // recordSum hashes what a bootstrap ran against: the catalog inputs and
@@ -304,4 +390,51 @@ func (p *Plan) String() string {
 		fmt.Fprintf(&b, "  missing images: %s\n", strings.Join(p.MissingImages, ", "))
 	}
 	return b.String()
+}
+
+// SnapshotContent says, from a plan of a running instance, what a snapshot
+// of it would hold: the stores that run unchanged and the bootstraps that
+// are current against them (their records match the catalog inputs and
+// those very units). A store that is stopped or changed, or a bootstrap of
+// a running store that is not current, is a problem: the snapshot would
+// carry a state no bootstrap vouches for. Stores the instance does not run
+// (up --only) are left out.
+func (p *Plan) SnapshotContent() (stores, completed []string, problems []string) {
+	var exist []string // stores with units, running or not
+	for _, name := range p.Order {
+		st := p.Steps[name]
+		switch st.Kind {
+		case catalog.KindStore:
+			switch st.Op {
+			case Keep:
+				stores = append(stores, name)
+				exist = append(exist, name)
+			case Start, Recreate:
+				exist = append(exist, name)
+				why := ""
+				for _, u := range st.Units {
+					if u.Op != Keep && why == "" {
+						why = u.Name + " " + u.Reason
+					}
+				}
+				problems = append(problems, fmt.Sprintf("store %s would be %s by up (%s)", name, map[Operation]string{Start: "started", Recreate: "recreated"}[st.Op], why))
+			}
+		case catalog.KindBootstrap:
+			it, _ := p.graph.Node(name)
+			store := it.Bootstrap.Store.Value
+			current := p.Current(name)
+			switch {
+			case store != "" && !slices.Contains(exist, store):
+				// its store is not part of the instance
+			case current:
+				completed = append(completed, name)
+			case store != "":
+				problems = append(problems, fmt.Sprintf("bootstrap %s has not completed against the running %s and the current catalog", name, store))
+			}
+		}
+	}
+	if len(stores) == 0 && len(problems) == 0 {
+		problems = append(problems, "no store of the instance is running")
+	}
+	return stores, completed, problems
 }

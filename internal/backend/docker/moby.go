@@ -409,3 +409,68 @@ func (d *Moby) VolumesWithLabel(ctx context.Context, key string) ([]state.Volume
 	}
 	return out, nil
 }
+
+// Pause implements VolumeCopier.
+func (d *Moby) Pause(ctx context.Context, id string) error {
+	_, err := d.c.ContainerPause(ctx, id, client.ContainerPauseOptions{})
+	return notFound(err, "pausing container "+id)
+}
+
+// Unpause implements VolumeCopier.
+func (d *Moby) Unpause(ctx context.Context, id string) error {
+	_, err := d.c.ContainerUnpause(ctx, id, client.ContainerUnpauseOptions{})
+	return notFound(err, "unpausing container "+id)
+}
+
+// copyScript copies /from into /to as it is (cp -a: owners, modes, times,
+// links) and prints the bytes /to then holds.
+const copyScript = `set -e; cp -a /from/. /to/; du -sb /to | cut -f1`
+
+// CopyVolume implements VolumeCopier with a throwaway container (no
+// network, root so that every owner is kept) that mounts from read-only.
+func (d *Moby) CopyVolume(ctx context.Context, image, from, to string) (int64, error) {
+	cfg := &container.Config{Image: image, User: "0:0", Entrypoint: []string{"/bin/sh", "-c", copyScript},
+		Labels: map[string]string{state.LabelManagedBy: state.ManagedBy}}
+	hc := &container.HostConfig{NetworkMode: "none", Mounts: []mount.Mount{
+		{Type: mount.TypeVolume, Source: from, Target: "/from", ReadOnly: true},
+		{Type: mount.TypeVolume, Source: to, Target: "/to"},
+	}}
+	r, err := d.c.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: hc})
+	if err != nil {
+		return 0, notFound(err, "creating the copy container")
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		d.c.ContainerRemove(rctx, r.ID, client.ContainerRemoveOptions{Force: true})
+	}()
+	wait := d.c.ContainerWait(ctx, r.ID, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
+	if _, err := d.c.ContainerStart(ctx, r.ID, client.ContainerStartOptions{}); err != nil {
+		return 0, notFound(err, "starting the copy container")
+	}
+	var code int64
+	select {
+	case res := <-wait.Result:
+		code = res.StatusCode
+	case err := <-wait.Error:
+		return 0, fmt.Errorf("waiting for the copy container: %w", err)
+	}
+	rc, err := d.Logs(ctx, r.ID, LogOptions{})
+	if err != nil {
+		return 0, err
+	}
+	out, _ := io.ReadAll(rc)
+	rc.Close()
+	text := strings.TrimSpace(string(out))
+	if code != 0 {
+		return 0, fmt.Errorf("copy exited with code %d: %s", code, text)
+	}
+	lines := strings.Split(text, "\n")
+	n, err := strconv.ParseInt(strings.TrimSpace(lines[len(lines)-1]), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("copy: size %q: %w", text, err)
+	}
+	return n, nil
+}
+
+var _ VolumeCopier = (*Moby)(nil)

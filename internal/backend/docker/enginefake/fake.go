@@ -34,6 +34,7 @@ type Driver struct {
 	containers map[string]*Container
 	networks   map[string]docker.NetworkSpec
 	volumes    map[string]docker.VolumeSpec
+	data       map[string]string // volume -> its content (CopyVolume copies it)
 	calls      []string
 
 	// Images maps image references to IDs; a missing one is not pulled.
@@ -62,6 +63,7 @@ func New(images map[string]string) *Driver {
 		containers: map[string]*Container{},
 		networks:   map[string]docker.NetworkSpec{},
 		volumes:    map[string]docker.VolumeSpec{},
+		data:       map[string]string{},
 		Images:     images,
 		LogLines:   map[string][]string{},
 		Now:        time.Now,
@@ -341,6 +343,7 @@ func (d *Driver) RemoveVolume(_ context.Context, name string) error {
 		return fmt.Errorf("volume %s: %w", name, docker.ErrNotFound)
 	}
 	delete(d.volumes, name)
+	delete(d.data, name)
 	d.record("remove volume %s", name)
 	return nil
 }
@@ -389,3 +392,62 @@ func (d *Driver) VolumesWithLabel(_ context.Context, key string) ([]state.Volume
 	slices.SortFunc(out, func(a, b state.Volume) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
+
+// SetVolumeData gives a volume content (a string standing for its files),
+// which CopyVolume copies; the volume must exist.
+func (d *Driver) SetVolumeData(name, data string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.data[name] = data
+}
+
+// VolumeData returns a volume's content.
+func (d *Driver) VolumeData(name string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.data[name]
+}
+
+// Pause implements docker.VolumeCopier: the container's state becomes
+// "paused".
+func (d *Driver) Pause(_ context.Context, id string) error { return d.setPaused(id, true) }
+
+// Unpause implements docker.VolumeCopier.
+func (d *Driver) Unpause(_ context.Context, id string) error { return d.setPaused(id, false) }
+
+func (d *Driver) setPaused(id string, paused bool) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, ok := d.containers[id]
+	if !ok {
+		return fmt.Errorf("container %s: %w", id, docker.ErrNotFound)
+	}
+	if paused {
+		c.State = "paused"
+		d.record("pause %s", c.Workload.Name)
+	} else {
+		c.State = state.Running
+		d.record("unpause %s", c.Workload.Name)
+	}
+	return nil
+}
+
+// CopyVolume implements docker.VolumeCopier: to gets from's content; the
+// size is its length.
+func (d *Driver) CopyVolume(_ context.Context, image, from, to string) (int64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.Images[image]; !ok {
+		return 0, fmt.Errorf("image %s: %w", image, docker.ErrNotFound)
+	}
+	for _, v := range []string{from, to} {
+		if _, ok := d.volumes[v]; !ok {
+			return 0, fmt.Errorf("volume %s: %w", v, docker.ErrNotFound)
+		}
+	}
+	d.data[to] = d.data[from]
+	d.record("copy volume %s to %s", from, to)
+	return int64(len(d.data[from])), nil
+}
+
+var _ docker.VolumeCopier = (*Driver)(nil)
