@@ -230,10 +230,21 @@ func (sv *service) Plan(ctx context.Context, g *cli.Global, o cli.UpOptions) (*s
 		return nil, unreachable(err)
 	}
 	defer e.close()
-	return sv.plan(ctx, e, o)
+	var restore *supervisor.Restore
+	if o.FromSnapshot != "" {
+		if restore, err = sv.restoreStores(ctx, g, e, o.FromSnapshot, true); err != nil {
+			return nil, err
+		}
+	}
+	return sv.planWith(ctx, e, o, restore)
 }
 
 func (sv *service) plan(ctx context.Context, e *opened, o cli.UpOptions) (*supervisor.Plan, error) {
+	return sv.planWith(ctx, e, o, nil)
+}
+
+// planWith plans up; with restore, for stores just created from a snapshot.
+func (sv *service) planWith(ctx context.Context, e *opened, o cli.UpOptions, restore *supervisor.Restore) (*supervisor.Plan, error) {
 	gr, err := sv.graph(e.c, o.Only, o.Except)
 	if err != nil {
 		return nil, err
@@ -245,6 +256,9 @@ func (sv *service) plan(ctx context.Context, e *opened, o cli.UpOptions) (*super
 	inputs, err := inputsHash(filepath.Dir(e.c.File))
 	if err != nil {
 		return nil, err
+	}
+	if restore != nil {
+		return supervisor.MakeRestorePlan(gr, snap, inputs, *restore)
 	}
 	return supervisor.MakePlan(gr, snap, inputs)
 }
@@ -277,7 +291,15 @@ func (sv *service) Up(ctx context.Context, g *cli.Global, o cli.UpOptions, sink 
 		return nil, err
 	}
 	defer e.close()
-	plan, err := sv.plan(ctx, e, o)
+	var restore *supervisor.Restore
+	if o.FromSnapshot != "" {
+		// before anything starts: the stores must come up on the copy
+		if restore, err = sv.restoreStores(ctx, g, e, o.FromSnapshot, false); err != nil {
+			return nil, err
+		}
+		sink.Emit(event.Event{Time: time.Now(), Type: event.Note, Detail: fmt.Sprintf("store volumes of %s created from snapshot %s (%s)", e.c.Env.Project, o.FromSnapshot, strings.Join(restore.Stores, ", "))})
+	}
+	plan, err := sv.planWith(ctx, e, o, restore)
 	if err != nil {
 		return nil, err
 	}

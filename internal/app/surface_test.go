@@ -58,6 +58,8 @@ var failing = map[string][]string{
 	// engine-wide verbs read no catalog: a target that does not exist
 	"list": {"list", "--target", "nope"},
 	"gc":   {"gc", "--target", "nope"},
+	// a verb group: one of its verbs
+	"snapshot": {"snapshot", "list"},
 }
 
 // usageOnly are verbs that read nothing that can fail: only their usage

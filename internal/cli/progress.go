@@ -169,7 +169,8 @@ func (p *progress) Summary(r *supervisor.Result, endpoints []string) {
 			CriticalPath []string       `json:"criticalPath"`
 			CriticalSecs event.Duration `json:"criticalPathSeconds"`
 			Nodes        []node         `json:"nodes"`
-		}{Type: "summary", Seconds: event.Duration(r.Total), CriticalPath: r.CriticalPath, CriticalSecs: event.Duration(r.CriticalTime)}
+			FromSnapshot string         `json:"fromSnapshot,omitempty"`
+		}{Type: "summary", Seconds: event.Duration(r.Total), CriticalPath: r.CriticalPath, CriticalSecs: event.Duration(r.CriticalTime), FromSnapshot: r.FromSnapshot}
 		for _, n := range r.Order {
 			nr := r.Nodes[n]
 			out.Nodes = append(out.Nodes, node{n, string(nr.Kind), string(nr.Op), string(nr.Status), event.Duration(nr.Duration), nr.Detail})
@@ -188,6 +189,15 @@ func (p *progress) Summary(r *supervisor.Result, endpoints []string) {
 	for _, n := range order {
 		nr := r.Nodes[n]
 		fmt.Fprintf(p.out, "%-24s %-10s %-10s %7.2fs\n", n, nr.Op, nr.Status, nr.Duration.Seconds())
+	}
+	if r.FromSnapshot != "" {
+		var kept []string
+		for _, n := range r.Order {
+			if r.Nodes[n].Detail == "from snapshot "+r.FromSnapshot {
+				kept = append(kept, n)
+			}
+		}
+		fmt.Fprintf(p.out, "\nfrom snapshot %s: stores restored; bootstraps skipped (proven on the restored data): %s\n", r.FromSnapshot, strings.Join(kept, ", "))
 	}
 	fmt.Fprintf(p.out, "\ntotal %.2fs; critical path %.2fs: %s\n", r.Total.Seconds(), r.CriticalTime.Seconds(), strings.Join(r.CriticalPath, " -> "))
 	if len(endpoints) > 0 {

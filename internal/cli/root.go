@@ -143,6 +143,7 @@ and a Tiltfile, and runs the stack on Docker with every service proven ready.`,
 		newCompletion(s, g),
 		newList(s, g, svc),
 		newGC(s, g, svc),
+		newSnapshot(s, g, svc),
 	)
 	markUsage(root) // last: it wraps the Args of every command added above
 	registerCompletions(root, g, svc)

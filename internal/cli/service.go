@@ -60,6 +60,9 @@ type UpOptions struct {
 	Parallel int
 	// TTL is an instance's lifetime from this up (e.g. 8h); "": 24h.
 	TTL string
+	// FromSnapshot names the snapshot a new instance's store volumes are
+	// created from (novadev snapshot save); "": none.
+	FromSnapshot string
 }
 
 // UpReport is how an up went, with where to reach what it started.

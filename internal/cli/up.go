@@ -57,6 +57,7 @@ up resumes.`,
 	f.DurationVar(&o.Timeout, "timeout", 15*time.Minute, "give up after this long")
 	f.DurationVar(&o.Timeout, "wait-timeout", 15*time.Minute, "the same as --timeout (docker compose up's name)")
 	f.IntVar(&o.Parallel, "parallel", 6, "nodes applied or bootstraps run at once")
+	f.StringVar(&o.FromSnapshot, "from-snapshot", "", "create the new instance's store volumes from this snapshot (novadev snapshot list); the bootstraps it vouches for are proven and skipped")
 	f.StringVar(&o.TTL, "ttl", "", "with --instance: expire the instance this long after this up (e.g. 8h, 3d; default 24h); novadev gc deletes it then")
 	return cmd
 }

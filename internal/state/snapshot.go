@@ -47,3 +47,7 @@ func SnapshotManifestVolume(name string) string { return SnapshotPrefix + name }
 // SnapshotDataVolume is the engine name of a snapshot's copy of the store
 // volume with compose key key.
 func SnapshotDataVolume(name, key string) string { return SnapshotPrefix + name + "_" + key }
+
+// LabelSnapshotStores lists the store nodes a snapshot holds the volumes
+// of, comma-separated.
+const LabelSnapshotStores = "dev.novadev.snapshot-stores"
