@@ -15,8 +15,17 @@
 # `novadev up -o json`'s summary line) and the issue's aims. Raw logs and a
 # results.tsv go to BENCH_OUT (default: a new temp dir).
 #
+#   snapshot: (BENCH_SNAPSHOT=1) a pull-request instance of BENCH_SNAP_ENV
+#            (default pr, from ci's offline images) ready from scratch
+#            (snap-bench-s: every store created empty, all six bootstraps)
+#            and from a store snapshot (snap-bench-f: up --from-snapshot,
+#            the bootstraps proven and skipped), side by side in each run;
+#            the snapshot is saved once, untimed, from snap-bench-base,
+#            which is then taken down (the snapshot outlives it).
+#
 # Knobs: BENCH_RUNS=3, BENCH_ENV=ci, BENCH_COMPOSE=auto|0 (0: skip compose),
-# BENCH_NOVADEV=1|0 (0: compose only), BENCH_OUT=dir.
+# BENCH_NOVADEV=1|0 (0: compose only), BENCH_SNAPSHOT=1|0, BENCH_SNAP_ENV=pr,
+# BENCH_OUT=dir.
 #
 # Needs what `make up` installs (Docker engine, offline images) plus, for the
 # comparison, compose v2 (built here by scripts/compose-v2.sh when missing,
@@ -30,6 +39,8 @@ runs=${BENCH_RUNS:-3}
 env=${BENCH_ENV:-ci}
 want_compose=${BENCH_COMPOSE:-auto}
 want_novadev=${BENCH_NOVADEV:-1}
+want_snapshot=${BENCH_SNAPSHOT:-1}
+snap_env=${BENCH_SNAP_ENV:-pr}
 out=${BENCH_OUT:-$(mktemp -d -t novadev-bench.XXXXXX)}
 mkdir -p "$out"
 novadev=bin/novadev
@@ -108,6 +119,7 @@ reset() {
 }
 
 declare -a n_cold=() n_warm=() n_down=() n_sup=() n_crit=() n_changed=() c_cold=() c_warm=() c_down=() loads=() failures=()
+declare -a s_scratch=() s_from=() s_skipped=()
 results=$out/results.tsv
 printf 'run\ttool\tphase\tseconds\tresult\tload1\n' >"$results"
 record() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$results"; }
@@ -132,12 +144,35 @@ phase() {
 	return 1
 }
 
+# snap ARGS...: novadev on the snapshot benchmark's environment (pr runs
+# from ci's offline images here).
+snap() { NOVADEV_IMAGES_FROM=ci "$novadev" --env "$snap_env" "$@"; }
+snap_reset() {
+	for in in snap-bench-s snap-bench-f snap-bench-base; do snap --instance "$in" down --volumes >/dev/null 2>&1 || true; done
+}
+snap_cleanup() {
+	snap_reset
+	"$novadev" snapshot rm snap-bench >/dev/null 2>&1 || true
+}
+
 log "project $project from $file; $runs runs; logs in $out"
-trap 'reset' EXIT
-log "priming run (not measured): images into the page cache, credentials into compose/.env"
-reset
-"$novadev" up --env "$env" >"$out/prime.log" 2>&1 || { tail -n 30 "$out/prime.log" >&2; die "priming novadev up failed"; }
-reset
+trap 'reset; if [[ $want_snapshot == 1 ]]; then snap_cleanup; fi' EXIT
+if [[ $want_novadev == 1 || $compose == 1 ]]; then
+	log "priming run (not measured): images into the page cache, credentials into compose/.env"
+	reset
+	"$novadev" up --env "$env" >"$out/prime.log" 2>&1 || { tail -n 30 "$out/prime.log" >&2; die "priming novadev up failed"; }
+	reset
+fi
+if [[ $want_snapshot == 1 ]]; then
+	log "snapshot benchmark: saving snapshot snap-bench from snap-bench-base ($snap_env; not measured)"
+	snap_cleanup
+	snap --instance snap-bench-base up --ttl 2h >"$out/snap-base.log" 2>&1 || { tail -n 30 "$out/snap-base.log" >&2; die "snap-bench-base up failed"; }
+	t0=$EPOCHREALTIME
+	snap --instance snap-bench-base snapshot save snap-bench >"$out/snap-save.log" 2>&1 || { tail -n 30 "$out/snap-save.log" >&2; die "snapshot save failed"; }
+	snap_save=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+	log "$(cat "$out/snap-save.log") in ${snap_save}s"
+	snap --instance snap-bench-base down --volumes >/dev/null 2>&1
+fi
 
 path=""
 for ((i = 1; i <= runs; i++)); do
@@ -173,6 +208,18 @@ for ((i = 1; i <= runs; i++)); do
 		fi
 		left=$(leftovers)
 		[[ $left == 0 ]] || die "docker compose down -v left $left labelled objects"
+	fi
+	if [[ $want_snapshot == 1 ]]; then
+		snap_reset
+		if phase snapshot scratch s_scratch snap --instance snap-bench-s up --ttl 2h -o json; then
+			log "run $i PR instance from scratch: ${s_scratch[-1]}s"
+		fi
+		snap --instance snap-bench-s down --volumes >/dev/null 2>&1 || true
+		if phase snapshot from-snapshot s_from snap --instance snap-bench-f up --ttl 2h --from-snapshot snap-bench -o json; then
+			s_skipped+=("$(grep '^{"type":"summary"' "$out/snapshot-from-snapshot-$i.log" | grep -o '"detail":"from snapshot snap-bench"' | wc -l)")
+			log "run $i PR instance from snapshot snap-bench: ${s_from[-1]}s (${s_skipped[-1]} bootstraps skipped)"
+		fi
+		snap --instance snap-bench-f down --volumes >/dev/null 2>&1 || true
 	fi
 done
 reset
@@ -216,6 +263,13 @@ if [[ $want_novadev == 1 ]]; then
 	aim "cold up <= 1.2x critical path ($cold s vs $crit s: $(ratio "$cold" "$crit")x)" "$(ratio "$cold" "$crit")" "<=" 1.2
 	aim "warm up < 1 s ($warm s)" "$warm" "<" 1
 	aim "down < 5 s ($down s)" "$down" "<" 5
+fi
+if [[ $want_snapshot == 1 ]]; then
+	echo "PR instance ($snap_env, NOVADEV_IMAGES_FROM=ci), ready (up returns: every node proven ready):"
+	row "  from scratch" "$(median "${s_scratch[@]}")" "${s_scratch[*]}"
+	row "  from snapshot snap-bench" "$(median "${s_from[@]}")" "${s_from[*]}   (bootstraps skipped: ${s_skipped[*]})"
+	row "  snapshot save (once)" "$snap_save" "$(sed -n 's/.*: \([0-9.]*[KMG]*B*\) in .*/\1/p' "$out/snap-save.log")"
+	echo "  from snapshot / from scratch: $(if [[ ${#s_from[@]} -gt 0 && ${#s_scratch[@]} -gt 0 ]]; then awk -v a="$(median "${s_from[@]}")" -v b="$(median "${s_scratch[@]}")" 'BEGIN { printf "%.2fx", a / b }'; else echo -; fi)"
 fi
 if ((${#failures[@]} > 0)); then
 	echo "failed runs (left out of the medians; see the logs):"

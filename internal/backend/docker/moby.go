@@ -422,22 +422,40 @@ func (d *Moby) Unpause(ctx context.Context, id string) error {
 	return notFound(err, "unpausing container "+id)
 }
 
-// copyScript copies /from into /to as it is (cp -a: owners, modes, times,
-// links) and prints the bytes /to then holds.
-const copyScript = `set -e; cp -a /from/. /to/; du -sb /to | cut -f1`
+// copyScript copies /from<i> into /to<i> for every i at once (cp -a:
+// owners, modes, times, links), then prints the bytes each /to<i> holds,
+// one line each.
+func copyScript(n int) string {
+	var b strings.Builder
+	b.WriteString("set -e; pids=;")
+	for i := range n {
+		fmt.Fprintf(&b, " cp -a /from%d/. /to%d/ & pids=\"$pids $!\";", i, i)
+	}
+	b.WriteString(" for p in $pids; do wait $p || exit 1; done;")
+	for i := range n {
+		fmt.Fprintf(&b, " du -sb /to%d | cut -f1;", i)
+	}
+	return b.String()
+}
 
-// CopyVolume implements VolumeCopier with a throwaway container (no
-// network, root so that every owner is kept) that mounts from read-only.
-func (d *Moby) CopyVolume(ctx context.Context, image, from, to string) (int64, error) {
-	cfg := &container.Config{Image: image, User: "0:0", Entrypoint: []string{"/bin/sh", "-c", copyScript},
+// CopyVolumes implements VolumeCopier with one throwaway container (no
+// network, root so that every owner is kept) that mounts each From
+// read-only.
+func (d *Moby) CopyVolumes(ctx context.Context, image string, pairs []VolumePair) ([]int64, error) {
+	if len(pairs) == 0 {
+		return nil, nil
+	}
+	cfg := &container.Config{Image: image, User: "0:0", Entrypoint: []string{"/bin/sh", "-c", copyScript(len(pairs))},
 		Labels: map[string]string{state.LabelManagedBy: state.ManagedBy}}
-	hc := &container.HostConfig{NetworkMode: "none", Mounts: []mount.Mount{
-		{Type: mount.TypeVolume, Source: from, Target: "/from", ReadOnly: true},
-		{Type: mount.TypeVolume, Source: to, Target: "/to"},
-	}}
+	hc := &container.HostConfig{NetworkMode: "none"}
+	for i, p := range pairs {
+		hc.Mounts = append(hc.Mounts,
+			mount.Mount{Type: mount.TypeVolume, Source: p.From, Target: "/from" + strconv.Itoa(i), ReadOnly: true},
+			mount.Mount{Type: mount.TypeVolume, Source: p.To, Target: "/to" + strconv.Itoa(i)})
+	}
 	r, err := d.c.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: hc})
 	if err != nil {
-		return 0, notFound(err, "creating the copy container")
+		return nil, notFound(err, "creating the copy container")
 	}
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -446,31 +464,38 @@ func (d *Moby) CopyVolume(ctx context.Context, image, from, to string) (int64, e
 	}()
 	wait := d.c.ContainerWait(ctx, r.ID, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
 	if _, err := d.c.ContainerStart(ctx, r.ID, client.ContainerStartOptions{}); err != nil {
-		return 0, notFound(err, "starting the copy container")
+		return nil, notFound(err, "starting the copy container")
 	}
 	var code int64
 	select {
 	case res := <-wait.Result:
 		code = res.StatusCode
 	case err := <-wait.Error:
-		return 0, fmt.Errorf("waiting for the copy container: %w", err)
+		return nil, fmt.Errorf("waiting for the copy container: %w", err)
 	}
 	rc, err := d.Logs(ctx, r.ID, LogOptions{})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	out, _ := io.ReadAll(rc)
 	rc.Close()
 	text := strings.TrimSpace(string(out))
 	if code != 0 {
-		return 0, fmt.Errorf("copy exited with code %d: %s", code, text)
+		return nil, fmt.Errorf("copy exited with code %d: %s", code, text)
 	}
 	lines := strings.Split(text, "\n")
-	n, err := strconv.ParseInt(strings.TrimSpace(lines[len(lines)-1]), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("copy: size %q: %w", text, err)
+	if len(lines) < len(pairs) {
+		return nil, fmt.Errorf("copy: want %d sizes, got %q", len(pairs), text)
 	}
-	return n, nil
+	var sizes []int64
+	for _, l := range lines[len(lines)-len(pairs):] {
+		n, err := strconv.ParseInt(strings.TrimSpace(l), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("copy: size %q: %w", l, err)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes, nil
 }
 
 var _ VolumeCopier = (*Moby)(nil)

@@ -24,7 +24,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/novadev/novadev/internal/backend"
@@ -43,11 +42,15 @@ type VolumeCopier interface {
 	// Pause freezes a running container's processes; Unpause thaws them.
 	Pause(ctx context.Context, id string) error
 	Unpause(ctx context.Context, id string) error
-	// CopyVolume copies every file of volume from into volume to (both
-	// exist), keeping owners, modes and times, in a throwaway container
-	// of image with no network; it returns the bytes copied.
-	CopyVolume(ctx context.Context, image, from, to string) (int64, error)
+	// CopyVolumes copies every file of each pair's From volume into its
+	// To volume (both exist), keeping owners, modes and times, all pairs
+	// at once in one throwaway container of image with no network; it
+	// returns the bytes each To then holds.
+	CopyVolumes(ctx context.Context, image string, pairs []VolumePair) ([]int64, error)
 }
+
+// VolumePair is one volume copy: From's files into To.
+type VolumePair struct{ From, To string }
 
 func (b *Backend) copier() (VolumeCopier, error) {
 	c, ok := b.eng.(VolumeCopier)
@@ -164,8 +167,8 @@ func (b *Backend) SaveStores(ctx context.Context, name string, nodes []string, l
 	return sc, nil
 }
 
-// copyPaused freezes the containers, copies every volume (at once: the
-// freeze lasts as long as the largest copy), and thaws them again, also
+// copyPaused freezes the containers, copies every volume (at once, in one
+// container: the freeze lasts about as long as the largest copy), and thaws them again, also
 // when a copy failed or ctx ended.
 func (b *Backend) copyPaused(ctx context.Context, c VolumeCopier, ids, names, keys []string, snap string) (int64, error) {
 	var paused []string
@@ -182,25 +185,19 @@ func (b *Backend) copyPaused(ctx context.Context, c VolumeCopier, ids, names, ke
 		}
 		paused = append(paused, id)
 	}
-	var mu sync.Mutex
-	var total int64
-	var errs []error
-	var wg sync.WaitGroup
+	var pairs []VolumePair
 	for i := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n, err := c.CopyVolume(ctx, CopyImage, names[i], state.SnapshotDataVolume(snap, keys[i]))
-			mu.Lock()
-			defer mu.Unlock()
-			total += n
-			if err != nil {
-				errs = append(errs, fmt.Errorf("copying %s: %w", names[i], err))
-			}
-		}()
+		pairs = append(pairs, VolumePair{From: names[i], To: state.SnapshotDataVolume(snap, keys[i])})
 	}
-	wg.Wait()
-	return total, errors.Join(errs...)
+	sizes, err := c.CopyVolumes(ctx, CopyImage, pairs)
+	if err != nil {
+		return 0, fmt.Errorf("copying %s: %w", strings.Join(names, ", "), err)
+	}
+	var total int64
+	for _, n := range sizes {
+		total += n
+	}
+	return total, nil
 }
 
 // dropSnapshot removes what a failed save created (best effort: the next
@@ -243,15 +240,18 @@ func (b *Backend) RestoreStores(ctx context.Context, sc backend.StoreCopy) error
 	}
 	var created []string
 	var errs []error
+	var pairs []VolumePair
 	for i, v := range specs {
 		if err := b.eng.CreateVolume(ctx, v); err != nil {
 			errs = append(errs, err)
 			break
 		}
 		created = append(created, v.Name)
-		if _, err := c.CopyVolume(ctx, CopyImage, state.SnapshotDataVolume(sc.Name, sc.Volumes[i]), v.Name); err != nil {
-			errs = append(errs, fmt.Errorf("restoring %s from snapshot %s: %w", v.Name, sc.Name, err))
-			break
+		pairs = append(pairs, VolumePair{From: state.SnapshotDataVolume(sc.Name, sc.Volumes[i]), To: v.Name})
+	}
+	if len(errs) == 0 {
+		if _, err := c.CopyVolumes(ctx, CopyImage, pairs); err != nil {
+			errs = append(errs, fmt.Errorf("restoring the store volumes of %s from snapshot %s: %w", b.project(), sc.Name, err))
 		}
 	}
 	if len(errs) > 0 {

@@ -432,22 +432,26 @@ func (d *Driver) setPaused(id string, paused bool) error {
 	return nil
 }
 
-// CopyVolume implements docker.VolumeCopier: to gets from's content; the
-// size is its length.
-func (d *Driver) CopyVolume(_ context.Context, image, from, to string) (int64, error) {
+// CopyVolumes implements docker.VolumeCopier: each To gets its From's
+// content; a size is the content's length.
+func (d *Driver) CopyVolumes(_ context.Context, image string, pairs []docker.VolumePair) ([]int64, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if _, ok := d.Images[image]; !ok {
-		return 0, fmt.Errorf("image %s: %w", image, docker.ErrNotFound)
+		return nil, fmt.Errorf("image %s: %w", image, docker.ErrNotFound)
 	}
-	for _, v := range []string{from, to} {
-		if _, ok := d.volumes[v]; !ok {
-			return 0, fmt.Errorf("volume %s: %w", v, docker.ErrNotFound)
+	var sizes []int64
+	for _, p := range pairs {
+		for _, v := range []string{p.From, p.To} {
+			if _, ok := d.volumes[v]; !ok {
+				return nil, fmt.Errorf("volume %s: %w", v, docker.ErrNotFound)
+			}
 		}
+		d.data[p.To] = d.data[p.From]
+		d.record("copy volume %s to %s", p.From, p.To)
+		sizes = append(sizes, int64(len(d.data[p.From])))
 	}
-	d.data[to] = d.data[from]
-	d.record("copy volume %s to %s", from, to)
-	return int64(len(d.data[from])), nil
+	return sizes, nil
 }
 
 var _ docker.VolumeCopier = (*Driver)(nil)
