@@ -119,7 +119,12 @@ reset() {
 }
 
 declare -a n_cold=() n_warm=() n_down=() n_sup=() n_crit=() n_changed=() c_cold=() c_warm=() c_down=() loads=() failures=()
-declare -a s_scratch=() s_from=() s_skipped=()
+declare -a s_scratch=() s_from=() s_skipped=() s_boot_scratch=() s_boot_from=()
+# bootsecs LOG: the summed own time of the bootstrap nodes in up -o json's summary.
+bootsecs() {
+	grep '^{"type":"summary"' "$1" | tail -n 1 | grep -o '"kind":"bootstrap","action":"[a-z]*","status":"[a-z]*","seconds":[0-9.]*' |
+		sed 's/.*"seconds"://' | awk '{ s += $1 } END { printf "%.2f\n", s }'
+}
 results=$out/results.tsv
 printf 'run\ttool\tphase\tseconds\tresult\tload1\n' >"$results"
 record() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$results"; }
@@ -212,12 +217,14 @@ for ((i = 1; i <= runs; i++)); do
 	if [[ $want_snapshot == 1 ]]; then
 		snap_reset
 		if phase snapshot scratch s_scratch snap --instance snap-bench-s up --ttl 2h -o json; then
-			log "run $i PR instance from scratch: ${s_scratch[-1]}s"
+			s_boot_scratch+=("$(bootsecs "$out/snapshot-scratch-$i.log")")
+			log "run $i PR instance from scratch: ${s_scratch[-1]}s (bootstraps ${s_boot_scratch[-1]}s)"
 		fi
 		snap --instance snap-bench-s down --volumes >/dev/null 2>&1 || true
 		if phase snapshot from-snapshot s_from snap --instance snap-bench-f up --ttl 2h --from-snapshot snap-bench -o json; then
 			s_skipped+=("$(grep '^{"type":"summary"' "$out/snapshot-from-snapshot-$i.log" | grep -o '"detail":"from snapshot snap-bench"' | wc -l)")
-			log "run $i PR instance from snapshot snap-bench: ${s_from[-1]}s (${s_skipped[-1]} bootstraps skipped)"
+			s_boot_from+=("$(bootsecs "$out/snapshot-from-snapshot-$i.log")")
+			log "run $i PR instance from snapshot snap-bench: ${s_from[-1]}s (${s_skipped[-1]} bootstraps skipped; bootstraps ${s_boot_from[-1]}s)"
 		fi
 		snap --instance snap-bench-f down --volumes >/dev/null 2>&1 || true
 	fi
@@ -268,6 +275,8 @@ if [[ $want_snapshot == 1 ]]; then
 	echo "PR instance ($snap_env, NOVADEV_IMAGES_FROM=ci), ready (up returns: every node proven ready):"
 	row "  from scratch" "$(median "${s_scratch[@]}")" "${s_scratch[*]}"
 	row "  from snapshot snap-bench" "$(median "${s_from[@]}")" "${s_from[*]}   (bootstraps skipped: ${s_skipped[*]})"
+	row "  bootstraps, from scratch" "$(median "${s_boot_scratch[@]}")" "${s_boot_scratch[*]}   (summed own time of the six)"
+	row "  bootstraps, from snapshot" "$(median "${s_boot_from[@]}")" "${s_boot_from[*]}   (proofs of the skipped ones, postgres-init, redis-cluster-init)"
 	row "  snapshot save (once)" "$snap_save" "$(sed -n 's/.*: \([0-9.]*[KMG]*B*\) in .*/\1/p' "$out/snap-save.log")"
 	echo "  from snapshot / from scratch: $(if [[ ${#s_from[@]} -gt 0 && ${#s_scratch[@]} -gt 0 ]]; then awk -v a="$(median "${s_from[@]}")" -v b="$(median "${s_scratch[@]}")" 'BEGIN { printf "%.2fx", a / b }'; else echo -; fi)"
 fi
