@@ -100,6 +100,8 @@ func TestIntegrationSnapshot(t *testing.T) {
 	require.NoError(t, rc.Set(ctx, "snapshot:probe", "from snap-a", 0).Err())
 	rc.Close()
 
+	before, err := d.Observe(ctx, "nova-ci-snap-a")
+	require.NoError(t, err)
 	t0 = time.Now()
 	out, errs, code := instanceRun(t, stateDir, "--instance", "snap-a", "snapshot", "save", snap, "-o", "json")
 	require.Equal(t, 0, code, errs)
@@ -116,6 +118,9 @@ func TestIntegrationSnapshot(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &list), out)
 	require.Contains(t, names(list), snap)
 
+	after, err := d.Observe(ctx, "nova-ci-snap-a")
+	require.NoError(t, err)
+	require.Equal(t, ids(before), ids(after), "paused, not restarted: the same containers, running")
 	out, _, code = instanceRun(t, stateDir, "--instance", "snap-a", "status", "-o", "json")
 	require.Equal(t, 0, code, out)
 	require.NotContains(t, out, `"paused"`, "the stores are resumed after the copy")

@@ -230,6 +230,7 @@ for ((i = 1; i <= runs; i++)); do
 	fi
 done
 reset
+if [[ $want_snapshot == 1 ]]; then snap_cleanup; fi
 trap - EXIT
 
 # --- report -----------------------------------------------------------------
