@@ -70,6 +70,7 @@ func TestRestorePlanKeepsCompletedBootstraps(t *testing.T) {
 	p, err := MakeRestorePlan(f.c.Graph(), snap, f.inputs, Restore{Snapshot: "base", Stores: stores, Completed: completed})
 	require.NoError(t, err)
 	require.Equal(t, "base", p.FromSnapshot())
+	golden(t, "plan-restore.txt", p.String())
 	require.Equal(t, Keep, p.Steps["migrations"].Op)
 	require.Equal(t, "from snapshot base: its stores hold what it completed", p.Steps["migrations"].Reason)
 	require.Equal(t, Keep, p.Steps["kafka-topics"].Op)
