@@ -75,9 +75,31 @@ func completeInstances(g *Global, svc Service) cobra.CompletionFunc {
 	}
 }
 
+// completeSnapshots offers the snapshots on the target (what `novadev
+// snapshot list` shows), for up --from-snapshot and snapshot rm.
+func completeSnapshots(g *Global, svc Service) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		ss, err := snapshotService(svc)
+		if err != nil || (cmd.Name() == "rm" && len(args) > 0) {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		list, err := ss.SnapshotList(cmd.Context(), g)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []cobra.Completion
+		for _, sn := range list {
+			if strings.HasPrefix(sn.Name, toComplete) {
+				out = append(out, sn.Name)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
 // registerCompletions wires the completions into the tree: --env and
-// --instance at the root, --only wherever it exists, and the node arguments
-// of logs.
+// --instance at the root, --only wherever it exists, the node arguments
+// of logs, and snapshot names (up --from-snapshot, snapshot rm).
 func registerCompletions(root *cobra.Command, g *Global, svc Service) {
 	_ = root.RegisterFlagCompletionFunc("env", completeEnvs(g))
 	_ = root.RegisterFlagCompletionFunc("instance", completeInstances(g, svc))
@@ -88,6 +110,12 @@ func registerCompletions(root *cobra.Command, g *Global, svc Service) {
 		}
 		if c.Name() == "logs" && c.ValidArgsFunction == nil {
 			c.ValidArgsFunction = completeNodes(g)
+		}
+		if c.LocalFlags().Lookup("from-snapshot") != nil {
+			_ = c.RegisterFlagCompletionFunc("from-snapshot", completeSnapshots(g, svc))
+		}
+		if c.Name() == "rm" && c.Parent() != nil && c.Parent().Name() == "snapshot" {
+			c.ValidArgsFunction = completeSnapshots(g, svc)
 		}
 		for _, sub := range c.Commands() {
 			walk(sub)
