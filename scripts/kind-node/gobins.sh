@@ -3,7 +3,7 @@
 # and of the manifest dry-run tests, from the pinned wrapper modules under
 # hack/ and the Go module proxy only (CGO_ENABLED=0, -trimpath).
 #
-#   scripts/kind-node/gobins.sh kube|etcd|coredns|crictl|pause...
+#   scripts/kind-node/gobins.sh kube|etcd|coredns|crictl|pause|kube-router...
 #
 # For each SET it prints one line on stdout, "SET DIR", DIR holding its
 # binaries; logs go to stderr. The sets and where they land, under
@@ -19,6 +19,8 @@
 #   coredns  bin/coredns-<version>-<hash>/coredns
 #   crictl   bin/crictl-<version>-<hash>/crictl
 #   pause    bin/pause-<hash>/pause (scripts/kind-node/pause, our own program)
+#   kube-router  bin/kube-router-<version>-<hash>/kube-router (hack/kube-router:
+#           the NetworkPolicy engine of the kind addon, scripts/netpol/build.sh)
 #
 # <key>/<hash> covers everything that changes the output: the wrapper
 # go.mod/go.sum (or the program's files), the ldflags and the Go version. An
@@ -176,13 +178,14 @@ set_pause() {
 	echo "pause $dir"
 }
 
-(($#)) || die "usage: $0 kube|etcd|coredns|crictl|pause..."
+(($#)) || die "usage: $0 kube|etcd|coredns|crictl|pause|kube-router..."
 for s in "$@"; do
 	case $s in
 	kube | etcd) set_kube ;;
 	coredns) set_wrapped coredns github.com/coredns/coredns github.com/coredns/coredns "-s -w" ;;
 	crictl) set_wrapped crictl sigs.k8s.io/cri-tools sigs.k8s.io/cri-tools/cmd/crictl "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=@VERSION@" ;;
 	pause) set_pause ;;
-	*) die "unknown set '$s' (want: kube etcd coredns crictl pause)" ;;
+	kube-router) set_wrapped kube-router github.com/cloudnativelabs/kube-router/v2 github.com/cloudnativelabs/kube-router/v2/cmd/kube-router "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=@VERSION@" ;;
+	*) die "unknown set '$s' (want: kube etcd coredns crictl pause kube-router)" ;;
 	esac
 done

@@ -56,6 +56,14 @@ func TestIntegrationKindDryRun(t *testing.T) {
 		require.Empty(t, env.DryRunApply(ctx, objs))
 	})
 
+	t.Run("network-policy addon", func(t *testing.T) {
+		objs, err := kubeapi.DecodeYAMLStream(files[Dir+"/"+NetworkPolicyAddon])
+		require.NoError(t, err)
+		require.Len(t, objs, 4)
+		require.NoError(t, env.EnsureNamespace(ctx, "kube-system"))
+		require.Empty(t, env.DryRunApply(ctx, objs))
+	})
+
 	t.Run("the CRDs are strict", func(t *testing.T) {
 		objs, err := kubeapi.DecodeYAMLStream([]byte("apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: x, namespace: nova-staging}\n" +
 			"spec:\n  secretStoreRef: {kind: ClusterSecretStore, name: s}\n  target: {name: x}\n  dataa: []\n"))

@@ -127,6 +127,8 @@ func typedFor(apiVersion, kind string) (any, error) {
 		return &corev1.Secret{}, nil
 	case "apps/v1 Deployment":
 		return &appsv1.Deployment{}, nil
+	case "apps/v1 DaemonSet":
+		return &appsv1.DaemonSet{}, nil
 	case "apps/v1 StatefulSet":
 		return &appsv1.StatefulSet{}, nil
 	case "batch/v1 Job":
@@ -137,6 +139,10 @@ func typedFor(apiVersion, kind string) (any, error) {
 		return &rbacv1.Role{}, nil
 	case "rbac.authorization.k8s.io/v1 RoleBinding":
 		return &rbacv1.RoleBinding{}, nil
+	case "rbac.authorization.k8s.io/v1 ClusterRole":
+		return &rbacv1.ClusterRole{}, nil
+	case "rbac.authorization.k8s.io/v1 ClusterRoleBinding":
+		return &rbacv1.ClusterRoleBinding{}, nil
 	case "kustomize.config.k8s.io/v1beta1 Kustomization":
 		return &types.Kustomization{}, nil
 	case "kind.x-k8s.io/v1alpha4 Cluster":
