@@ -119,7 +119,9 @@ func TestIntegrationNetworkPolicy(t *testing.T) {
 
 	start = time.Now()
 	deleteNamespace(t, ctx, cs) // a run killed before its cleanup left it behind
-	if os.Getenv("NOVADEV_NETPOL_KEEP") != "1" { // keep it to look at a failure on a reused cluster
+	// NOVADEV_NETPOL_KEEP=1 keeps the namespace, to look at a failure on a
+	// reused cluster.
+	if os.Getenv("NOVADEV_NETPOL_KEEP") != "1" {
 		t.Cleanup(func() { deleteNamespace(t, context.Background(), cs) })
 	}
 	apply(t, ctx, cfg, checkObjects(t, objs))
