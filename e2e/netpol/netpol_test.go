@@ -224,8 +224,8 @@ func storeImage(t *testing.T, objs []*unstructured.Unstructured, name string) st
 // checkObjects is what the check needs from the dev overlay, moved to its
 // own namespace: the Namespace, every NetworkPolicy, the credentials Secret,
 // ClickHouse's Service and its StatefulSet's pod as a bare Pod (its volume
-// claim becomes an emptyDir: the offline node image has no volume
-// provisioner, and storage is not what is tested), and one probe pod per
+// claim becomes an emptyDir: storage is not what is tested, and the pod goes
+// away with the namespace, leaving no claim behind), and one probe pod per
 // client carrying that Deployment's pod labels, so the policies select it
 // exactly as they select the service.
 func checkObjects(t *testing.T, objs []*unstructured.Unstructured) []*unstructured.Unstructured {
