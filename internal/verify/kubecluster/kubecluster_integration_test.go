@@ -370,4 +370,3 @@ func waitInitStatus(t *testing.T, inst *kubecluster.Instance, service string) {
 	}
 	t.Fatalf("%s's pod never reported its init containers", service)
 }
-
