@@ -66,6 +66,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDotenvQuote$$' -fuzztime 20s ./internal/cli
 	$(GO) test -run '^$$' -fuzz '^FuzzClusterMasters$$' -fuzztime 20s ./internal/verify
 	$(GO) test -run '^$$' -fuzz '^FuzzCountMetrics$$' -fuzztime 20s ./internal/verify
+	$(GO) test -run '^$$' -fuzz '^FuzzParseClusterName$$' -fuzztime 20s ./internal/verify/kubecluster && $(GO) test -run '^$$' -fuzz '^FuzzParseGetent$$' -fuzztime 10s ./internal/verify/kubecluster
 	$(GO) test -run '^$$' -fuzz '^FuzzMerge$$' -fuzztime 20s ./scripts/host-workarounds/daemon-json
 	$(GO) test -run '^$$' -fuzz '^FuzzDropCaps$$' -fuzztime 20s ./scripts/host-workarounds/runc-wrapper
 	$(GO) test -run '^$$' -fuzz '^FuzzSpecFile$$' -fuzztime 20s ./scripts/host-workarounds/runc-wrapper

@@ -13,8 +13,8 @@ import (
 // Cluster is what a Kubernetes target adds to an Instance. When the
 // instance passed to Checks implements it, the kind-only steps of the
 // staging guide become checks too (Step 4's init containers, Step 5's
-// in-cluster DNS, "check network policies"). Nothing in novadev implements
-// it yet: the kind backend will, reading the instance's namespace.
+// in-cluster DNS, "check network policies"). internal/verify/kubecluster
+// implements it for one namespace of a kubeconfig context.
 type Cluster interface {
 	// InitContainers returns the init containers of a service's pods.
 	InitContainers(ctx context.Context, service string) ([]InitContainer, error)
@@ -54,18 +54,35 @@ func ClusterChecks(c *catalog.Catalog, cl Cluster) []Check {
 	var out []Check
 	services := c.ActiveServices()
 	for _, s := range services {
+		// No Needs: a service that is not ready is what this check
+		// explains (the init container still waiting names the missing
+		// dependency), so it must not be blocked by the service's gate.
 		out = append(out, Check{
-			ID: s.Name + "/init-containers", Kind: KindInitContainers, Node: s.Name, Needs: []string{s.Name},
+			ID: s.Name + "/init-containers", Kind: KindInitContainers, Node: s.Name,
 			What: "every init container of " + s.Name + "'s pods completed (it waited for its dependencies)",
 			Run: func(ctx context.Context) (string, error) {
 				ics, err := cl.InitContainers(ctx, s.Name)
 				if err != nil {
 					return "", err
 				}
+				// init containers run one after another: per pod, the
+				// first not completed is the one holding it up; the rest
+				// are only counted
 				var bad []string
+				after := map[string]int{}
 				for _, ic := range ics {
-					if !ic.Completed {
+					switch {
+					case ic.Completed:
+					case after[ic.Pod] > 0 || slices.ContainsFunc(bad, func(b string) bool { return strings.HasPrefix(b, ic.Pod+"/") }):
+						after[ic.Pod]++
+					default:
 						bad = append(bad, fmt.Sprintf("%s/%s: %s", ic.Pod, ic.Name, ic.Detail))
+					}
+				}
+				for j, b := range bad {
+					pod, _, _ := strings.Cut(b, "/")
+					if n := after[pod]; n > 0 {
+						bad[j] += fmt.Sprintf(" (%d more after it)", n)
 					}
 				}
 				if len(bad) > 0 {

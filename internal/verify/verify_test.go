@@ -401,7 +401,10 @@ type fakeCluster struct {
 
 func (fakeCluster) InitContainers(_ context.Context, service string) ([]InitContainer, error) {
 	if service == "feed-service" {
-		return []InitContainer{{Pod: "feed-service-0", Name: "wait-for-user-service", Detail: "waiting: CrashLoopBackOff"}}, nil
+		return []InitContainer{{Pod: "feed-service-0", Name: "wait-for-postgres", Completed: true},
+			{Pod: "feed-service-0", Name: "wait-for-user-service", Detail: "waiting: CrashLoopBackOff"},
+			{Pod: "feed-service-0", Name: "wait-for-kafka", Detail: "waiting: PodInitializing"},
+			{Pod: "feed-service-1", Name: "wait-for-user-service", Detail: "running since 10:00:00"}}, nil
 	}
 	return []InitContainer{{Pod: service + "-0", Name: "wait", Completed: true}}, nil
 }
@@ -417,6 +420,9 @@ func (c fakeCluster) NetworkPolicies(context.Context) ([]string, error) { return
 // An instance that is also a Cluster gets the kind-only checks.
 func TestClusterChecks(t *testing.T) {
 	f := newFake(t)
+	// a service held up by its init container: the init-containers check
+	// still runs and names the container (it is not blocked by /ready)
+	f.down["feed-service"] = "pod feed-service-0: init container wait-for-user-service waiting"
 	pol := []string{DefaultDenyPolicy}
 	for _, s := range f.c.ActiveServices() {
 		if s.Name != "auth-service" {
@@ -434,7 +440,10 @@ func TestClusterChecks(t *testing.T) {
 	require.Equal(t, 16*3+1, len(rep.Results))
 	ic := find(t, rep, "feed-service/init-containers")
 	require.Equal(t, Failed, ic.Status)
-	require.Equal(t, "not completed: feed-service-0/wait-for-user-service: waiting: CrashLoopBackOff", ic.Message)
+	require.Equal(t, "not completed: feed-service-0/wait-for-user-service: waiting: CrashLoopBackOff (1 more after it); feed-service-1/wait-for-user-service: running since 10:00:00", ic.Message)
+	require.Empty(t, ic.Blocked, "the init-containers check explains a service that is not ready")
+	require.Equal(t, Failed, find(t, rep, "feed-service/ready").Status)
+	require.Equal(t, "feed-service", find(t, rep, "feed-service/dns").Blocked)
 	require.Equal(t, Passed, find(t, rep, "user-service/init-containers").Status)
 	dns := find(t, rep, "search-service/dns")
 	require.Equal(t, Failed, dns.Status)
@@ -443,7 +452,7 @@ func TestClusterChecks(t *testing.T) {
 	np := find(t, rep, "network-policies/present")
 	require.Equal(t, Failed, np.Status)
 	require.Equal(t, "missing: allow-auth-service", np.Message)
-	require.Equal(t, 3, rep.Count(Failed))
+	require.Equal(t, 5, rep.Count(Failed)) // feed-service: ready, init-containers, dns (blocked); search-service/dns; the policies
 }
 
 // A node the backend does not run here (an optional store without an
