@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -366,4 +367,36 @@ func TestNoConnection(t *testing.T) {
 	_, err = inst.Dial(context.Background(), "tcp", "kafka.elsewhere.svc.cluster.local:9092")
 	require.ErrorContains(t, err, "is not a name in namespace nova-local")
 	require.NoError(t, inst.Close())
+}
+
+// A context the kubeconfig does not have is an error naming it, with what
+// to do.
+func TestOpenUnknownContext(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "kubeconfig")
+	require.NoError(t, os.WriteFile(cfg, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: kind-a, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: kind-a, user: {token: x}}]
+contexts: [{name: kind-a, context: {cluster: kind-a, user: kind-a}}]
+current-context: kind-a
+`), 0o600))
+	_, err := Open(devCatalog(t), Options{Kubeconfig: cfg, Context: "kind-b", Namespace: ns})
+	require.ErrorContains(t, err, "kubeconfig context kind-b: ")
+	require.ErrorContains(t, err, "kind get kubeconfig --name <cluster>")
+	inst, err := Open(devCatalog(t), Options{Kubeconfig: cfg, Namespace: ns})
+	require.NoError(t, err, "the current context")
+	require.NoError(t, inst.Close())
+}
+
+// LogTail prefixes every line with pod/container, init containers that ran
+// included, and names a node without pods.
+func TestLogTail(t *testing.T) {
+	inst, err := newInstance(devCatalog(t), fake.NewClientset(stuckPod("feed-service-b", "feed-service")), Options{Namespace: ns})
+	require.NoError(t, err)
+	tail, err := inst.LogTail(context.Background(), "feed-service", 5)
+	require.NoError(t, err)
+	// the fake clientset answers every log request with "fake logs"
+	require.Equal(t, "feed-service-b/wait-for-postgres | fake logs\nfeed-service-b/wait-for-kafka | fake logs\nfeed-service-b/feed-service | fake logs\n", tail)
+	_, err = inst.LogTail(context.Background(), "user-service", 5)
+	require.EqualError(t, err, "no pods labelled app=user-service in namespace nova-local")
 }
