@@ -175,7 +175,9 @@ func (i *Instance) renderedName(name string) string {
 // Secret with a hash suffix (nova-db-credentials-<hash>); when several
 // generations exist, the newest wins, as the pods were rolled to it.
 func (i *Instance) Credential(name string) (string, error) {
-	ctx := context.Background()
+	// Credential has no context (verify's interface): bound the API call
+	ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
+	defer cancel()
 	secrets, err := i.credentialSecrets(ctx)
 	if err != nil {
 		return "", err
