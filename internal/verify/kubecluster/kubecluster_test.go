@@ -396,7 +396,12 @@ func TestLogTail(t *testing.T) {
 	tail, err := inst.LogTail(context.Background(), "feed-service", 5)
 	require.NoError(t, err)
 	// the fake clientset answers every log request with "fake logs"
-	require.Equal(t, "feed-service-b/wait-for-postgres | fake logs\nfeed-service-b/wait-for-kafka | fake logs\nfeed-service-b/feed-service | fake logs\n", tail)
-	_, err = inst.LogTail(context.Background(), "user-service", 5)
-	require.EqualError(t, err, "no pods labelled app=user-service in namespace nova-local")
+	require.Equal(t, "feed-service-b/wait-for-postgres | fake logs\nfeed-service-b/wait-for-kafka | fake logs\n", tail, "the containers that have not started are not asked")
+	inst, err = newInstance(devCatalog(t), fake.NewClientset(readyPod("user-service-a", "user-service")), Options{Namespace: ns})
+	require.NoError(t, err)
+	tail, err = inst.LogTail(context.Background(), "user-service", 5)
+	require.NoError(t, err)
+	require.Equal(t, "user-service-a/wait-for-postgres | fake logs\nuser-service-a/user-service | fake logs\n", tail)
+	_, err = inst.LogTail(context.Background(), "auth-service", 5)
+	require.EqualError(t, err, "no pods labelled app=auth-service in namespace nova-local")
 }

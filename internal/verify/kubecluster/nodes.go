@@ -284,14 +284,13 @@ func (i *Instance) LogTail(ctx context.Context, node string, lines int) (string,
 	n := int64(max(lines, 1))
 	var b strings.Builder
 	for _, p := range ps {
+		// a container that is waiting to start for the first time has no
+		// logs (the API answers an error): only the others are asked
 		var names []string
-		for _, s := range p.Status.InitContainerStatuses {
-			if s.State.Waiting == nil || s.RestartCount > 0 { // a waiting one never logged
+		for _, s := range append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...) {
+			if s.State.Waiting == nil || s.RestartCount > 0 {
 				names = append(names, s.Name)
 			}
-		}
-		for _, c := range p.Spec.Containers {
-			names = append(names, c.Name)
 		}
 		for _, c := range names {
 			raw, err := i.cs.CoreV1().Pods(i.o.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: c, TailLines: &n}).DoRaw(ctx)
