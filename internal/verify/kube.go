@@ -69,21 +69,21 @@ func ClusterChecks(c *catalog.Catalog, cl Cluster) []Check {
 				// first not completed is the one holding it up; the rest
 				// are only counted
 				var bad []string
-				after := map[string]int{}
+				held := map[string]int{} // pod -> its entry in bad
+				more := map[string]int{}
 				for _, ic := range ics {
-					switch {
-					case ic.Completed:
-					case after[ic.Pod] > 0 || slices.ContainsFunc(bad, func(b string) bool { return strings.HasPrefix(b, ic.Pod+"/") }):
-						after[ic.Pod]++
-					default:
-						bad = append(bad, fmt.Sprintf("%s/%s: %s", ic.Pod, ic.Name, ic.Detail))
+					if ic.Completed {
+						continue
 					}
+					if _, ok := held[ic.Pod]; ok {
+						more[ic.Pod]++
+						continue
+					}
+					held[ic.Pod] = len(bad)
+					bad = append(bad, fmt.Sprintf("%s/%s: %s", ic.Pod, ic.Name, ic.Detail))
 				}
-				for j, b := range bad {
-					pod, _, _ := strings.Cut(b, "/")
-					if n := after[pod]; n > 0 {
-						bad[j] += fmt.Sprintf(" (%d more after it)", n)
-					}
+				for pod, n := range more {
+					bad[held[pod]] += fmt.Sprintf(" (%d more after it)", n)
 				}
 				if len(bad) > 0 {
 					return "", errors.New("not completed: " + strings.Join(bad, "; "))
