@@ -298,13 +298,20 @@ func TestIntegrationKubeVerify(t *testing.T) {
 			t.Logf("ok %s: %s", r.ID, r.Message)
 		}
 	}
+	// the oracle for the in-cluster lookups: each Service's ClusterIP as
+	// kubectl reads it from the API
+	clusterIP := map[string]string{}
+	for _, line := range strings.Fields(e.kubectlRun(t, "-n", devNamespace, "get", "services", "-o", `jsonpath={range .items[*]}{.metadata.name}={.spec.clusterIP}{"\n"}{end}`)) {
+		name, ip, _ := strings.Cut(line, "=")
+		clusterIP[name] = ip
+	}
 	services := c.ActiveServices()
 	require.Len(t, services, 16)
 	for _, s := range services {
+		require.Equal(t, s.Name+"."+devNamespace+".svc.cluster.local -> "+clusterIP[s.Name], byID[s.Name+"/dns"].Message, "resolves to the Service's ClusterIP")
 		for _, id := range []string{"/ready", "/grpc", "/metrics", "/init-containers", "/dns"} {
 			require.Equal(t, verify.Passed, byID[s.Name+id].Status, s.Name+id)
 		}
-		require.Contains(t, byID[s.Name+"/dns"].Message, s.Name+"."+devNamespace+".svc.cluster.local -> 10.")
 		require.Contains(t, byID[s.Name+"/grpc"].Message, "SERVING")
 	}
 	for _, id := range []string{"network-policies/present", "postgres/databases", "redis/cluster", "kafka/topics", "clickhouse/schema",
