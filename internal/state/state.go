@@ -41,6 +41,9 @@ const (
 	// LabelBootstrapRecord holds, on a bootstrap's done-marker volume,
 	// what the bootstrap last completed against (its record sum).
 	LabelBootstrapRecord = "dev.novadev.bootstrap-hash"
+	// LabelKindCluster names the kind cluster a local registry container
+	// serves (internal/kindcluster), so doctor and down --cluster find it.
+	LabelKindCluster = "dev.novadev.kind-cluster"
 )
 
 // ComposeVersion is written to LabelVersion; compose only displays it.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # build.sh: build the offline image set of docs/contracts.md without a registry.
 #
-#   scripts/images/build.sh [IMAGE...]     IMAGE: base postgres redis clickhouse kafka placeholder novadev
+#   scripts/images/build.sh [IMAGE...]     IMAGE: base postgres redis clickhouse kafka placeholder novadev registry
+#                                          (no IMAGE: all but registry, which only the kind target needs)
 #
 # Store images come from ONE Debian bookworm rootfs (debootstrap from the mirror
 # in this machine's apt sources -> `docker import` as novadev/debian-base:bookworm)
@@ -186,6 +187,33 @@ build_go() {
 	report "$tag" built "$(elapsed "$start")"
 }
 
+# build_registry: the CNCF distribution registry (the kind target's local
+# registry), built from the module proxy by scripts/go-tool.sh (cached under
+# ~/.cache/novadev/registry/VERSION), FROM scratch. Not in the default set:
+# only the kind target needs it (scripts/up.sh kind, .ci/run build it).
+registry_version=v3.1.2
+build_registry() {
+	local tag=novadev/registry:3 start h ctx bin
+	start=$(date +%s%N)
+	h=$({
+		hash_files "$here/registry"/*
+		echo "github.com/distribution/distribution/v3/cmd/registry@$registry_version"
+		go env GOVERSION
+	} | sha256sum | cut -d' ' -f1)
+	if fresh "$tag" "$h"; then
+		report "$tag" reused "$(elapsed "$start")"
+		return
+	fi
+	bin=$("$repo/scripts/go-tool.sh" registry github.com/distribution/distribution/v3/cmd/registry "$registry_version" | tail -n1)
+	ctx=$cache/ctx/registry
+	rm -rf "$ctx" && mkdir -p "$ctx"
+	cp "$here/registry"/* "$ctx/"
+	cp "$bin" "$ctx/registry"
+	dbuild "$tag" "$h" "$ctx"
+	rm -rf "$ctx"
+	report "$tag" built "$(elapsed "$start")"
+}
+
 build() {
 	case $1 in
 	base) build_base ;;
@@ -202,7 +230,8 @@ build() {
 			summary+=("$(printf '%-30s %-7s' novadev/novadev:dev skipped)")
 		fi
 		;;
-	*) die "unknown image '$1' (want: base postgres redis clickhouse kafka placeholder novadev)" ;;
+	registry) build_registry ;;
+	*) die "unknown image '$1' (want: base postgres redis clickhouse kafka placeholder novadev registry)" ;;
 	esac
 }
 

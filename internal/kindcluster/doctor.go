@@ -1,0 +1,144 @@
+package kindcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Status is a Finding's verdict.
+type Status string
+
+// The verdicts, in increasing gravity.
+const (
+	OK   Status = "ok"
+	Warn Status = "warn"
+	Fail Status = "fail"
+)
+
+// Finding is one check of Doctor: what was checked, what was found and, when
+// it is not OK, what to do next.
+type Finding struct {
+	Check  string
+	Status Status
+	Detail string
+	Next   string
+}
+
+func (f Finding) String() string {
+	s := fmt.Sprintf("%-4s %s: %s", f.Status, f.Check, f.Detail)
+	if f.Next != "" {
+		s += " -> " + f.Next
+	}
+	return s
+}
+
+// Doctor checks, without changing anything: the node image, the cluster's
+// node containers, the kubeconfig context, the registry container and its
+// API, and the cluster's health (API server ready, nodes Ready).
+func (p *Provisioner) Doctor(ctx context.Context) []Finding {
+	eng, err := p.engine(ctx)
+	if err != nil {
+		return []Finding{{Check: "docker engine", Status: Fail, Detail: err.Error(), Next: "start Docker (scripts/install-docker.sh installs Debian's docker.io)"}}
+	}
+	var out []Finding
+	add := func(check string, st Status, detail, next string) {
+		out = append(out, Finding{Check: check, Status: st, Detail: detail, Next: next})
+	}
+
+	if image, why := p.nodeImage(ctx); image != "" {
+		add("node image", OK, image+" ("+why+")", "")
+	} else {
+		add("node image", Warn, "no offline node image: "+why, "scripts/kind-node/build.sh (no registry needed), or let kind pull its default")
+	}
+
+	exists, err := p.exists()
+	switch {
+	case err != nil:
+		add("cluster", Fail, err.Error(), "check that the docker CLI is on PATH (kind drives the engine through it)")
+	case !exists:
+		add("cluster", Warn, fmt.Sprintf("no kind cluster %s", p.opts.Name), "novadev up --target kind creates it")
+	default:
+		nodes, err := p.kind.ListNodes(p.opts.Name)
+		if err != nil {
+			add("cluster", Fail, err.Error(), "")
+			break
+		}
+		var stopped []string
+		for _, n := range nodes {
+			if c, err := eng.ContainerInspect(ctx, n.String()); err != nil || !c.Running {
+				stopped = append(stopped, n.String())
+			}
+		}
+		if len(stopped) > 0 {
+			add("cluster", Fail, fmt.Sprintf("cluster %s: node container(s) not running: %s", p.opts.Name, strings.Join(stopped, ", ")), "novadev up --target kind starts them again; if they do not come back: novadev down --cluster --target kind, then up")
+		} else {
+			add("cluster", OK, fmt.Sprintf("cluster %s: %d node container(s) running", p.opts.Name, len(nodes)), "")
+		}
+		if err := p.health(ctx); err != nil {
+			add("cluster health", Fail, err.Error(), fmt.Sprintf("docker logs %s-control-plane; recreate with novadev down --cluster --target kind, then up", p.opts.Name))
+		} else {
+			add("cluster health", OK, "API server ready, every node Ready", "")
+		}
+	}
+
+	file, ctxOK := p.kubeconfigHasContext()
+	switch {
+	case ctxOK:
+		add("kube context", OK, fmt.Sprintf("%s in %s", p.Context(), file), "")
+	case exists:
+		add("kube context", Fail, fmt.Sprintf("%s missing from %s", p.Context(), file), "novadev up --target kind writes it again (kind export kubeconfig --name "+p.opts.Name+" does too)")
+	default:
+		add("kube context", Warn, fmt.Sprintf("%s not in %s (no cluster yet)", p.Context(), file), "novadev up --target kind writes it")
+	}
+
+	c, err := eng.ContainerInspect(ctx, p.opts.RegistryName)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		if _, err := eng.ImageInspect(ctx, p.opts.RegistryImage); err != nil {
+			add("registry", Warn, fmt.Sprintf("no container %s and no image %s", p.opts.RegistryName, p.opts.RegistryImage), "scripts/images/build.sh registry, then novadev up --target kind")
+		} else {
+			add("registry", Warn, fmt.Sprintf("no container %s", p.opts.RegistryName), "novadev up --target kind creates it")
+		}
+	case err != nil:
+		add("registry", Fail, err.Error(), "")
+	case !c.Running:
+		add("registry", Fail, fmt.Sprintf("container %s is %s", p.opts.RegistryName, c.Status), "novadev up --target kind starts it (docker logs "+p.opts.RegistryName+" says why it stopped)")
+	case !slices.Contains(c.HostPorts, p.registryHostPort()):
+		add("registry", Fail, fmt.Sprintf("container %s publishes %v, not %s", p.opts.RegistryName, c.HostPorts, p.registryHostPort()), "docker rm -f "+p.opts.RegistryName+", then novadev up --target kind")
+	case !slices.Contains(c.Networks, KindNetwork):
+		add("registry", Fail, fmt.Sprintf("container %s is not on the %s network: the nodes cannot pull from it", p.opts.RegistryName, KindNetwork), "novadev up --target kind connects it (docker network connect kind "+p.opts.RegistryName+")")
+	default:
+		if err := p.reg.ping(ctx); err != nil {
+			add("registry", Fail, fmt.Sprintf("%s on %s: %v", p.opts.RegistryName, p.registryHostPort(), err), "docker logs "+p.opts.RegistryName)
+		} else {
+			add("registry", OK, fmt.Sprintf("%s answers on %s (network %s)", p.opts.RegistryName, p.registryHostPort(), KindNetwork), "")
+		}
+	}
+	return out
+}
+
+// kubeconfigHasContext reports the file kind writes to and whether it holds
+// the cluster's context.
+func (p *Provisioner) kubeconfigHasContext() (string, bool) {
+	file := p.opts.Kubeconfig
+	if file == "" {
+		if env := filepath.SplitList(os.Getenv("KUBECONFIG")); len(env) > 0 && env[0] != "" {
+			file = env[0]
+		} else if home, err := os.UserHomeDir(); err == nil {
+			file = filepath.Join(home, ".kube", "config")
+		}
+	}
+	cfg, err := clientcmd.LoadFromFile(file)
+	if err != nil {
+		return file, false
+	}
+	_, ok := cfg.Contexts[p.Context()]
+	return file, ok
+}
