@@ -2,6 +2,7 @@ package kindcluster
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -60,7 +61,9 @@ func (m *Moby) ImageTag(ctx context.Context, source, target string) error {
 // ImagePush implements Engine. The local registry needs no credentials;
 // the engine treats localhost registries as insecure (plain HTTP).
 func (m *Moby) ImagePush(ctx context.Context, ref string) error {
-	r, err := m.c.ImagePush(ctx, ref, client.ImagePushOptions{})
+	// Engines before 25 refuse a push without an X-Registry-Auth header
+	// ("Bad parameters and missing X-Registry-Auth"): send empty credentials.
+	r, err := m.c.ImagePush(ctx, ref, client.ImagePushOptions{RegistryAuth: base64.URLEncoding.EncodeToString([]byte("{}"))})
 	if err != nil {
 		return err
 	}

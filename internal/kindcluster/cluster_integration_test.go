@@ -1,0 +1,346 @@
+package kindcluster
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
+	"sigs.k8s.io/yaml"
+)
+
+// The integration tests' own names, so they never collide with the
+// product's (nova, novadev-registry, 127.0.0.1:5005) or with the e2e lock's
+// host port 20080 (their config has no host port mappings).
+const (
+	testCluster      = "nova-k2"
+	testRegistry     = "novadev-registry-k2"
+	testRegistryPort = 5105
+)
+
+// integration returns an engine, or skips with the reason (fails under
+// NOVADEV_E2E=1, as every integration test of the project) when the
+// machinery is absent: a Docker engine, the offline node image, the
+// registry image and the images to load.
+func integration(t testing.TB, images ...string) *Moby {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: skipped in -short mode")
+	}
+	skip := func(format string, args ...any) {
+		t.Helper()
+		if os.Getenv("NOVADEV_E2E") == "1" {
+			t.Fatalf("NOVADEV_E2E=1 but "+format, args...)
+		}
+		t.Skipf("integration test skipped: "+format, args...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	eng, err := ConnectEngine(ctx)
+	if err != nil {
+		skip("%v", err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	for _, img := range append([]string{OfflineNodeImage, DefaultRegistryImage}, images...) {
+		if _, err := eng.ImageInspect(ctx, img); err != nil {
+			skip("image %s is not built (scripts/kind-node/build.sh; scripts/images/build.sh registry and the offline set): %v", img, err)
+		}
+	}
+	return eng
+}
+
+// testConfig is the rendered kind/cluster.yaml as the product renders it,
+// with the test's cluster and registry names and no host port mappings: the
+// containerd mirror patch is the rendered one, only renamed.
+func testConfig(t testing.TB) (cluster, hosting []byte) {
+	t.Helper()
+	raw, err := os.ReadFile("../../kind/cluster.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c v1alpha4.Cluster
+	if err := yaml.UnmarshalStrict(raw, &c); err != nil {
+		t.Fatalf("kind/cluster.yaml: %v", err)
+	}
+	c.Name = testCluster
+	for i := range c.Nodes {
+		c.Nodes[i].ExtraPortMappings = nil
+	}
+	if len(c.ContainerdConfigPatches) == 0 {
+		t.Fatal("kind/cluster.yaml has no containerd mirror patch")
+	}
+	rename := strings.NewReplacer("localhost:5005", "localhost:5105", DefaultRegistryName+":5000", testRegistry+":5000")
+	for i, p := range c.ContainerdConfigPatches {
+		if !strings.Contains(p, `mirrors."localhost:5005"`) {
+			t.Fatalf("containerd patch %d does not mirror localhost:5005: %s", i, p)
+		}
+		c.ContainerdConfigPatches[i] = rename.Replace(p)
+	}
+	out, err := yaml.Marshal(&c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := os.ReadFile("../../kind/local-registry-hosting.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, []byte(rename.Replace(string(h)))
+}
+
+// progressLog collects progress lines and logs them.
+type progressLog struct {
+	t     testing.TB
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *progressLog) add(s string) {
+	l.mu.Lock()
+	l.lines = append(l.lines, s)
+	l.mu.Unlock()
+	l.t.Log("progress: " + s)
+}
+
+func (l *progressLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.lines
+	l.lines = nil
+	return out
+}
+
+func newTestCluster(t testing.TB, eng Engine) (*Provisioner, *progressLog, string) {
+	cfg, hosting := testConfig(t)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	log := &progressLog{t: t}
+	p := New(Options{
+		Name: testCluster, Config: cfg, RegistryHosting: hosting,
+		RegistryName: testRegistry, RegistryPort: testRegistryPort,
+		Kubeconfig: kubeconfig, Progress: log.add, Engine: eng,
+	})
+	return p, log, kubeconfig
+}
+
+// TestIntegrationKindCluster proves the Provisioner on a real kind cluster
+// of its own (nova-k2, registry novadev-registry-k2 on 127.0.0.1:5105):
+// create; reuse (the same node container); the registry-hosting ConfigMap;
+// LoadImages pushing six images, then nothing; a pod pulling
+// localhost:5105/novadev/placeholder:dev through the rendered containerd
+// mirror; Doctor all ok; a stopped node started again by Ensure; Delete
+// removing cluster, context and registry.
+func TestIntegrationKindCluster(t *testing.T) {
+	eng := integration(t, offline...)
+	p, log, kubeconfig := newTestCluster(t, eng)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	// A run killed before its cleanup leaves its cluster behind; it is ours.
+	if err := p.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	log.take()
+	t.Cleanup(func() {
+		if err := p.Delete(context.Background()); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	node := testCluster + "-control-plane"
+
+	start := time.Now()
+	kctx, err := p.Ensure(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("create: %.1fs", time.Since(start).Seconds())
+	if kctx != "kind-"+testCluster {
+		t.Errorf("context %q", kctx)
+	}
+	lines := log.take()
+	if !strings.HasPrefix(lines[0], "creating cluster nova-k2 (node image "+OfflineNodeImage+": the offline node image") {
+		t.Errorf("first progress line %q: want the cluster, the node image and which one", lines[0])
+	}
+	kc, err := clientcmd.LoadFromFile(kubeconfig)
+	if err != nil || kc.Contexts[kctx] == nil {
+		t.Fatalf("kubeconfig %s: context %s missing (%v)", kubeconfig, kctx, err)
+	}
+	first, err := eng.ContainerInspect(ctx, node)
+	if err != nil || !first.Running {
+		t.Fatalf("node container %s: %+v %v", node, first, err)
+	}
+	reg, err := eng.ContainerInspect(ctx, testRegistry)
+	if err != nil || !reg.Running || !slices.Equal(reg.HostPorts, []string{"127.0.0.1:5105"}) || !slices.Contains(reg.Networks, KindNetwork) {
+		t.Fatalf("registry container: %+v %v", reg, err)
+	}
+
+	cs, err := p.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, err := cs.CoreV1().ConfigMaps("kube-public").Get(ctx, "local-registry-hosting", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("KEP-1755 ConfigMap: %v", err)
+	}
+	if h := cm.Data["localRegistryHosting.v1"]; !strings.Contains(h, `host: "localhost:5105"`) || !strings.Contains(h, testRegistry+":5000") {
+		t.Errorf("local-registry-hosting: %q", h)
+	}
+
+	// Reuse: a second Ensure does not recreate.
+	start = time.Now()
+	if _, err := p.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("reuse: %.1fs", time.Since(start).Seconds())
+	again, err := eng.ContainerInspect(ctx, node)
+	if err != nil || again.ID != first.ID {
+		t.Fatalf("second Ensure: node container %s, want %s (reused) (%v)", again.ID, first.ID, err)
+	}
+	if lines := log.take(); !slices.ContainsFunc(lines, func(s string) bool { return strings.HasPrefix(s, "reusing cluster nova-k2 (1 node(s) Ready") }) {
+		t.Errorf("reuse progress %q", lines)
+	}
+
+	// Images: six pushed, then none.
+	start = time.Now()
+	r, err := p.Load(ctx, offline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("first push of %d images: %.1fs", len(offline), time.Since(start).Seconds())
+	if pushed, _ := r.Counts(); pushed != len(offline) {
+		t.Fatalf("first load: %v, want all pushed", r)
+	}
+	start = time.Now()
+	r, err = p.Load(ctx, offline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("second push, nothing changed: %.2fs", time.Since(start).Seconds())
+	if pushed, unchanged := r.Counts(); pushed != 0 || unchanged != len(offline) {
+		t.Fatalf("second load: %v, want nothing pushed", r)
+	}
+	log.take()
+
+	// A pod pulls through the rendered containerd mirror: the image was
+	// never loaded into the node, only pushed to the registry.
+	pullThroughMirror(ctx, t, p, "localhost:5105/novadev/placeholder:dev")
+
+	for _, f := range p.Doctor(ctx) {
+		t.Log("doctor: " + f.String())
+		if f.Status != OK {
+			t.Errorf("doctor on a healthy cluster: %s", f)
+		}
+	}
+
+	// A stopped node (a laptop reboot without restart policies, a docker
+	// stop) is started again by Ensure, and the cluster answers again.
+	stopNode(ctx, t, eng, node)
+	if f := p.Doctor(ctx); !slices.ContainsFunc(f, func(f Finding) bool { return f.Check == "cluster" && f.Status == Fail }) {
+		t.Errorf("doctor with the node stopped: %v, want the cluster check failing", f)
+	}
+	start = time.Now()
+	if _, err := p.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("restart of a stopped node: %.1fs", time.Since(start).Seconds())
+	if lines := log.take(); !slices.ContainsFunc(lines, func(s string) bool { return strings.HasPrefix(s, "starting stopped node nova-k2-control-plane") }) {
+		t.Errorf("restart progress %q", lines)
+	}
+	if c, err := eng.ContainerInspect(ctx, node); err != nil || c.ID != first.ID || !c.Running {
+		t.Errorf("after restart: %+v %v, want the same container running", c, err)
+	}
+
+	start = time.Now()
+	if err := p.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("delete: %.1fs", time.Since(start).Seconds())
+	if exists, err := p.exists(); err != nil || exists {
+		t.Errorf("after Delete: cluster exists=%v (%v)", exists, err)
+	}
+	for _, name := range []string{node, testRegistry} {
+		if _, err := eng.ContainerInspect(ctx, name); !errors.Is(err, ErrNotFound) {
+			t.Errorf("after Delete: container %s: %v, want not found", name, err)
+		}
+	}
+	if kc, err := clientcmd.LoadFromFile(kubeconfig); err == nil && kc.Contexts[kctx] != nil {
+		t.Errorf("after Delete: context %s still in %s", kctx, kubeconfig)
+	}
+}
+
+// pullThroughMirror runs a pod of image with the placeholder's gRPC
+// readiness probe and waits for it Ready: containerd pulled image from the
+// registry through the mirror.
+func pullThroughMirror(ctx context.Context, t *testing.T, p *Provisioner, image string) {
+	t.Helper()
+	cs, err := p.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "pull-from-mirror", Namespace: "default"},
+		Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{
+				Name: "placeholder", Image: image, ImagePullPolicy: corev1.PullAlways,
+				Env: []corev1.EnvVar{{Name: "NOVA_SERVICE", Value: "hello"}, {Name: "GRPC_PORT", Value: "50051"}, {Name: "METRICS_PORT", Value: "9090"}},
+				ReadinessProbe: &corev1.Probe{
+					ProbeHandler:  corev1.ProbeHandler{GRPC: &corev1.GRPCAction{Port: 50051}},
+					PeriodSeconds: 1,
+				},
+				Ports: []corev1.ContainerPort{{ContainerPort: 50051, Name: "grpc"}},
+			}},
+		},
+	}
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		got, err := cs.CoreV1().Pods("default").Get(wctx, pod.Name, metav1.GetOptions{})
+		if err == nil {
+			for _, c := range got.Status.Conditions {
+				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+					t.Logf("pod of %s Ready in %.1fs (image %s)", image, time.Since(start).Seconds(), got.Status.ContainerStatuses[0].ImageID)
+					return
+				}
+			}
+		}
+		select {
+		case <-wctx.Done():
+			var why []string
+			if got != nil {
+				for _, s := range got.Status.ContainerStatuses {
+					if s.State.Waiting != nil {
+						why = append(why, s.State.Waiting.Reason+": "+s.State.Waiting.Message)
+					}
+				}
+			}
+			evs, _ := cs.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + pod.Name})
+			if evs != nil {
+				for _, e := range evs.Items {
+					why = append(why, e.Reason+": "+e.Message)
+				}
+			}
+			t.Fatalf("pod of %s not Ready after 2m: %v; %s", image, err, strings.Join(why, "; "))
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// stopNode stops a node container as `docker stop` does.
+func stopNode(ctx context.Context, t *testing.T, eng *Moby, node string) {
+	t.Helper()
+	timeout := 10
+	if _, err := eng.c.ContainerStop(ctx, node, client.ContainerStopOptions{Timeout: &timeout}); err != nil {
+		t.Fatalf("docker stop %s: %v", node, err)
+	}
+}
