@@ -70,6 +70,9 @@ type Options struct {
 	// Now is the wall clock of instance expiry (up --ttl, list, gc); nil:
 	// time.Now.
 	Now func() time.Time
+	// KindCluster opens the kind target's cluster (kind.go); nil: a
+	// kindcluster.Provisioner on the rendered kind/cluster.yaml.
+	KindCluster KindClusterFactory
 }
 
 // RunWith is Run with replaced machinery.

@@ -315,6 +315,9 @@ func (sv *service) Up(ctx context.Context, g *cli.Global, o cli.UpOptions, sink 
 
 // Down implements cli.Service.
 func (sv *service) Down(ctx context.Context, g *cli.Global, o cli.DownOptions, sink event.Sink) (*supervisor.DownResult, error) {
+	if o.Cluster {
+		return sv.downCluster(ctx, g, sink)
+	}
 	e, err := sv.open(ctx, g, openOptions{lockFor: "down", sink: sink})
 	if err != nil {
 		return nil, err
@@ -349,6 +352,9 @@ func (sv *service) Logs(ctx context.Context, g *cli.Global, o cli.LogsOptions) (
 
 // Doctor implements cli.Service.
 func (sv *service) Doctor(ctx context.Context, g *cli.Global) ([]supervisor.Check, error) {
+	if g.Target == TargetKind {
+		return sv.kindDoctor(ctx, g)
+	}
 	e, err := sv.open(ctx, g, openOptions{})
 	if err != nil {
 		return nil, err

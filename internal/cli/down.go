@@ -14,7 +14,10 @@ func newDown(s Streams, g *Global, svc Service) *cobra.Command {
 		Long: `Stop and remove every container labelled with the environment's project, in
 reverse dependency order (services before the stores they use), each as
 soon as what needs it is gone; then its network, and with --volumes its data
-volumes.`,
+volumes.
+
+With --target kind --cluster: delete the kind cluster itself (and
+everything on it) and the local registry container.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			pr := newProgress(s, g)
@@ -25,6 +28,10 @@ volumes.`,
 					return problemsExit(s, err)
 				}
 				return &ExitError{Code: 1, Err: err}
+			}
+			if g.Output != "json" && o.Cluster {
+				fmt.Fprintf(s.Out, "%s: deleted, with its registry container\n", res.Instance)
+				return nil
 			}
 			if g.Output != "json" {
 				vols := "kept"
@@ -38,5 +45,6 @@ volumes.`,
 		},
 	}
 	cmd.Flags().BoolVar(&o.Volumes, "volumes", false, "also remove the data volumes")
+	cmd.Flags().BoolVar(&o.Cluster, "cluster", false, "--target kind: delete the kind cluster (every namespace on it) and its local registry container")
 	return cmd
 }

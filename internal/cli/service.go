@@ -82,6 +82,8 @@ type VerifyOptions struct {
 // DownOptions are down's flags.
 type DownOptions struct {
 	Volumes bool
+	// Cluster deletes the kind cluster and its registry (--target kind).
+	Cluster bool
 }
 
 // BootstrapOptions are bootstrap's flags.

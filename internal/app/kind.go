@@ -1,0 +1,122 @@
+package app
+
+// The kind target's cluster: creating, filling, checking and deleting the
+// kind cluster itself (internal/kindcluster). The Kubernetes backend that
+// applies the overlay on it lives in kube*.go; the kind target's `up` asks
+// KindCluster.Ensure for the context, LoadImages for the images, then opens
+// that backend on the context.
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"time"
+
+	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/cli"
+	"github.com/novadev/novadev/internal/event"
+	"github.com/novadev/novadev/internal/kindcluster"
+	"github.com/novadev/novadev/internal/render/kind"
+	"github.com/novadev/novadev/internal/supervisor"
+)
+
+// TargetKind is the --target of a local kind cluster.
+const TargetKind = "kind"
+
+// KindCluster is what the kind target needs of its cluster: internal/kindcluster's
+// Provisioner, or a fake in tests.
+type KindCluster interface {
+	// Ensure creates or reuses the cluster and its registry and returns the
+	// kubeconfig context (kind-<name>).
+	Ensure(ctx context.Context) (kubeContext string, err error)
+	// LoadImages pushes the images whose digest changed to the local registry.
+	LoadImages(ctx context.Context, images []string) error
+	// Delete deletes the cluster and the registry container.
+	Delete(ctx context.Context) error
+	// Doctor checks the node image, context, registry and cluster health.
+	Doctor(ctx context.Context) []kindcluster.Finding
+	// Name is the cluster's name.
+	Name() string
+	Close() error
+}
+
+// KindClusterFactory opens the kind cluster of the catalog g names;
+// progress receives lines for people.
+type KindClusterFactory func(ctx context.Context, g *cli.Global, progress func(string)) (KindCluster, error)
+
+var _ KindCluster = (*kindcluster.Provisioner)(nil)
+
+func (sv *service) kindCluster(ctx context.Context, g *cli.Global, progress func(string)) (KindCluster, error) {
+	f := sv.o.KindCluster
+	if f == nil {
+		f = openKindCluster
+	}
+	return f(ctx, g, progress)
+}
+
+// openKindCluster renders the kind tree in memory (what `novadev render
+// kind` would write, so a stale kind/ on disk cannot mislead) and gives its
+// cluster config and registry-hosting ConfigMap to a Provisioner, with the
+// registry names the renderer wrote into them.
+func openKindCluster(ctx context.Context, g *cli.Global, progress func(string)) (KindCluster, error) {
+	set, err := catalog.LoadSetContext(ctx, g.Catalog)
+	if err != nil {
+		return nil, err
+	}
+	files, err := kind.Render(set)
+	if err != nil {
+		return nil, err
+	}
+	return kindcluster.New(kindcluster.Options{
+		Config:          files[path.Join(kind.Dir, "cluster.yaml")],
+		RegistryHosting: files[path.Join(kind.Dir, "local-registry-hosting.yaml")],
+		RegistryName:    kind.RegistryName,
+		RegistryPort:    kind.RegistryHostPort,
+		Progress:        progress,
+	}), nil
+}
+
+// noteSink turns progress lines into Note events.
+func noteSink(sink event.Sink) func(string) {
+	return func(s string) {
+		if sink != nil {
+			sink.Emit(event.Event{Time: time.Now(), Type: event.Note, Detail: s})
+		}
+	}
+}
+
+// downCluster is `down --cluster --target kind`: the cluster (with every
+// namespace on it) and the registry container go; no backend is opened.
+func (sv *service) downCluster(ctx context.Context, g *cli.Global, sink event.Sink) (*supervisor.DownResult, error) {
+	if g.Target != TargetKind {
+		return nil, &cli.UsageError{Err: fmt.Errorf("--cluster deletes a kind cluster: it needs --target kind (not %s)", g.Target)}
+	}
+	kc, err := sv.kindCluster(ctx, g, noteSink(sink))
+	if err != nil {
+		return nil, err
+	}
+	defer kc.Close()
+	if err := kc.Delete(ctx); err != nil {
+		return &supervisor.DownResult{Instance: "kind cluster " + kc.Name()}, err
+	}
+	return &supervisor.DownResult{Instance: "kind cluster " + kc.Name(), VolumesRemoved: true}, nil
+}
+
+// kindDoctor is `doctor --target kind`: the cluster's findings as checks
+// (a warning, such as "no cluster yet", is a note, not a failure).
+func (sv *service) kindDoctor(ctx context.Context, g *cli.Global) ([]supervisor.Check, error) {
+	kc, err := sv.kindCluster(ctx, g, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer kc.Close()
+	return findingsToChecks(kc.Doctor(ctx)), nil
+}
+
+func findingsToChecks(fs []kindcluster.Finding) []supervisor.Check {
+	out := make([]supervisor.Check, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, supervisor.Check{OK: f.Status == kindcluster.OK, Note: f.Status == kindcluster.Warn, What: f.Check, Detail: f.Detail, Fix: f.Next})
+	}
+	return out
+}
