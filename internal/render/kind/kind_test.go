@@ -156,7 +156,7 @@ func TestOverlaysBuild(t *testing.T) {
 		objs := build(t, set, files, "dev")
 		for _, o := range ofKind(objs, "Deployment") {
 			d := find[appsv1.Deployment](t, objs, "Deployment", o.Metadata.Name)
-			require.Equal(t, "novadev/placeholder:dev", d.Spec.Template.Spec.Containers[0].Image, o.id())
+			require.Equal(t, "localhost:5005/novadev/placeholder:dev", d.Spec.Template.Spec.Containers[0].Image, o.id())
 		}
 		images := map[string]string{}
 		for _, o := range ofKind(objs, "StatefulSet") {
@@ -164,8 +164,8 @@ func TestOverlaysBuild(t *testing.T) {
 			images[o.Metadata.Name] = s.Spec.Template.Spec.Containers[0].Image
 		}
 		require.Equal(t, map[string]string{
-			"clickhouse": "novadev/clickhouse:18.16", "kafka": "novadev/kafka:kfake",
-			"postgres": "novadev/postgres:15", "redis": "novadev/redis:7",
+			"clickhouse": "localhost:5005/novadev/clickhouse:18.16", "kafka": "localhost:5005/novadev/kafka:kfake",
+			"postgres": "localhost:5005/novadev/postgres:15", "redis": "localhost:5005/novadev/redis:7",
 		}, images)
 		secrets := ofKind(objs, "Secret")
 		require.Len(t, secrets, 1)

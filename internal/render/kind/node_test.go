@@ -140,7 +140,7 @@ func TestNonRootStoresOwnTheirVolume(t *testing.T) {
 		sts := find[appsv1.StatefulSet](t, objs, "StatefulSet", o.Metadata.Name)
 		spec := sts.Spec.Template.Spec
 		main := spec.Containers[0]
-		u, ok := contract.ImageUser(main.Image)
+		u, ok := contract.ImageUser(strings.TrimPrefix(main.Image, RegistryHost+"/")) // dev pulls from the local registry
 		if !ok {
 			require.Nil(t, spec.SecurityContext, o.Metadata.Name)
 			require.Empty(t, spec.InitContainers, o.Metadata.Name)

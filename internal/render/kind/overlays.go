@@ -88,6 +88,116 @@ func imageOverrides(base, env *catalog.Catalog) []types.Image {
 	return out
 }
 
+// baseImages are the images of the base's pods: every active service's,
+// every cluster store's and the tool image (init containers, Jobs).
+func baseImages(base *catalog.Catalog) []string {
+	var out []string
+	for _, s := range base.ActiveServices() {
+		out = append(out, s.Image)
+	}
+	for _, st := range clusterStores(base) {
+		out = append(out, st.Image)
+	}
+	return append(out, ToolImage)
+}
+
+// registryImages points every image of an overlay at the local registry
+// (RegistryHost/<repository>:<tag>, the repository without its registry
+// host, as internal/kindcluster.RegistryRef names what it pushes): the
+// node's containerd pulls them through the mirror cluster.yaml configures,
+// so no image has to be side-loaded into the node (kind load) and a rebuilt
+// image reaches the cluster by a push of what changed. overrides are the
+// environment's images entries; base images without one are added.
+func registryImages(base *catalog.Catalog, overrides []types.Image) []types.Image {
+	byName := map[string]types.Image{}
+	for _, img := range overrides {
+		byName[img.Name] = img
+	}
+	// The overlay's own patches (run-as: volume-owner init containers) name
+	// the environment's images directly.
+	for _, img := range overrides {
+		if img.NewName != "" {
+			if _, ok := byName[img.NewName]; !ok {
+				byName[img.NewName] = types.Image{Name: img.NewName}
+			}
+		}
+	}
+	for _, ref := range baseImages(base) {
+		if n, _ := splitImage(ref); n != "" {
+			if _, ok := byName[n]; !ok {
+				byName[n] = types.Image{Name: n}
+			}
+		}
+	}
+	out := make([]types.Image, 0, len(byName))
+	for _, img := range byName {
+		to := img.NewName
+		if to == "" {
+			to = img.Name
+		}
+		img.NewName = RegistryHost + "/" + repositoryPath(to)
+		out = append(out, img)
+	}
+	slices.SortFunc(out, func(a, b types.Image) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// repositoryPath is an image name without its registry host, in the
+// familiar form for Docker Hub (postgres, not docker.io/library/postgres).
+func repositoryPath(name string) string {
+	if first, rest, ok := strings.Cut(name, "/"); ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
+		name = rest
+		if first == "docker.io" || first == "index.docker.io" {
+			name = strings.TrimPrefix(name, "library/")
+		}
+	}
+	return name
+}
+
+// LocalImages are the images, as the Docker engine names them, that the dev
+// overlay pulls from the local registry: what the kind target pushes
+// (kindcluster.Provisioner.LoadImages) before applying it.
+func LocalImages(set *catalog.Set) ([]string, error) {
+	dev := set.ForKindOverlay(OverlayDev)
+	if dev == nil {
+		return nil, fmt.Errorf("no environment with `kindOverlay: %s`", OverlayDev)
+	}
+	byName := map[string]string{}
+	for _, img := range imageOverrides(set.Base, dev) {
+		byName[img.Name] = joinImage(img)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, ref := range baseImages(set.Base) {
+		n, t := splitImage(ref)
+		local, ok := byName[n]
+		if !ok {
+			local = ref
+		} else if _, lt := splitImage(local); lt == "" && t != "" {
+			local += ":" + t // kustomize keeps the base's tag when the entry sets none
+		}
+		if !seen[local] {
+			seen[local] = true
+			out = append(out, local)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// joinImage is what an images entry turns its Name into (NewTag empty: the
+// tag stays as it was).
+func joinImage(img types.Image) string {
+	n := img.Name
+	if img.NewName != "" {
+		n = img.NewName
+	}
+	if img.NewTag != "" {
+		n += ":" + img.NewTag
+	}
+	return n
+}
+
 // resourcePatches are strategic-merge patches setting the environment's
 // (scaled) requests and limits where they differ from the base's; fit
 // adjusts the environment's resources first (the dev node's CPU budget).
@@ -227,7 +337,7 @@ func jsonPointer(s string) string {
 func renderDev(base, dev *catalog.Catalog) (render.Files, error) {
 	o := newOverlay(dev.Env.Namespace)
 	o.k.Patches = append(o.k.Patches, namespacePatch(base, dev.Env.Namespace, nil, nil))
-	o.k.Images = imageOverrides(base, dev)
+	o.k.Images = registryImages(base, imageOverrides(base, dev))
 	o.k.SecretGenerator = []types.SecretArgs{credentialsGenerator()}
 	var gw []any
 	for _, gp := range gatewayPorts(dev) {
