@@ -2,15 +2,16 @@
 SHELL := /bin/bash
 GO ?= go
 ENV ?= local
+TARGET ?= docker
 BIN := bin/novadev
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/novadev/novadev/internal/cli.Version=$(VERSION)
 
 .PHONY: up down build test test-unit vet render check-render bench fuzz images docker clean
 
-## up: bring the whole Nova stack up on Docker (installs Docker and builds the offline images when needed)
+## up: bring the whole Nova stack up on Docker, or on kind with TARGET=kind (installs Docker and builds the offline images when needed)
 up:
-	@scripts/up.sh $(ENV)
+	@scripts/up.sh $(ENV) $(TARGET)
 
 ## down: stop the stack and remove its containers, network and volumes
 down: build

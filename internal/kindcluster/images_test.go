@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 )
 
 // fakeEngine is an in-memory engine: images by name, pushes recorded into a
@@ -301,5 +303,39 @@ func TestOfflineNodeImageFollowsThePin(t *testing.T) {
 	}
 	if want := "novadev/kind-node:" + string(m[1]); OfflineNodeImage != want {
 		t.Errorf("OfflineNodeImage = %s, want %s (scripts/kind-node/build.sh's tag)", OfflineNodeImage, want)
+	}
+}
+
+// The committed dev overlay names every image as RegistryRef names what
+// LoadImages pushes (the renderer spells the rule out on its own: it may not
+// import this package).
+func TestDevOverlayNamesWhatLoadImagesPushes(t *testing.T) {
+	b, err := os.ReadFile("../../kind/overlays/dev/kustomization.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k struct {
+		Images []struct{ Name, NewName, NewTag string } `json:"images"`
+	}
+	if err := yaml.Unmarshal(b, &k); err != nil {
+		t.Fatal(err)
+	}
+	if len(k.Images) == 0 {
+		t.Fatal("kind/overlays/dev/kustomization.yaml: no images entries")
+	}
+	for _, img := range k.Images {
+		local, ok := strings.CutPrefix(img.NewName, "localhost:5005/")
+		if !ok {
+			t.Errorf("dev image %s -> %s: not in the local registry", img.Name, img.NewName)
+			continue
+		}
+		tag := img.NewTag
+		if tag == "" {
+			tag = "anytag" // the base's tag is kept
+		}
+		ref, _, _, err := RegistryRef("localhost:5005", local+":"+tag)
+		if err != nil || ref != img.NewName+":"+tag {
+			t.Errorf("dev image %s: the overlay pulls %s:%s, LoadImages pushes %s (%v)", img.Name, img.NewName, tag, ref, err)
+		}
 	}
 }
