@@ -177,6 +177,10 @@ func (p *Provisioner) Ensure(ctx context.Context) (string, error) {
 	if _, err := p.engine(ctx); err != nil {
 		return "", err
 	}
+	// Before minutes of cluster creation: the registry must be possible.
+	if err := p.registryPossible(ctx); err != nil {
+		return "", err
+	}
 	exists, err := p.exists()
 	if err != nil {
 		return "", err

@@ -91,6 +91,18 @@ func (p *Provisioner) ensureRegistry(ctx context.Context) error {
 	return p.waitRegistry(ctx)
 }
 
+// registryPossible fails when the registry container is missing and its
+// image too, so Ensure says so before it creates a cluster.
+func (p *Provisioner) registryPossible(ctx context.Context) error {
+	if _, err := p.eng.ContainerInspect(ctx, p.opts.RegistryName); !errors.Is(err, ErrNotFound) {
+		return nil // exists (or cannot be asked: ensureRegistry reports it)
+	}
+	if _, err := p.eng.ImageInspect(ctx, p.opts.RegistryImage); errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("registry image %s is not on the Docker engine: build it with scripts/images/build.sh registry (no registry needs to be reachable)", p.opts.RegistryImage)
+	}
+	return nil
+}
+
 // waitRegistry waits until the registry answers its API root.
 func (p *Provisioner) waitRegistry(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)

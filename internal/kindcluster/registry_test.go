@@ -63,6 +63,11 @@ func TestEnsureRegistryRefusesWhatItCannotFix(t *testing.T) {
 	if err := p.ensureRegistry(ctx); err == nil || !strings.Contains(err.Error(), "scripts/images/build.sh registry") {
 		t.Errorf("no registry image: %v", err)
 	}
+	// Ensure says so before it creates a cluster (the fake engine has no
+	// kind behind it: reaching the cluster step would fail differently).
+	if _, err := p.Ensure(ctx); err == nil || !strings.Contains(err.Error(), "scripts/images/build.sh registry") {
+		t.Errorf("Ensure without a registry image: %v", err)
+	}
 	eng.containers[DefaultRegistryName] = &Container{ID: "x", Running: true, HostPorts: []string{"0.0.0.0:5000"}, Networks: []string{KindNetwork}}
 	if err := p.ensureRegistry(ctx); err == nil || !strings.Contains(err.Error(), "not 127.0.0.1:5005") || !strings.Contains(err.Error(), "docker rm -f novadev-registry") {
 		t.Errorf("foreign container: %v", err)
