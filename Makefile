@@ -70,6 +70,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseClusterName$$' -fuzztime 20s ./internal/verify/kubecluster && $(GO) test -run '^$$' -fuzz '^FuzzParseGetent$$' -fuzztime 10s ./internal/verify/kubecluster
 	$(GO) test -run '^$$' -fuzz '^FuzzMerge$$' -fuzztime 20s ./scripts/host-workarounds/daemon-json
 	$(GO) test -run '^$$' -fuzz '^FuzzDropCaps$$' -fuzztime 20s ./scripts/host-workarounds/runc-wrapper
+	$(GO) test -run '^$$' -fuzz '^FuzzRegistryRef$$' -fuzztime 20s ./internal/kindcluster
 	$(GO) test -run '^$$' -fuzz '^FuzzSpecFile$$' -fuzztime 20s ./scripts/host-workarounds/runc-wrapper
 
 images:
