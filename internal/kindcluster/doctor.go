@@ -124,6 +124,25 @@ func (p *Provisioner) Doctor(ctx context.Context) []Finding {
 	return out
 }
 
+// contextCurrent reports whether the kubeconfig file already holds the
+// cluster's context pointing at the API server kind reports (then there is
+// nothing to write; kind rewrites the file otherwise).
+func (p *Provisioner) contextCurrent() bool {
+	file, ok := p.kubeconfigHasContext()
+	if !ok || p.server == "" {
+		return false
+	}
+	cfg, err := clientcmd.LoadFromFile(file)
+	if err != nil {
+		return false
+	}
+	kctx := cfg.Contexts[p.Context()]
+	if kctx == nil || cfg.Clusters[kctx.Cluster] == nil || cfg.AuthInfos[kctx.AuthInfo] == nil {
+		return false
+	}
+	return cfg.Clusters[kctx.Cluster].Server == p.server
+}
+
 // kubeconfigHasContext reports the file kind writes to and whether it holds
 // the cluster's context.
 func (p *Provisioner) kubeconfigHasContext() (string, bool) {

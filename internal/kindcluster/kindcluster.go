@@ -84,6 +84,8 @@ type Provisioner struct {
 	closeEng func() error
 	reg      registryAPI
 	kind     *cluster.Provider
+	cs       *kubernetes.Clientset // see client
+	server   string                // the API server cs talks to
 }
 
 // registryAPI is the registry as the Provisioner uses it.
@@ -242,6 +244,7 @@ func (p *Provisioner) create(ctx context.Context) error {
 		opts = append(opts, cluster.CreateWithNodeImage(image))
 	}
 	// kind's create is not cancellable; it deletes what it made on failure.
+	p.forget()
 	if err := p.kind.Create(p.opts.Name, opts...); err != nil {
 		return fmt.Errorf("creating kind cluster %s: %w", p.opts.Name, err)
 	}
@@ -272,8 +275,14 @@ func (p *Provisioner) reuse(ctx context.Context) error {
 		}
 		restarted = true
 	}
-	if err := p.kind.ExportKubeConfig(p.opts.Name, p.opts.Kubeconfig, false); err != nil {
-		return fmt.Errorf("writing the kubeconfig of kind cluster %s: %w", p.opts.Name, err)
+	p.forget()
+	if _, err := p.client(); err != nil {
+		return err
+	}
+	if !p.contextCurrent() {
+		if err := p.kind.ExportKubeConfig(p.opts.Name, p.opts.Kubeconfig, false); err != nil {
+			return fmt.Errorf("writing the kubeconfig of kind cluster %s: %w", p.opts.Name, err)
+		}
 	}
 	wait := 15 * time.Second
 	if restarted {
@@ -288,7 +297,13 @@ func (p *Provisioner) reuse(ctx context.Context) error {
 
 // client is a clientset for the cluster, from the kubeconfig kind derives
 // from the running nodes (not the file, which a user may have edited).
+// The clientset is kept: kind reads the kubeconfig out of the node
+// (docker exec), which costs a few hundred milliseconds on a loaded machine,
+// and a reused cluster's second up should take seconds in all.
 func (p *Provisioner) client() (*kubernetes.Clientset, error) {
+	if p.cs != nil {
+		return p.cs, nil
+	}
 	kc, err := p.kind.KubeConfig(p.opts.Name, false)
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig of kind cluster %s: %w", p.opts.Name, err)
@@ -298,8 +313,16 @@ func (p *Provisioner) client() (*kubernetes.Clientset, error) {
 		return nil, fmt.Errorf("kubeconfig of kind cluster %s: %w", p.opts.Name, err)
 	}
 	cfg.Timeout = 10 * time.Second
-	return kubernetes.NewForConfig(cfg)
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.cs, p.server = cs, cfg.Host
+	return cs, nil
 }
+
+// forget drops the kept clientset (the cluster was deleted or recreated).
+func (p *Provisioner) forget() { p.cs, p.server = nil, "" }
 
 // health is nil when the API server is ready and every node is Ready.
 func (p *Provisioner) health(ctx context.Context) error {
@@ -414,6 +437,7 @@ func (p *Provisioner) Delete(ctx context.Context) error {
 	}
 	if exists {
 		p.progress(fmt.Sprintf("deleting cluster %s", p.opts.Name))
+		p.forget()
 		if err := p.kind.Delete(p.opts.Name, p.opts.Kubeconfig); err != nil {
 			return fmt.Errorf("deleting kind cluster %s: %w", p.opts.Name, err)
 		}
