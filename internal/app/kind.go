@@ -76,6 +76,35 @@ func openKindCluster(ctx context.Context, g *cli.Global, progress func(string)) 
 	}), nil
 }
 
+// prepareKindCluster is the kind target's part of up, before the
+// Kubernetes backend opens: the cluster and its registry exist (Ensure),
+// and the images the dev overlay pulls from the registry are there, pushed
+// only where their digest changed (kind.LocalImages). It returns the kube
+// context for the backend. The lead calls it from up --target kind.
+func (sv *service) prepareKindCluster(ctx context.Context, g *cli.Global, sink event.Sink) (string, error) {
+	set, err := catalog.LoadSetContext(ctx, g.Catalog)
+	if err != nil {
+		return "", err
+	}
+	images, err := kind.LocalImages(set)
+	if err != nil {
+		return "", err
+	}
+	kc, err := sv.kindCluster(ctx, g, noteSink(sink))
+	if err != nil {
+		return "", err
+	}
+	defer kc.Close()
+	kubeContext, err := kc.Ensure(ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := kc.LoadImages(ctx, images); err != nil {
+		return "", err
+	}
+	return kubeContext, nil
+}
+
 // noteSink turns progress lines into Note events.
 func noteSink(sink event.Sink) func(string) {
 	return func(s string) {
