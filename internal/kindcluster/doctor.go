@@ -1,6 +1,7 @@
 package kindcluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
 )
 
 // Status is a Finding's verdict.
@@ -86,6 +88,13 @@ func (p *Provisioner) Doctor(ctx context.Context) []Finding {
 		} else {
 			add("cluster health", OK, "API server ready, every node Ready", "")
 		}
+		if len(stopped) == 0 {
+			if err := p.mirrorConfigured(ctx, nodes); err != nil {
+				add("registry mirror", Fail, err.Error(), "recreate the cluster from the rendered kind/cluster.yaml: novadev down --cluster --target kind, then up")
+			} else {
+				add("registry mirror", OK, fmt.Sprintf("containerd on every node mirrors %s", p.RegistryHost()), "")
+			}
+		}
 	}
 
 	file, ctxOK := p.kubeconfigHasContext()
@@ -122,6 +131,23 @@ func (p *Provisioner) Doctor(ctx context.Context) []Finding {
 		}
 	}
 	return out
+}
+
+// mirrorConfigured checks that containerd on every node mirrors the
+// registry host (the rendered containerdConfigPatches): a cluster created
+// by hand, or from an older config, cannot pull what LoadImages pushes.
+func (p *Provisioner) mirrorConfigured(ctx context.Context, nodes []nodes.Node) error {
+	want := fmt.Sprintf(`mirrors."%s"`, p.RegistryHost())
+	for _, n := range nodes {
+		var out bytes.Buffer
+		if err := n.CommandContext(ctx, "cat", "/etc/containerd/config.toml").SetStdout(&out).Run(); err != nil {
+			return fmt.Errorf("node %s: reading /etc/containerd/config.toml: %w", n, err)
+		}
+		if !strings.Contains(out.String(), want) {
+			return fmt.Errorf("node %s: containerd has no mirror for %s: the cluster was not created from the rendered kind/cluster.yaml, and cannot pull the images novadev pushes", n, p.RegistryHost())
+		}
+	}
+	return nil
 }
 
 // contextCurrent reports whether the kubeconfig file already holds the

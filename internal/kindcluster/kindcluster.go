@@ -291,6 +291,9 @@ func (p *Provisioner) reuse(ctx context.Context) error {
 	if err := p.waitHealthy(ctx, wait); err != nil {
 		return fmt.Errorf("kind cluster %s exists but is not healthy: %w; recreate it: novadev down --cluster --target kind, then up", p.opts.Name, err)
 	}
+	if err := p.mirrorConfigured(ctx, nodes); err != nil {
+		return fmt.Errorf("kind cluster %s: %w; recreate it: novadev down --cluster --target kind, then up", p.opts.Name, err)
+	}
 	p.progress(fmt.Sprintf("reusing cluster %s (%d node(s) Ready, context %s)", p.opts.Name, len(nodes), p.Context()))
 	return nil
 }
