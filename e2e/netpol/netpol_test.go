@@ -98,9 +98,14 @@ func TestIntegrationNetworkPolicy(t *testing.T) {
 
 	objs := devOverlay(t)
 	chImage := storeImage(t, objs, store)
-	if _, err := d.ImageID(ctx, chImage); err != nil {
-		need(t, "image %s is missing: build it with scripts/images/build.sh clickhouse", chImage)
+	// The dev overlay pulls from the local registry (localhost:5005/<name>,
+	// pushed by the kind target); this test side-loads instead, so it gives
+	// the engine's image that name first.
+	engineCh := strings.TrimPrefix(chImage, kind.RegistryHost+"/")
+	if _, err := d.ImageID(ctx, engineCh); err != nil {
+		need(t, "image %s is missing: build it with scripts/images/build.sh clickhouse", engineCh)
 	}
+	tagImage(t, ctx, engineCh, chImage)
 
 	cfg, nodeList := kindCluster(t)
 	cs, err := kubernetes.NewForConfig(cfg)
@@ -344,6 +349,16 @@ func kindCluster(t *testing.T) (*rest.Config, []nodes.Node) {
 	require.NoError(t, err)
 	require.NotEmpty(t, nodeList, "kind cluster %s has no nodes", name)
 	return cfg, nodeList
+}
+
+// tagImage is `docker tag source target`.
+func tagImage(t *testing.T, ctx context.Context, source, target string) {
+	t.Helper()
+	cli, err := mobyclient.New(mobyclient.FromEnv)
+	require.NoError(t, err)
+	defer cli.Close()
+	_, err = cli.ImageTag(ctx, mobyclient.ImageTagOptions{Source: source, Target: target})
+	require.NoError(t, err, "docker tag %s %s", source, target)
 }
 
 // loadImages is `kind load docker-image`: one docker save of all the images
