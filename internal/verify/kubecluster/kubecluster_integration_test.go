@@ -35,6 +35,9 @@ const (
 
 // offlineImages are the images the dev overlay runs, loaded into the
 // cluster as a user of the rendered files would (`kind load docker-image`).
+// devRegistry is the registry host the dev overlay's images name.
+const devRegistry = "localhost:5005"
+
 var offlineImages = []string{"novadev/postgres:15", "novadev/redis:7", "novadev/kafka:kfake", "novadev/clickhouse:18.16", "novadev/placeholder:dev", "novadev/novadev:dev"}
 
 func repoRoot() string {
@@ -166,7 +169,15 @@ func setupKind(t *testing.T) *kindEnv {
 		})
 	}
 	t0 := time.Now()
-	run(t, e.kind, append([]string{"load", "docker-image", "--name", e.cluster}, offlineImages...)...)
+	// The dev overlay pulls every image from the local registry
+	// (localhost:5005/<name>, the mirror kind/cluster.yaml configures; see
+	// docs/kind.md); this test side-loads them instead, under those names.
+	var loaded []string
+	for _, img := range offlineImages {
+		run(t, "docker", "tag", img, devRegistry+"/"+img)
+		loaded = append(loaded, devRegistry+"/"+img)
+	}
+	run(t, e.kind, append([]string{"load", "docker-image", "--name", e.cluster}, loaded...)...)
 	t.Logf("kind load docker-image (%d images): %s", len(offlineImages), time.Since(t0).Round(time.Second))
 	return e
 }
