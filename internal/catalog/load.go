@@ -32,6 +32,11 @@ type Options struct {
 	// Images, when set, replaces the environment's images section (e.g.
 	// pr run from ci's offline set: NOVADEV_IMAGES_FROM=ci).
 	Images *EnvImages
+	// ImageSource and Mirror, when set, replace the environment's
+	// images.source and images.mirror (novadev --images,
+	// NOVADEV_IMAGE_MIRROR); the caller validates them (ParseMirror).
+	ImageSource string
+	Mirror      string
 }
 
 // Load is LoadContext with a background context.
@@ -83,6 +88,12 @@ func LoadContext(ctx context.Context, path string, opts Options) (*Catalog, erro
 	env.instance = opts.Instance
 	if opts.Images != nil {
 		env.Images = *opts.Images
+	}
+	if opts.ImageSource != "" {
+		env.Images.Source = opts.ImageSource
+	}
+	if opts.Mirror != "" {
+		env.Images.Mirror = opts.Mirror
 	}
 	if opts.HostPortBase != 0 {
 		env.HostPortBase = opts.HostPortBase
@@ -464,6 +475,7 @@ func applyEnv(c *Catalog, env *Environment, p *problems) {
 		scaleResources(&s.Resources, env.Resources.Scale)
 	}
 	for name, st := range c.Stores {
+		st.base = st.Image
 		if img := env.Images.Stores[name]; img != "" {
 			st.Image = img
 		}
@@ -472,6 +484,7 @@ func applyEnv(c *Catalog, env *Environment, p *problems) {
 		}
 		scaleResources(&st.Resources, env.Resources.Scale)
 	}
+	resolveImages(c, env, p)
 }
 
 // ImageRef turns a repository name into Registry/name:Tag; references that

@@ -217,10 +217,16 @@ type ClickUse struct {
 
 // Store is a shared data store.
 type Store struct {
-	Node      `yaml:"-"`
-	Name      string    `yaml:"-"`
-	Kind      string    `yaml:"kind"`
-	Image     string    `yaml:"image"`
+	Node  `yaml:"-"`
+	Name  string `yaml:"-"`
+	Kind  string `yaml:"kind"`
+	Image string `yaml:"image"`
+	// Upstream is the public image staging runs, when image is not it (the
+	// kafka store's image is the offline broker; staging runs Kafka).
+	Upstream string `yaml:"upstream"`
+	// Offline is the store's image in the offline set (scripts/images):
+	// what environments with images.source run without a registry.
+	Offline   string    `yaml:"offline"`
 	Version   string    `yaml:"version"`
 	Port      int       `yaml:"port"`     // the client port inside the network
 	Host      int       `yaml:"host"`     // published host port (first node's for clusters)
@@ -239,6 +245,15 @@ type Store struct {
 	Topics []*Topic `yaml:"topics"`
 	// clickhouse
 	Databases []*ClickDatabase `yaml:"databases"`
+
+	// Pull is the reference the Docker target pulls and runs (the upstream
+	// image through the mirror, pinned by the images lock when the app
+	// pins it); "" when the environment pulls nothing for this store.
+	Pull string `yaml:"-"`
+	// Fallback is the offline image auto falls back to when Pull fails.
+	Fallback string `yaml:"-"`
+
+	base string // image as the base catalog wrote it (applyEnv)
 }
 
 // Topic is a Kafka topic.
@@ -336,6 +351,16 @@ type EnvImages struct {
 	Placeholder string            `yaml:"placeholder"`
 	Services    map[string]string `yaml:"services"` // per-service full references
 	Stores      map[string]string `yaml:"stores"`   // per-store full references
+	// Source says where store images come from on the Docker target:
+	// auto, upstream or offline (ImageSources); "" keeps stores' image as
+	// written and pulls nothing. novadev --images overrides it.
+	Source string `yaml:"source"`
+	// Mirror rewrites pulls through a registry mirror, host[:port][/prefix]
+	// (NOVADEV_IMAGE_MIRROR overrides it).
+	Mirror string `yaml:"mirror"`
+	// Lock is the images lock file, relative to the environment file
+	// (default: images.lock beside the catalog).
+	Lock string `yaml:"lock"`
 }
 
 // ResourcePolicy scales every request and limit.

@@ -289,6 +289,15 @@ func validateStore(st *Store, p *problems, profiles map[string]bool) {
 	if st.Image != "" {
 		validateImage(p, st.PosOf("image"), f+".image", st.Image)
 	}
+	if st.Upstream != "" {
+		validateImage(p, st.PosOf("upstream"), f+".upstream", st.Upstream)
+	}
+	if st.Offline != "" {
+		validateImage(p, st.PosOf("offline"), f+".offline", st.Offline)
+		if !OfflineImage(st.Offline) {
+			p.add(st.PosOf("offline"), f+".offline", "the offline set is novadev/<name>:<tag> (scripts/images/build.sh)", "offline image %q is not in the offline set", st.Offline)
+		}
+	}
 	if st.Storage != "" {
 		if _, err := resource.ParseQuantity(st.Storage); err != nil || !memQty.MatchString(st.Storage) {
 			p.add(st.PosOf("storage"), f+".storage", "e.g. 10Gi", "invalid storage size %q", st.Storage)
@@ -532,6 +541,7 @@ func validateEnv(c *Catalog, env *Environment, p *problems) {
 	}
 	validateLabels(p, env.Metadata, "metadata.labels")
 	validateImageSource(p, env.Images.PosOf("registry"), "images.registry", env.Images.Registry, env.Images.PosOf("tag"), "images.tag", env.Images.Tag)
+	validateEnvImages(p, env)
 	if env.Images.Placeholder != "" {
 		validateImage(p, env.Images.PosOf("placeholder"), "images.placeholder", env.Images.Placeholder)
 	}

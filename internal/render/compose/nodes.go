@@ -41,7 +41,7 @@ func (b *builder) store(st *catalog.Store) error {
 	}
 	base := func(name string) types.ServiceConfig {
 		s := types.ServiceConfig{Name: name, Profiles: st.Profiles, Deploy: deploy, Restart: types.RestartPolicyOnFailure}
-		s.Image = st.Image
+		s.Image = st.DockerImage()
 		s.Labels = b.labels(st.Name, catalog.KindStore)
 		s.StopGracePeriod = duration(storeGrace)
 		s.DependsOn = b.dependsOn(st.Name)
@@ -57,16 +57,24 @@ func (b *builder) store(st *catalog.Store) error {
 		}
 	}
 	p := strconv.Itoa(st.Port)
+	// the offline image set and the upstream images take different
+	// settings for redis and kafka (docs/images.md)
+	offline := catalog.OfflineImage(st.DockerImage())
 	switch st.Kind {
 	case catalog.StoreRedisCluster:
 		names, _ := redisNodes(st)
 		for i, name := range names {
 			s := base(name)
 			np := strconv.Itoa(st.Port + i)
-			// explicit entrypoint: the offline image's entrypoint is
-			// redis-server already, the official one's a wrapper script
-			s.Entrypoint = types.ShellCommand{"redis-server"}
-			s.Command = types.ShellCommand{
+			// the offline image's entrypoint is redis-server itself; the
+			// official image's entrypoint script takes redis-server and its
+			// flags as the command, fixes /data's owner and drops root
+			s.Command = types.ShellCommand{"redis-server"}
+			if offline {
+				s.Entrypoint = types.ShellCommand{"redis-server"}
+				s.Command = nil
+			}
+			s.Command = append(s.Command,
 				"--port", np,
 				"--cluster-enabled", "yes",
 				"--cluster-config-file", "/data/nodes.conf",
@@ -76,7 +84,7 @@ func (b *builder) store(st *catalog.Store) error {
 				"--appendonly", "yes",
 				"--dir", "/data",
 				"--protected-mode", "no",
-			}
+			)
 			data(&s, name+"-data", "/data")
 			if st.Host != 0 {
 				s.Ports = append(s.Ports, port(st.Port+i, st.Host+i))
@@ -100,6 +108,15 @@ func (b *builder) store(st *catalog.Store) error {
 		return b.add(s)
 	case catalog.StoreKafka:
 		s := base(st.Name)
+		if !offline {
+			s.Environment = environment(KRaftEnv(b.c, st))
+			data(&s, st.Name+"-data", KafkaDataDir)
+			publish(&s, st.Host)
+			// bash is in the image; a JVM client per check would cost more
+			// than the 2 s timeout (the supervisor probes with a real client)
+			s.HealthCheck = healthcheck([]string{"bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/" + p}, storeStart)
+			return b.add(s)
+		}
 		s.Command = types.ShellCommand{"--listen", "0.0.0.0:" + p, "--advertise", st.Name + ":" + p, "--data-dir", "/data"}
 		data(&s, st.Name+"-data", "/data")
 		publish(&s, st.Host)
