@@ -23,6 +23,10 @@ func openDocker(ctx context.Context, env *Env) (backend.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := resolveImages(ctx, env.Catalog, eng, env.Images); err != nil {
+		eng.Close()
+		return nil, err
+	}
 	b, err := openDockerOn(env, eng)
 	if err != nil {
 		eng.Close()

@@ -376,7 +376,13 @@ func (sv *service) openInstance(ctx context.Context, g *cli.Global, c *catalog.C
 // set of another environment when NOVADEV_IMAGES_FROM names one (how pr,
 // whose images are the registry's, runs here from ci's offline set).
 func (sv *service) loadOptions(g *cli.Global) (catalog.Options, error) {
-	o := catalog.Options{Env: cli.EnvFor(g)}
+	o := catalog.Options{Env: cli.EnvFor(g), ImageSource: g.Images}
+	if m := sv.s.Getenv(EnvImageMirror); m != "" {
+		if _, err := catalog.ParseMirror(m); err != nil {
+			return o, &cli.UsageError{Err: fmt.Errorf("%s=%s: %v", EnvImageMirror, m, err)}
+		}
+		o.Mirror = m
+	}
 	from := sv.s.Getenv("NOVADEV_IMAGES_FROM")
 	if from == "" {
 		return o, nil

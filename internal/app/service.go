@@ -41,6 +41,9 @@ type Env struct {
 	// Instance is the instance's record when --instance names one (its
 	// labels go on every Docker object); nil: the environment itself.
 	Instance *state.InstanceRecord
+	// Images says whether opening pulls store images and where progress
+	// goes (up, pull); nil: nothing is pulled.
+	Images *ImagePolicy
 }
 
 // BackendFactory opens the backend of one target for an environment.
@@ -86,6 +89,7 @@ type openOptions struct {
 	sink          event.Sink // told when the lock must be waited for
 	ttl           string     // up --ttl: an instance's record is written (see instance.go)
 	preview       bool       // up --dry-run: a new instance gets a block, recorded nowhere
+	images        *ImagePolicy
 }
 
 func (sv *service) load(g *cli.Global) (*catalog.Catalog, error) {
@@ -185,7 +189,7 @@ func (sv *service) open(ctx context.Context, g *cli.Global, o openOptions) (e *o
 		}
 		return v, ok
 	}
-	b, err := factory(ctx, &Env{Catalog: c, Lookup: lookup, CredentialsFile: envFile, Instance: inst})
+	b, err := factory(ctx, &Env{Catalog: c, Lookup: lookup, CredentialsFile: envFile, Instance: inst, Images: o.images})
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +290,7 @@ func (sv *service) Up(ctx context.Context, g *cli.Global, o cli.UpOptions, sink 
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
 		defer cancel()
 	}
-	e, err := sv.open(ctx, g, openOptions{ensureSecrets: true, lockFor: "up", sink: sink, ttl: o.TTL})
+	e, err := sv.open(ctx, g, openOptions{ensureSecrets: true, lockFor: "up", sink: sink, ttl: o.TTL, images: &ImagePolicy{Pull: true, Sink: sink, Only: o.Only}})
 	if err != nil {
 		return nil, err
 	}

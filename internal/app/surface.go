@@ -15,6 +15,7 @@ import (
 
 	"github.com/novadev/novadev/internal/backend"
 	"github.com/novadev/novadev/internal/backend/docker"
+	"github.com/novadev/novadev/internal/catalog"
 	"github.com/novadev/novadev/internal/cli"
 	"github.com/novadev/novadev/internal/event"
 	"github.com/novadev/novadev/internal/state"
@@ -35,10 +36,14 @@ func (sv *service) PlanAssumingNothing(ctx context.Context, g *cli.Global, o cli
 	return offline.Plan(ctx, g, o)
 }
 
-// Pull implements cli.Service: docker only; the offline image set
-// (OfflineImage) is reported, never pulled.
-func (sv *service) Pull(ctx context.Context, g *cli.Global) ([]cli.PullResult, error) {
-	e, err := sv.open(ctx, g, openOptions{})
+// Pull implements cli.Service: docker only. Store images are resolved as
+// up resolves them (resolveImages: the image source, the mirror, the
+// lock), pulling what the engine lacks (every upstream tag again with
+// --update-lock); service images with a registry are pulled; the offline
+// image set is reported, never pulled.
+func (sv *service) Pull(ctx context.Context, g *cli.Global, o cli.PullOptions, sink event.Sink) ([]cli.PullResult, error) {
+	pol := &ImagePolicy{Pull: true, UpdateLock: o.UpdateLock, Sink: sink, Only: o.Only}
+	e, err := sv.open(ctx, g, openOptions{images: pol})
 	if err != nil {
 		return nil, err
 	}
@@ -50,8 +55,32 @@ func (sv *service) Pull(ctx context.Context, g *cli.Global) ([]cli.PullResult, e
 	moby, _ := db.Engine().(*docker.Moby)
 	var out []cli.PullResult
 	seen := map[string]bool{}
+	for _, ch := range pol.Choices {
+		seen[ch.Image] = true
+		r := cli.PullResult{Image: ch.Image, Node: ch.Store, Digest: ch.Digest}
+		switch ch.Status {
+		case ImageOffline:
+			r.Status = "built locally"
+		case ImageFellBack:
+			r.Status, r.Error = "fell back", ch.Reason
+		case ImageMissing:
+			r.Status, r.Error = "failed", ch.Reason
+			if catalog.OfflineImage(ch.Image) {
+				r.Status, r.Error = "built locally", ""
+			}
+		default:
+			r.Status = ch.Status
+		}
+		_, err := db.Engine().ImageID(ctx, ch.Image)
+		r.Present = err == nil
+		out = append(out, r)
+	}
+	stores := map[string]bool{}
+	for _, n := range e.c.StoreNames() {
+		stores[n] = true
+	}
 	for _, w := range db.Spec().Workloads() {
-		if seen[w.Image] {
+		if seen[w.Image] || stores[w.Node] {
 			continue
 		}
 		seen[w.Image] = true
@@ -78,10 +107,7 @@ func (sv *service) Pull(ctx context.Context, g *cli.Global) ([]cli.PullResult, e
 // OfflineImage says ref is one of the offline image set: novadev/<name>
 // with no registry host (scripts/images/build.sh builds them; no registry
 // has them).
-func OfflineImage(ref string) bool {
-	first, _, ok := strings.Cut(ref, "/")
-	return ok && first == "novadev"
-}
+func OfflineImage(ref string) bool { return catalog.OfflineImage(ref) }
 
 func pull(ctx context.Context, m *docker.Moby, ref string) error {
 	resp, err := m.Client().ImagePull(ctx, ref, client.ImagePullOptions{})

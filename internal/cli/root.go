@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/novadev/novadev/internal/catalog"
 )
 
 // Streams are the command's input, outputs and environment, injected so
@@ -53,6 +56,9 @@ type Global struct {
 	// Instance names one instance of the environment (its own project,
 	// network, volumes and host-port block); "": the environment itself.
 	Instance string
+	// Images overrides the environment's images.source: auto, upstream or
+	// offline; "": the environment's.
+	Images string
 }
 
 // Version is set at build time with -ldflags "-X .../internal/cli.Version=...".
@@ -89,6 +95,7 @@ and a Tiltfile, and runs the stack on Docker with every service proven ready.`,
 	pf.StringVarP(&g.Output, "output", "o", "text", "output format: text or json")
 	pf.BoolVar(&g.NoColor, "no-color", s.Getenv("NO_COLOR") != "", "disable colour (also NO_COLOR)")
 	pf.StringVar(&g.Target, "target", def("NOVADEV_TARGET", "docker"), "what runs the environment: docker (env NOVADEV_TARGET)")
+	pf.StringVar(&g.Images, "images", def("NOVADEV_IMAGES", ""), "where store images come from: auto (pull upstream, fall back to the offline set per image), upstream or offline; default: the environment's images.source (env NOVADEV_IMAGES)")
 	pf.StringVar(&g.Instance, "instance", def("NOVADEV_INSTANCE", ""), "run a named instance of the environment (own project, volumes, port block), e.g. pr-123 (env NOVADEV_INSTANCE)")
 	// --version (and -v), as docker compose has it: the root's own flag,
 	// answered before any verb runs
@@ -115,6 +122,9 @@ and a Tiltfile, and runs the stack on Docker with every service proven ready.`,
 		g.EnvExplicit = cmd.Flags().Changed("env") || s.Getenv("NOVADEV_ENV") != ""
 		if g.Output != "text" && g.Output != "json" {
 			return &UsageError{Err: fmt.Errorf("--output must be text or json, not %q", g.Output)}
+		}
+		if g.Images != "" && !slices.Contains(catalog.ImageSources, g.Images) {
+			return &UsageError{Err: fmt.Errorf("--images must be one of %s, not %q", strings.Join(catalog.ImageSources, ", "), g.Images)}
 		}
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/novadev/novadev/internal/event"
 	"github.com/novadev/novadev/internal/supervisor"
 )
 
@@ -18,9 +19,11 @@ type SurfaceService interface {
 	// PlanAssumingNothing plans up as if nothing of the environment
 	// existed on the target: for up --dry-run without an engine.
 	PlanAssumingNothing(ctx context.Context, g *Global, o UpOptions) (*supervisor.Plan, error)
-	// Pull pulls the images of the environment (docker only); offline
-	// images are reported, never pulled.
-	Pull(ctx context.Context, g *Global) ([]PullResult, error)
+	// Pull pulls the images of the environment (docker only): the stores'
+	// upstream images by the environment's image source (through the
+	// mirror), service images from their registry; offline images are
+	// reported, never pulled. Progress goes to sink.
+	Pull(ctx context.Context, g *Global, o PullOptions, sink event.Sink) ([]PullResult, error)
 	// Stop removes the containers of the named nodes and of every node
 	// that needs them (dependents first; all nodes when none is named),
 	// keeping volumes and network; it returns the nodes stopped, in order.

@@ -41,6 +41,14 @@ const (
 	Log Type = "log"
 	// Note: a message about the whole run (Node empty).
 	Note Type = "note"
+	// Pulling: an image of the node is being pulled (Detail: the
+	// reference, then a layer's progress).
+	Pulling Type = "pulling"
+	// Pulled: the pull finished (Detail: the reference).
+	Pulled Type = "pulled"
+	// ImageFallback: the upstream image could not be pulled and the node
+	// runs its offline image (Detail says which and why).
+	ImageFallback Type = "image fallback"
 )
 
 // Duration is a time.Duration that is written to JSON as seconds.

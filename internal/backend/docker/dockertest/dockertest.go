@@ -31,3 +31,14 @@ func New(t testing.TB) *docker.Moby {
 	t.Cleanup(func() { d.Close() })
 	return d
 }
+
+// Skip skips the test with the reason printed, or fails it under
+// NOVADEV_E2E=1 (CI), where missing machinery (a tool, an image) is a
+// failure rather than a reason.
+func Skip(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("NOVADEV_E2E") == "1" {
+		t.Fatalf("NOVADEV_E2E=1 but "+format, args...)
+	}
+	t.Skipf(format, args...)
+}
