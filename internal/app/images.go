@@ -14,6 +14,7 @@ import (
 	"github.com/novadev/novadev/internal/catalog"
 	"github.com/novadev/novadev/internal/event"
 	"github.com/novadev/novadev/internal/images"
+	"github.com/novadev/novadev/internal/supervisor"
 )
 
 // EnvImageMirror names the registry mirror for this run
@@ -172,6 +173,9 @@ func resolveImages(ctx context.Context, c *catalog.Catalog, eng imageEngine, pol
 			// left on the engine
 			if st.Fallback != "" {
 				ch.Status, ch.Reason = ImageOffline, target+" is not on the engine"
+				if _, err := eng.ImageID(ctx, st.Fallback); err != nil {
+					ch.Status, ch.Reason = ImageMissing, "neither "+target+" nor the offline "+st.Fallback+" is on the engine"
+				}
 				st.FallBack()
 			} else {
 				ch.Status, ch.Reason = ImageMissing, target+" is not on the engine: novadev pull"
@@ -275,4 +279,44 @@ func tagOf(ref string) string {
 func firstLineOf(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
+}
+
+// imageSourcesCheck is doctor's line saying where each store's image comes
+// from, and what to do when a store has neither its upstream nor its
+// offline image.
+func imageSourcesCheck(c *catalog.Catalog, choices []ImageChoice) supervisor.Check {
+	src := c.Env.Images.Source
+	if src == "" {
+		src = "as written (no images.source)"
+	}
+	head := "source " + src
+	if c.Env.Images.Mirror != "" {
+		head += ", mirror " + c.Env.Images.Mirror
+	}
+	var parts, missing []string
+	for _, ch := range choices {
+		p := ch.Store + ": " + ch.Image
+		switch ch.Status {
+		case ImagePresent:
+			p += " (upstream, present)"
+		case ImageOffline:
+			if ch.Upstream != "" {
+				p += " (offline set; up pulls " + ch.Upstream + " first)"
+			} else {
+				p += " (offline set, present)"
+			}
+		case ImageMissing:
+			p += " (missing: " + ch.Reason + ")"
+			missing = append(missing, ch.Store)
+		default:
+			p += " (" + ch.Status + ")"
+		}
+		parts = append(parts, p)
+	}
+	chk := supervisor.Check{OK: len(missing) == 0, Note: len(missing) == 0, What: "image sources", Detail: head + "; " + strings.Join(parts, "; ")}
+	if len(missing) > 0 {
+		chk.Fix = "no image for " + strings.Join(missing, ", ") + ": on Linux build the offline set with make images (scripts/images/build.sh); " +
+			"elsewhere make the registry reachable (novadev --images upstream pull), or set " + EnvImageMirror + "=host[:port][/prefix] to a registry mirror"
+	}
+	return chk
 }

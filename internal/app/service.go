@@ -359,12 +359,17 @@ func (sv *service) Doctor(ctx context.Context, g *cli.Global) ([]supervisor.Chec
 	if g.Target == TargetKind {
 		return sv.kindDoctor(ctx, g)
 	}
-	e, err := sv.open(ctx, g, openOptions{})
+	pol := &ImagePolicy{} // resolve without pulling: what up would start from
+	e, err := sv.open(ctx, g, openOptions{images: pol})
 	if err != nil {
 		return nil, err
 	}
 	defer e.close()
-	return sv.runner(e, nil, 0).Doctor(ctx, e.c.Graph()), nil
+	checks := sv.runner(e, nil, 0).Doctor(ctx, e.c.Graph())
+	if g.Target == "docker" && len(pol.Choices) > 0 {
+		checks = append(checks, imageSourcesCheck(e.c, pol.Choices))
+	}
+	return checks, nil
 }
 
 // Bootstrap implements cli.Service.
