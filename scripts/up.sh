@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # make up [TARGET=docker|kind]: everything a fresh machine needs, then novadev up.
 #  1. a Docker engine (installs and starts Debian's docker.io when run as root with apt and none is reachable);
-#  2. the offline image set when the images are not present (no registry needed);
+#  2. the offline image set when the images are not present (no registry needed); for the
+#     docker target where debootstrap cannot run (macOS, WSL2 without root, any non-root
+#     user) only the two FROM-scratch Go images, and the stores come from their upstream
+#     images (docs/images.md);
 #  3. for TARGET=kind: the offline kind node image (scripts/kind-node/build.sh) and the
 #     local registry's image (novadev/registry:3), each built only when missing or stale;
 #  4. novadev up for the environment (default local) on the target, which prints the endpoints.
@@ -16,7 +19,12 @@ docker | kind) ;;
 *) echo "up: unknown TARGET '$target' (want docker or kind)" >&2; exit 2 ;;
 esac
 scripts/install-docker.sh
-scripts/images/build.sh
+if [[ $target == kind || ($(uname -s) == Linux && $(id -u) == 0) ]]; then
+	scripts/images/build.sh
+else
+	echo "up: not root on Linux: building only the placeholder and novadev images; the stores are pulled (upstream images, NOVADEV_IMAGE_MIRROR when set)" >&2
+	scripts/images/build.sh placeholder novadev
+fi
 if [[ $target == kind ]]; then
 	echo "up: kind: the offline node image (a few seconds when built already; minutes when Kubernetes must be compiled) and the registry image" >&2
 	node_image=$(scripts/kind-node/build.sh)
