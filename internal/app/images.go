@@ -158,7 +158,7 @@ func resolveImages(ctx context.Context, c *catalog.Catalog, eng imageEngine, pol
 				}
 				break
 			}
-			ch.Reason = "pull " + target + ": " + firstLineOf(err.Error())
+			ch.Reason = "pull " + target + ": " + strings.TrimPrefix(firstLineOf(err.Error()), "Error response from daemon: ")
 			if st.Fallback == "" {
 				ch.Status = ImageMissing
 				failed = append(failed, name+" ("+ch.Reason+")")

@@ -105,18 +105,18 @@ func (p *progress) tty(e event.Event) {
 	if e.Type == event.Log {
 		return // bootstrap chatter: the summary has the result
 	}
-	mark := map[event.Type]string{event.Ready: "✔", event.Unchanged: "=", event.Failed: "✘", event.Skipped: "-", event.Canceled: "!"}[e.Type]
+	mark := map[event.Type]string{event.Ready: "✔", event.Unchanged: "=", event.Failed: "✘", event.Skipped: "-", event.Canceled: "!", event.Pulled: "↓", event.ImageFallback: "!"}[e.Type]
 	if mark == "" {
 		mark = "…"
 	}
 	line := fmt.Sprintf("%s %-22s %s", mark, e.Node, describe(e))
 	if p.color {
 		switch e.Type {
-		case event.Ready, event.Unchanged:
+		case event.Ready, event.Unchanged, event.Pulled:
 			line = "\x1b[32m" + line + "\x1b[0m"
 		case event.Failed:
 			line = "\x1b[31m" + line + "\x1b[0m"
-		case event.Skipped, event.Canceled:
+		case event.Skipped, event.Canceled, event.ImageFallback:
 			line = "\x1b[33m" + line + "\x1b[0m"
 		}
 	}
