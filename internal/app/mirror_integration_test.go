@@ -62,7 +62,13 @@ http: {addr: %s}
 		t.Fatalf("%s is taken: another registry runs there", mirrorAddr)
 	}
 	cmd := exec.Command(bin, "serve", cfg)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	// its access log and the tracing exporter's complaints go to a file,
+	// not into the test's output
+	logFile, err := os.Create(filepath.Join(dir, "registry.log"))
+	require.NoError(t, err)
+	t.Cleanup(func() { logFile.Close() })
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true")
 	require.NoError(t, cmd.Start())
 	stopped := false
 	stop = func() {
