@@ -13,7 +13,7 @@ import (
 )
 
 func defaultBackends() map[string]BackendFactory {
-	return map[string]BackendFactory{"docker": openDocker}
+	return map[string]BackendFactory{"docker": openDocker, "kube": openKube, "kind": openKind}
 }
 
 // openDocker translates the environment's compose project (the one

@@ -44,6 +44,9 @@ type Env struct {
 	// Images says whether opening pulls store images and where progress
 	// goes (up, pull); nil: nothing is pulled.
 	Images *ImagePolicy
+	// KubeContext is --context: the kubeconfig context --target kube
+	// runs on ("": the current one).
+	KubeContext string
 }
 
 // BackendFactory opens the backend of one target for an environment.
@@ -189,7 +192,7 @@ func (sv *service) open(ctx context.Context, g *cli.Global, o openOptions) (e *o
 		}
 		return v, ok
 	}
-	b, err := factory(ctx, &Env{Catalog: c, Lookup: lookup, CredentialsFile: envFile, Instance: inst, Images: o.images})
+	b, err := factory(ctx, &Env{Catalog: c, Lookup: lookup, CredentialsFile: envFile, Instance: inst, Images: o.images, KubeContext: g.Context})
 	if err != nil {
 		return nil, err
 	}
@@ -202,6 +205,10 @@ func (sv *service) runner(e *opened, sink event.Sink, parallel int) *supervisor.
 		Ready: e.ends.Readiness, Recheck: e.ends.Recheck, Bootstrap: e.ends.Bootstraps()}
 	if sv.o.Ready != nil {
 		r.Ready, r.Recheck = sv.o.Ready, nil
+	}
+	if j, ok := e.b.(jobRunner); ok {
+		// kube: bootstraps run as the rendered Jobs (docs/decisions.md)
+		r.Bootstrap = jobBootstrapper(j)
 	}
 	if sv.o.Bootstrap != nil {
 		r.Bootstrap = sv.o.Bootstrap
@@ -314,7 +321,7 @@ func (sv *service) Up(ctx context.Context, g *cli.Global, o cli.UpOptions, sink 
 	if res == nil {
 		return nil, err
 	}
-	return &cli.UpReport{Result: res, Endpoints: e.ends.Reachable(res)}, err
+	return &cli.UpReport{Result: res, Endpoints: clusterEndpoints(e.b, e.ends.Reachable(res), e.b.Ports)}, err
 }
 
 // Down implements cli.Service.

@@ -53,6 +53,9 @@ type Global struct {
 	// Target is what runs the environment: docker (kind and kube arrive
 	// with their backends).
 	Target string
+	// Context is the kubeconfig context --target kube runs on ("": the
+	// current one).
+	Context string
 	// Instance names one instance of the environment (its own project,
 	// network, volumes and host-port block); "": the environment itself.
 	Instance string
@@ -94,7 +97,8 @@ and a Tiltfile, and runs the stack on Docker with every service proven ready.`,
 	pf.StringVar(&g.Env, "env", def("NOVADEV_ENV", "local"), "environment overlay: a name next to the catalog (local, ci, pr) or a file; \"\" for the bare catalog (env NOVADEV_ENV)")
 	pf.StringVarP(&g.Output, "output", "o", "text", "output format: text or json")
 	pf.BoolVar(&g.NoColor, "no-color", s.Getenv("NO_COLOR") != "", "disable colour (also NO_COLOR)")
-	pf.StringVar(&g.Target, "target", def("NOVADEV_TARGET", "docker"), "what runs the environment: docker (env NOVADEV_TARGET)")
+	pf.StringVar(&g.Target, "target", def("NOVADEV_TARGET", "docker"), "what runs the environment: docker, kube (the cluster --context names), kind (the catalog's kind cluster) (env NOVADEV_TARGET)")
+	pf.StringVar(&g.Context, "context", def("NOVADEV_KUBE_CONTEXT", ""), "the kubeconfig context --target kube runs on (kubeconfig from KUBECONFIG, else ~/.kube/config); \"\": the current one (env NOVADEV_KUBE_CONTEXT)")
 	pf.StringVar(&g.Images, "images", def("NOVADEV_IMAGES", ""), "where store images come from: auto (pull upstream, fall back to the offline set per image), upstream or offline; default: the environment's images.source (env NOVADEV_IMAGES)")
 	pf.StringVar(&g.Instance, "instance", def("NOVADEV_INSTANCE", ""), "run a named instance of the environment (own project, volumes, port block), e.g. pr-123 (env NOVADEV_INSTANCE)")
 	// --version (and -v), as docker compose has it: the root's own flag,
