@@ -3,7 +3,9 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 
 	"k8s.io/client-go/rest"
@@ -132,7 +134,7 @@ func kubeSpec(ctx context.Context, env *Env) (kube.Spec, error) {
 	}
 	dir := path.Join(kind.Dir, "overlays", overlay)
 	files[path.Join(dir, kind.CredentialsFile)] = kind.CredentialsEnv(oc, func(k string) string { v, _ := env.Lookup(k); return v })
-	objs, err := kube.Build(files, dir)
+	objs, err := kube.BuildCached(files, dir, kubeBuildCache())
 	if err != nil {
 		return kube.Spec{}, err
 	}
@@ -194,4 +196,17 @@ func clusterEndpoints(b backend.Backend, eps []supervisor.Endpoint, ports func(n
 		out = append(out, e)
 	}
 	return out
+}
+
+// kubeBuildCache is where built overlays are kept ($NOVADEV_CACHE or
+// ~/.cache/novadev, kube-build/); "" when there is no cache directory.
+func kubeBuildCache() string {
+	if d := os.Getenv("NOVADEV_CACHE"); d != "" {
+		return filepath.Join(d, "kube-build")
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "novadev", "kube-build")
 }

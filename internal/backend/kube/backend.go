@@ -314,7 +314,9 @@ func (b *Backend) node(name string, objs []object, l *listed) *backend.Node {
 		unitNames = []string{w.u.GetName()}
 	}
 	for _, un := range unitNames {
-		u := backend.Unit{Name: un, Service: un, Node: name, State: backend.Missing, Want: want, Have: have, Image: image(w.u), Ports: b.Ports(name)}
+		u := backend.Unit{Name: un, Service: un, Node: name, State: backend.Missing, Want: want, Have: have, Image: image(w.u)}
+		// no Ports: the 127.0.0.1 forwards end with the command, so status
+		// and ps must not print them as where the unit is reachable
 		var p *corev1.Pod
 		if w.u.GetKind() == "StatefulSet" {
 			p = byName[un]
