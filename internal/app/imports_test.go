@@ -30,6 +30,8 @@ var importRules = []struct {
 		noDeps: []string{"github.com/compose-spec/compose-go", "github.com/moby/", mod + "internal/backend/", mod + "internal/render/"}},
 	{pkg: "internal/backend/docker", why: "a backend never reaches into the supervisor or another backend",
 		noDeps: []string{mod + "internal/supervisor", mod + "internal/backend/"}, except: []string{mod + "internal/backend/docker"}},
+	{pkg: "internal/backend/kube", why: "a backend never reaches into the supervisor or another backend; any cluster, so nothing of kind",
+		noDeps: []string{mod + "internal/supervisor", mod + "internal/backend/", mod + "internal/render/", "sigs.k8s.io/kind"}, except: []string{mod + "internal/backend/kube"}},
 	{pkg: "internal/backend", why: "the contract is a leaf: state and event at most",
 		noDeps: []string{mod + "internal/"}, except: []string{mod + "internal/backend", mod + "internal/state", mod + "internal/event"}},
 	{pkg: "internal/cli", why: "commands parse flags and call a Service; app wires the machinery",
