@@ -483,3 +483,13 @@ func (b *Backend) Close() error {
 	b.fwd.close()
 	return nil
 }
+
+// Objects lists the objects a graph node owns on this target
+// ("Kind/name", workloads last); none for a node the target does not run.
+func (b *Backend) Objects(node string) []string {
+	var out []string
+	for _, o := range b.p.nodes[node] {
+		out = append(out, o.key())
+	}
+	return out
+}
