@@ -50,8 +50,8 @@ type Global struct {
 	// a missing local.yaml means the bare catalog (e.g. a catalog mounted
 	// alone into a kind Job).
 	EnvExplicit bool
-	// Target is what runs the environment: docker (kind and kube arrive
-	// with their backends).
+	// Target is what runs the environment: docker, kube (the cluster
+	// Context names) or kind (the catalog's kind cluster).
 	Target string
 	// Context is the kubeconfig context --target kube runs on ("": the
 	// current one).
