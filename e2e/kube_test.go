@@ -169,7 +169,7 @@ func versions(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns str
 // `novadev up --target kube --context kind-…` brings the dev overlay up on
 // a real cluster through its kubeconfig context alone (no kind call on that
 // path): every service Deployment Available, the 6 bootstrap Jobs
-// complete; a second up changes no object and restarts no pod; down
+// complete, verify passes from outside; a second up changes no object and restarts no pod; down
 // --volumes leaves no namespace.
 func TestIntegrationKubeUpTwiceDown(t *testing.T) {
 	d := dockertest.New(t)
@@ -216,6 +216,14 @@ func TestIntegrationKubeUpTwiceDown(t *testing.T) {
 	for _, j := range jobs.Items {
 		assert.True(t, jobComplete(j), "Job %s Complete", j.Name)
 	}
+
+	// the staging guide's checks from outside, through the port-forwards:
+	// logins and refusals per database, migrations, Redis Cluster with 3
+	// masters, the 9 topics, the ClickHouse tables, gRPC health of all 16
+	out, code = kube("verify")
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, "3 masters")
+	assert.Contains(t, out, "9 topics listed")
 
 	before := versions(t, ctx, cs, ns)
 	start = time.Now()

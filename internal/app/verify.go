@@ -79,6 +79,20 @@ func (v *verifyInstance) Address(node string, port int) (string, error) {
 			return p.Host(), nil
 		}
 	}
+	// A Redis Cluster's node i listens on port+i on compose; on kube every
+	// pod of the StatefulSet listens on the store's port (the runtime
+	// contract's per-target addresses): node i is then the i-th unit.
+	if st := v.e.c.Stores[node]; st != nil && st.Kind == catalog.StoreRedisCluster && port > st.Port && port < st.Port+st.Nodes {
+		var same []backend.Port
+		for _, p := range v.e.b.Ports(node) {
+			if p.Container == st.Port && p.HostPort != 0 {
+				same = append(same, p)
+			}
+		}
+		if i := port - st.Port; len(same) == st.Nodes {
+			return same[i].Host(), nil
+		}
+	}
 	return "", fmt.Errorf("%s port %d: %w", node, port, verify.ErrNotPublished)
 }
 
