@@ -204,3 +204,42 @@ func TestRunBootstrapAsJob(t *testing.T) {
 	assert.Equal(t, before, versions(t, ctx, b), "a complete Job is not touched")
 	assert.Contains(t, lines[0], "completed before")
 }
+
+// A Failed Job fails its bootstrap with the reason; the next run deletes it
+// and creates it again rather than reporting the old failure.
+func TestRunBootstrapFailedJob(t *testing.T) {
+	b, cs, ctx := setup(t, fixture("kube-jobfail", "v1"))
+	snap, err := b.Observe(ctx)
+	require.NoError(t, err)
+	require.NoError(t, b.Prepare(ctx, snap, nil))
+	done := make(chan error, 1)
+	go func() { done <- b.RunBootstrap(ctx, "seed", func(string, ...any) {}) }()
+	var j *batchv1.Job
+	require.Eventually(t, func() bool {
+		j, err = cs.BatchV1().Jobs("kube-jobfail").Get(ctx, "seed", metav1.GetOptions{})
+		return err == nil
+	}, 20*time.Second, 50*time.Millisecond)
+	uid := j.UID
+	now := metav1.Now()
+	j.Status = batchv1.JobStatus{StartTime: &now, Failed: 1, Conditions: []batchv1.JobCondition{
+		{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, LastTransitionTime: now, Reason: "BackoffLimitExceeded"},
+		{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, LastTransitionTime: now, Reason: "BackoffLimitExceeded"}}}
+	_, err = cs.BatchV1().Jobs("kube-jobfail").UpdateStatus(ctx, j, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	err = <-done
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "job seed failed")
+
+	// no garbage collector runs here: foreground deletion would wait on
+	// it forever, so the rerun is observed up to the delete
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var lines []string
+	_ = b.RunBootstrap(rctx, "seed", func(f string, a ...any) { lines = append(lines, f) })
+	require.NotEmpty(t, lines)
+	assert.Contains(t, lines[0], "running again")
+	j, err = cs.BatchV1().Jobs("kube-jobfail").Get(ctx, "seed", metav1.GetOptions{})
+	require.NoError(t, err, "foreground deletion keeps it until its dependents are gone")
+	assert.Equal(t, uid, j.UID)
+	assert.NotNil(t, j.DeletionTimestamp, "the failed Job is being deleted, to be created again")
+}
