@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,13 +61,17 @@ func kindCLI(t *testing.T) string {
 }
 
 // kindCluster returns a kubeconfig file and context of a kind cluster:
-// the one NOVADEV_KIND_CLUSTER names, else one this test creates from the
-// offline node image (no host ports published) and deletes afterwards.
+// NOVADEV_KIND_CLUSTER (default novadev-e2e-kube) when it exists (reused,
+// left running), else created under that name from the offline node image
+// (no host ports published) and deleted afterwards.
 func kindCluster(t *testing.T) (kubeconfig, kubeContext string) {
 	t.Helper()
 	kind := kindCLI(t)
 	kubeconfig = filepath.Join(t.TempDir(), "kubeconfig")
 	name := os.Getenv("NOVADEV_KIND_CLUSTER")
+	if name == "" {
+		name = "novadev-e2e-kube"
+	}
 	run := func(args ...string) {
 		t.Helper()
 		start := time.Now()
@@ -74,10 +79,11 @@ func kindCluster(t *testing.T) (kubeconfig, kubeContext string) {
 		require.NoError(t, err, "kind %s: %s", strings.Join(args, " "), out)
 		t.Logf("kind %s: %s", args[0]+" "+args[1], time.Since(start).Round(100*time.Millisecond))
 	}
-	if name != "" {
+	out, err := exec.Command(kind, "get", "clusters").Output()
+	require.NoError(t, err)
+	if slices.Contains(strings.Fields(string(out)), name) {
 		run("export", "kubeconfig", "--name", name, "--kubeconfig", kubeconfig)
 	} else {
-		name = "novadev-e2e-kube"
 		image := os.Getenv("NOVADEV_KIND_NODE_IMAGE")
 		if image == "" {
 			image = "novadev/kind-node:v1.34.4"
@@ -87,8 +93,11 @@ func kindCluster(t *testing.T) (kubeconfig, kubeContext string) {
 		}
 		cfg := filepath.Join(t.TempDir(), "cluster.yaml")
 		require.NoError(t, os.WriteFile(cfg, []byte("apiVersion: kind.x-k8s.io/v1alpha4\nkind: Cluster\nnodes:\n- role: control-plane\n"), 0o644))
-		_ = exec.Command(kind, "delete", "cluster", "--name", name).Run() // a killed run's leftover is ours
-		t.Cleanup(func() { _ = exec.Command(kind, "delete", "cluster", "--name", name).Run() })
+		t.Cleanup(func() {
+			start := time.Now()
+			_ = exec.Command(kind, "delete", "cluster", "--name", name).Run()
+			t.Logf("kind delete cluster: %s", time.Since(start).Round(100*time.Millisecond))
+		})
 		run("create", "cluster", "--name", name, "--image", image, "--config", cfg, "--kubeconfig", kubeconfig)
 	}
 	run(append([]string{"load", "docker-image", "--name", name}, kindImages...)...)
