@@ -3,11 +3,13 @@ package app
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -40,7 +42,7 @@ var kindProvisioner func(env *Env) ClusterProvisioner
 // context --context names (KUBECONFIG, else ~/.kube/config; no context:
 // the current one). No cluster is created or deleted on this path.
 func openKube(ctx context.Context, env *Env) (backend.Backend, error) {
-	return openKubeContext(ctx, env, env.KubeContext, "kube")
+	return openKubeContext(ctx, env, env.KubeContext, "kube", nil)
 }
 
 // openKind is the Kubernetes backend on the catalog's kind cluster
@@ -48,14 +50,16 @@ func openKube(ctx context.Context, env *Env) (backend.Backend, error) {
 func openKind(ctx context.Context, env *Env) (backend.Backend, error) {
 	name := env.Catalog.Metadata.Name
 	kctx := "kind-" + name
+	var load func(kube.Spec) error
 	if kindProvisioner != nil {
 		p := kindProvisioner(env)
 		var err error
 		if kctx, err = p.Ensure(ctx); err != nil {
 			return nil, err
 		}
+		load = func(sp kube.Spec) error { return p.LoadImages(ctx, specImages(sp)) }
 	}
-	b, err := openKubeContext(ctx, env, kctx, "kind")
+	b, err := openKubeContext(ctx, env, kctx, "kind", load)
 	if err != nil && kindProvisioner == nil {
 		return nil, fmt.Errorf("%w\n(--target kind does not create clusters yet: create it with `kind create cluster --name %s --config kind/cluster.yaml [--image novadev/kind-node:v1.34.4]` and load the images with `kind load docker-image --name %s ...`)", err, name, name)
 	}
@@ -83,7 +87,9 @@ func rulesWhere(r *clientcmd.ClientConfigLoadingRules) string {
 	return r.ExplicitPath
 }
 
-func openKubeContext(ctx context.Context, env *Env, kctx, target string) (backend.Backend, error) {
+// openKubeContext opens the kube backend on context kctx; load, when set,
+// gets the spec's images into the cluster first (kind).
+func openKubeContext(ctx context.Context, env *Env, kctx, target string, load func(kube.Spec) error) (backend.Backend, error) {
 	cfg, err := restConfig(kctx)
 	if err != nil {
 		return nil, err
@@ -91,6 +97,11 @@ func openKubeContext(ctx context.Context, env *Env, kctx, target string) (backen
 	sp, err := kubeSpec(ctx, env)
 	if err != nil {
 		return nil, err
+	}
+	if load != nil {
+		if err := load(sp); err != nil {
+			return nil, err
+		}
 	}
 	b, err := kube.New(cfg, sp)
 	if err != nil {
@@ -209,4 +220,23 @@ func kubeBuildCache() string {
 		return ""
 	}
 	return filepath.Join(d, "novadev", "kube-build")
+}
+
+// specImages lists every image the spec's pods run (init containers too),
+// sorted, once each.
+func specImages(sp kube.Spec) []string {
+	seen := map[string]bool{}
+	for _, o := range sp.Objects {
+		for _, field := range []string{"containers", "initContainers"} {
+			cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", field)
+			for _, c := range cs {
+				if m, ok := c.(map[string]any); ok {
+					if im, ok := m["image"].(string); ok && im != "" {
+						seen[im] = true
+					}
+				}
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }
