@@ -178,7 +178,8 @@ func versions(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns str
 // `novadev up --target kube --context kind-…` brings the dev overlay up on
 // a real cluster through its kubeconfig context alone (no kind call on that
 // path): every service Deployment Available, the 6 bootstrap Jobs
-// complete, verify passes from outside; a second up changes no object and restarts no pod; down
+// complete, verify passes from outside, user-service answers at its
+// cluster DNS name from a pod; a second up changes no object and restarts no pod; down
 // --volumes leaves no namespace.
 func TestIntegrationKubeUpTwiceDown(t *testing.T) {
 	d := dockertest.New(t)
@@ -242,6 +243,27 @@ func TestIntegrationKubeUpTwiceDown(t *testing.T) {
 	t.Logf("warm up: %s", warm.Round(10*time.Millisecond))
 	assert.Equal(t, before, versions(t, ctx, cs, ns), "the second up changed an object or restarted a pod")
 	assert.Less(t, warm, 20*time.Second, "a second up with nothing changed (goal: 3 s on an idle machine)")
+
+	// in-cluster DNS and the Service: a pod of the test's own (not
+	// novadev's: no inventory label) reaches user-service by its FQDN
+	probe := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "e2e-dns-probe"}, Spec: corev1.PodSpec{
+		RestartPolicy: corev1.RestartPolicyNever, EnableServiceLinks: new(bool),
+		Containers: []corev1.Container{{Name: "wait", Image: "novadev/novadev:dev", ImagePullPolicy: corev1.PullNever,
+			Args: []string{"wait", "--timeout", "60s", "grpc://user-service." + ns + ".svc.cluster.local:50051"}}}}}
+	_, err = cs.CoreV1().Pods(ns).Create(ctx, probe, metav1.CreateOptions{})
+	require.NoError(t, err)
+	var phase corev1.PodPhase
+	require.Eventually(t, func() bool {
+		p, err := cs.CoreV1().Pods(ns).Get(ctx, probe.Name, metav1.GetOptions{})
+		if err == nil {
+			phase = p.Status.Phase
+		}
+		return phase == corev1.PodSucceeded || phase == corev1.PodFailed
+	}, 90*time.Second, time.Second)
+	if phase != corev1.PodSucceeded {
+		logs, _ := cs.CoreV1().Pods(ns).GetLogs(probe.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
+		t.Fatalf("user-service.%s.svc.cluster.local from a pod: %s\n%s", ns, phase, logs)
+	}
 
 	out, code = kube("status")
 	require.Equal(t, 0, code, out)
