@@ -24,6 +24,9 @@ import (
 	"github.com/novadev/novadev/internal/backend/docker/dockertest"
 )
 
+// devRegistry is the registry host the dev overlay's images are named under.
+const devRegistry = "localhost:5005"
+
 // kindImages are what the dev overlay runs: the offline set and novadev's
 // own image (init containers, bootstrap Jobs).
 var kindImages = []string{"novadev/postgres:15", "novadev/redis:7", "novadev/kafka:kfake", "novadev/clickhouse:18.16", "novadev/placeholder:dev", "novadev/novadev:dev"}
@@ -100,7 +103,16 @@ func kindCluster(t *testing.T) (kubeconfig, kubeContext string) {
 		})
 		run("create", "cluster", "--name", name, "--image", image, "--config", cfg, "--kubeconfig", kubeconfig)
 	}
-	run(append([]string{"load", "docker-image", "--name", name}, kindImages...)...)
+	// the dev overlay names its images under the local registry the
+	// rendered cluster config mirrors (localhost:5005/<name>); this test
+	// side-loads them under both names instead of pushing
+	load := []string{"load", "docker-image", "--name", name}
+	for _, img := range kindImages {
+		out, err := exec.Command("docker", "tag", img, devRegistry+"/"+img).CombinedOutput()
+		require.NoError(t, err, "docker tag %s: %s", img, out)
+		load = append(load, img, devRegistry+"/"+img)
+	}
+	run(load...)
 	return kubeconfig, "kind-" + name
 }
 
