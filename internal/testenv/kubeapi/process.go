@@ -167,8 +167,8 @@ func startClusterOnce(a assets) (c *cluster, err error) {
 		return nil, err
 	}
 	tokenFile := filepath.Join(certDir, "tokens.csv")
-	// token,user,uid,"groups": system:masters is the admin group, in case
-	// someone turns RBAC on; AlwaysAllow below ignores it.
+	// token,user,uid,"groups": system:masters is the admin group, which
+	// RBAC allows everything (and to impersonate anyone).
 	if err := os.WriteFile(tokenFile, []byte(c.token+`,admin,admin,"system:masters"`+"\n"), 0o600); err != nil {
 		return nil, err
 	}
@@ -183,7 +183,9 @@ func startClusterOnce(a assets) (c *cluster, err error) {
 		"--tls-cert-file="+keys.servingCert,
 		"--tls-private-key-file="+keys.servingKey,
 		"--token-auth-file="+tokenFile,
-		"--authorization-mode=AlwaysAllow",
+		// RBAC, as on a real cluster: the admin token is system:masters, and
+		// tests impersonate ServiceAccounts to prove what a Role allows.
+		"--authorization-mode=RBAC",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file="+keys.saPublicKey,
 		"--service-account-signing-key-file="+keys.saSigningKeyFile,
