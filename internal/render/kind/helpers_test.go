@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -32,6 +33,9 @@ const (
 	miniCatalog = "testdata/catalog/mini.yaml"
 	repoRoot    = "../../.."
 )
+
+// janitorOverlay is the janitor's kustomization, built like an overlay.
+const janitorOverlay = OverlayPR + "/" + JanitorDir
 
 // overlays are the rendered overlays with the namespace each must produce.
 var overlays = map[string]string{"dev": "nova-local", "pr": "nova-pr", "staging": StagingNamespace}
@@ -143,6 +147,12 @@ func typedFor(apiVersion, kind string) (any, error) {
 		return &rbacv1.ClusterRole{}, nil
 	case "rbac.authorization.k8s.io/v1 ClusterRoleBinding":
 		return &rbacv1.ClusterRoleBinding{}, nil
+	case "batch/v1 CronJob":
+		return &batchv1.CronJob{}, nil
+	case "admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy":
+		return &admissionv1.ValidatingAdmissionPolicy{}, nil
+	case "admissionregistration.k8s.io/v1 ValidatingAdmissionPolicyBinding":
+		return &admissionv1.ValidatingAdmissionPolicyBinding{}, nil
 	case "kustomize.config.k8s.io/v1beta1 Kustomization":
 		return &types.Kustomization{}, nil
 	case "kind.x-k8s.io/v1alpha4 Cluster":

@@ -101,6 +101,13 @@ func Render(set *catalog.Set) (render.Files, error) {
 			add(path.Join("overlays", name, rel), data)
 		}
 	}
+	janitor, err := renderJanitor(set.Base)
+	if err != nil {
+		return nil, fmt.Errorf("render kind janitor: %w", err)
+	}
+	for rel, data := range janitor {
+		add(path.Join("overlays", OverlayPR, JanitorDir, rel), data)
+	}
 	return files, nil
 }
 

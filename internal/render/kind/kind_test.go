@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -111,7 +112,7 @@ func TestEveryObjectDecodesStrictly(t *testing.T) {
 					counts[o.Kind]++
 				}
 			}
-			for overlay := range overlays {
+			for _, overlay := range append(slices.Sorted(maps.Keys(overlays)), janitorOverlay) {
 				for _, o := range build(t, set, files, overlay) {
 					_, err := decodeStrict(o)
 					require.NoError(t, err, "overlay %s", overlay)
@@ -119,7 +120,8 @@ func TestEveryObjectDecodesStrictly(t *testing.T) {
 			}
 			n := len(set.Base.ActiveServices())
 			require.Equal(t, n, counts["Deployment"])
-			require.Equal(t, 4, counts["Kustomization"]) // base and three overlays
+			require.Equal(t, 5, counts["Kustomization"]) // base, three overlays and the janitor
+			require.Equal(t, 1, counts["CronJob"])
 			require.Equal(t, 1, counts["Cluster"])
 			require.Equal(t, len(set.Base.Bootstraps), counts["Job"])
 		})
