@@ -49,6 +49,8 @@ var importRules = []struct {
 	{pkg: "internal/graph", why: "the DAG is generic", noDeps: []string{mod + "internal/"}, except: []string{mod + "internal/graph"}},
 	{pkg: "internal/state", why: "state is the vocabulary everyone shares", noDeps: []string{mod + "internal/"}, except: []string{mod + "internal/state"}},
 	{pkg: "internal/event", why: "events are plain values", noDeps: []string{mod + "internal/"}, except: []string{mod + "internal/event"}},
+	{pkg: "internal/kubegc", why: "the janitor lists and deletes namespaces with client-go alone, no backend",
+		noDeps: []string{mod + "internal/"}, except: []string{mod + "internal/kubegc", mod + "internal/state"}},
 }
 
 func matches(path, prefix string) bool {

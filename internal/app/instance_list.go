@@ -54,6 +54,9 @@ func describe(ctx context.Context, store InstanceStore, r state.InstanceRecord, 
 
 // List implements cli.InstanceService.
 func (sv *service) List(ctx context.Context, g *cli.Global) ([]cli.Instance, error) {
+	if onCluster(g, false) {
+		return sv.listCluster(ctx, g)
+	}
 	store, err := sv.instances(ctx, g)
 	if err != nil {
 		return nil, err
@@ -79,6 +82,9 @@ func (sv *service) List(ctx context.Context, g *cli.Global) ([]cli.Instance, err
 // has expired goes, whole; the rest are not touched. One failed removal
 // does not stop the others (its record stays, so the next gc tries again).
 func (sv *service) GC(ctx context.Context, g *cli.Global, o cli.GCOptions) (*cli.GCReport, error) {
+	if onCluster(g, o.InCluster) {
+		return sv.gcCluster(ctx, g, o)
+	}
 	store, err := sv.instances(ctx, g)
 	if err != nil {
 		return nil, err // an engine that is down: docker.UnreachableError says what to do

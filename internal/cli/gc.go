@@ -11,11 +11,17 @@ func newGC(s Streams, g *Global, svc Service) *cobra.Command {
 	o := GCOptions{}
 	cmd := &cobra.Command{
 		Use:   "gc",
-		Short: "Delete the expired instances on the engine (containers, network, volumes)",
+		Short: "Delete the expired instances on the engine (containers, network, volumes) or cluster (namespaces)",
 		Long: `Delete exactly the instances whose expiry (up --ttl, default 24h after
 the last up) has passed: all their containers, network and volumes. Nothing
 unexpired and nothing without novadev's labels is touched. --dry-run lists
-what would go.`,
+what would go.
+
+With --target kube (and --context NAME) gc deletes the expired instance
+namespaces of that cluster (labelled dev.novadev.managed-by=novadev), and
+the rendered pull-request namespaces (novadev.io/ephemeral=true) older than
+their novadev.io/expires-after. --in-cluster does the same from a pod, with
+its ServiceAccount: what the pr overlay's janitor CronJob runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			is, err := instanceService(svc)
@@ -49,5 +55,6 @@ what would go.`,
 		},
 	}
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "list what would be deleted and delete nothing")
+	cmd.Flags().BoolVar(&o.InCluster, "in-cluster", false, "collect the cluster this pod runs in, with its ServiceAccount (the janitor CronJob)")
 	return cmd
 }

@@ -25,13 +25,17 @@ type Instance struct {
 	// HostPorts are the host ports its containers publish now.
 	HostPorts []int `json:"hostPorts"`
 	// State is running (every container runs), partial (some do), or
-	// stopped (none do, or none exist: the record keeps the block).
+	// stopped (none do, or none exist: the record keeps the block); on a
+	// cluster (the instance is a namespace) active or terminating.
 	State string `json:"state"`
 }
 
 // GCOptions are gc's flags.
 type GCOptions struct {
 	DryRun bool
+	// InCluster collects the cluster the process runs in (a pod's
+	// ServiceAccount: the janitor CronJob), whatever --target says.
+	InCluster bool
 }
 
 // GCReport is what gc deleted (or, with --dry-run, would delete) and kept.
@@ -39,8 +43,9 @@ type GCReport struct {
 	DryRun  bool       `json:"dryRun"`
 	Removed []Instance `json:"removed"`
 	Kept    []Instance `json:"kept"`
-	// Unreadable are novadev record volumes whose labels do not parse:
-	// never deleted.
+	// Unreadable are novadev record volumes (or namespaces) whose labels
+	// do not parse, or namespaces that changed since gc listed them: never
+	// deleted.
 	Unreadable []string `json:"unreadable,omitempty"`
 }
 
@@ -62,7 +67,7 @@ func instanceService(svc Service) (InstanceService, error) {
 func newList(s Streams, g *Global, svc Service) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
-		Short: "List every instance on the engine: environment, age, expiry, port block, state",
+		Short: "List every instance on the engine (--target kube: on the cluster): environment, age, expiry, port block, state",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			is, err := instanceService(svc)

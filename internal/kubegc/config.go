@@ -2,6 +2,7 @@ package kubegc
 
 import (
 	"fmt"
+	"path/filepath"
 	"time"
 
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -26,10 +27,14 @@ func Where(context string) string {
 }
 
 // ForContext loads the client configuration of a kubeconfig context, the
-// way kubectl does ($KUBECONFIG, else ~/.kube/config); "" is the current
-// context.
-func ForContext(context string) (*rest.Config, error) {
+// way kubectl does: kubeconfig is the value of $KUBECONFIG (a list of
+// files), "" for ~/.kube/config; context "" is the current context.
+func ForContext(kubeconfig, context string) (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.Precedence = []string{clientcmd.RecommendedHomeFile}
+	if kubeconfig != "" {
+		rules.Precedence = filepath.SplitList(kubeconfig)
+	}
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig (%s): %w; `kubectl config get-contexts` lists the contexts", Where(context), err)

@@ -238,8 +238,7 @@ func TestUnreachableClusterNamesTheContext(t *testing.T) {
 }
 
 func TestForContextUnknown(t *testing.T) {
-	t.Setenv("KUBECONFIG", t.TempDir()+"/none")
-	_, err := ForContext("nope")
+	_, err := ForContext(t.TempDir()+"/none", "nope")
 	if err == nil || !strings.Contains(err.Error(), "context nope") || !strings.Contains(err.Error(), "kubectl config get-contexts") {
 		t.Fatalf("err = %v", err)
 	}
