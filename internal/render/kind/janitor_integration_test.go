@@ -34,13 +34,7 @@ func TestIntegrationJanitor(t *testing.T) {
 	env := kubeapi.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	set, files := renderFiles(t, novaCatalog)
-	objs, err := kubeapi.DecodeYAMLStream(buildYAML(t, set, files, janitorOverlay))
-	require.NoError(t, err)
-	require.NoError(t, env.EnsureNamespace(ctx, JanitorNamespace))
-	require.Empty(t, env.DryRunApply(ctx, objs))
-	require.Empty(t, env.Apply(ctx, objs))
-
+	jcfg := installJanitor(ctx, t, env)
 	admin, err := corev1client.NewForConfig(env.Config())
 	require.NoError(t, err)
 	now := time.Now().UTC()
@@ -61,23 +55,8 @@ func TestIntegrationJanitor(t *testing.T) {
 	mkNS("jan-plain", now.Add(-time.Hour), false)
 	mkNS("jan-admins", now.Add(-time.Hour), false)
 
-	jcfg := env.Config()
-	jcfg.Impersonate = rest.ImpersonationConfig{UserName: JanitorUser,
-		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + JanitorNamespace, "system:authenticated"}}
 	janitor, err := corev1client.NewForConfig(jcfg)
 	require.NoError(t, err)
-
-	// RBAC and the policy are enforced once the apiserver's informers have
-	// them: wait on a list, then on a dry-run delete the policy refuses
-	require.NoError(t, wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
-		_, err := janitor.Namespaces().List(ctx, metav1.ListOptions{})
-		return err == nil, nil
-	}), "the janitor never got to list namespaces")
-	var lastErr error
-	require.NoError(t, wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
-		lastErr = janitor.Namespaces().Delete(ctx, "jan-plain", metav1.DeleteOptions{DryRun: []string{metav1.DryRunAll}})
-		return apierrors.IsForbidden(lastErr) && strings.Contains(lastErr.Error(), "deletes only namespaces labelled"), nil
-	}), "the admission policy never refused the janitor a dry-run delete of an unlabelled namespace: %v", lastErr)
 
 	t.Run("gc as the janitor deletes exactly the expired one", func(t *testing.T) {
 		c, err := kubegc.Connect(jcfg, kubegc.InCluster)
@@ -149,6 +128,38 @@ func TestIntegrationJanitor(t *testing.T) {
 		// the policy binds the janitor only: an admin still deletes it
 		require.NoError(t, admin.Namespaces().Delete(ctx, "jan-admins", metav1.DeleteOptions{}))
 	})
+}
+
+// installJanitor applies the rendered janitor for real (after a strict
+// dry-run of every object) and returns the janitor ServiceAccount's client
+// configuration (impersonation, with the groups a pod's token carries),
+// once RBAC and the admission policy are enforced: the apiserver's
+// informers take a moment to see new roles and policies.
+func installJanitor(ctx context.Context, t *testing.T, env *kubeapi.Env) *rest.Config {
+	t.Helper()
+	set, files := renderFiles(t, novaCatalog)
+	objs, err := kubeapi.DecodeYAMLStream(buildYAML(t, set, files, janitorOverlay))
+	require.NoError(t, err)
+	require.NoError(t, env.EnsureNamespace(ctx, JanitorNamespace))
+	require.Empty(t, env.DryRunApply(ctx, objs))
+	require.Empty(t, env.Apply(ctx, objs))
+	require.NoError(t, env.EnsureNamespace(ctx, "janitor-probe")) // unlabelled
+
+	jcfg := env.Config()
+	jcfg.Impersonate = rest.ImpersonationConfig{UserName: JanitorUser,
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + JanitorNamespace, "system:authenticated"}}
+	janitor, err := corev1client.NewForConfig(jcfg)
+	require.NoError(t, err)
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := janitor.Namespaces().List(ctx, metav1.ListOptions{})
+		return err == nil, nil
+	}), "the janitor never got to list namespaces")
+	var lastErr error
+	require.NoError(t, wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		lastErr = janitor.Namespaces().Delete(ctx, "janitor-probe", metav1.DeleteOptions{DryRun: []string{metav1.DryRunAll}})
+		return apierrors.IsForbidden(lastErr) && strings.Contains(lastErr.Error(), "deletes only namespaces labelled"), nil
+	}), "the admission policy never refused the janitor a dry-run delete of an unlabelled namespace: %v", lastErr)
+	return jcfg
 }
 
 func listErr[T any](_ T, err error) error { return err }
