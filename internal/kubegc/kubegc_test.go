@@ -243,3 +243,29 @@ func TestForContextUnknown(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// FuzzRead: whatever a namespace's labels and annotations hold, read never
+// panics, and returns an instance only for a namespace carrying one of the
+// two labels gc selects by, with an expiry.
+func FuzzRead(f *testing.F) {
+	f.Add("novadev", "", "pr-1", "10000", "420", "2026-12-01T09:00:00Z", "")
+	f.Add("", "true", "", "", "", "", "72h")
+	f.Add("", "true", "", "", "", "", "-1h")
+	f.Add("helm", "false", "x", "1", "1", "", "1e9h")
+	f.Fuzz(func(t *testing.T, managed, ephemeral, inst, base, span, exp, life string) {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns", CreationTimestamp: metav1.NewTime(t0),
+			Labels: map[string]string{state.LabelManagedBy: managed, state.LabelEphemeral: ephemeral, state.LabelInstance: inst,
+				state.LabelPortBase: base, state.LabelPortSpan: span},
+			Annotations: map[string]string{state.LabelExpires: exp, state.AnnotationExpiresAfter: life}}}
+		in, err := read(ns)
+		if err != nil || in == nil {
+			return
+		}
+		if managed != state.ManagedBy && ephemeral != "true" {
+			t.Fatalf("read an instance from a namespace that is not novadev's: %+v", in)
+		}
+		if in.Expires.IsZero() || (in.Source == SourceEphemeral && !in.Expires.After(t0)) {
+			t.Fatalf("expiry %v for %+v", in.Expires, in)
+		}
+	})
+}
