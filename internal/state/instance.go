@@ -25,7 +25,7 @@ const (
 	// LabelCreated is when the instance was first brought up (RFC 3339);
 	// the record volume's own creation time changes when it is replaced.
 	LabelCreated = "dev.novadev.created"
-	// LabelTarget is what runs the instance (docker).
+	// LabelTarget is what runs the instance (docker, kube).
 	LabelTarget = "dev.novadev.target"
 )
 
