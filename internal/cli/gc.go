@@ -41,7 +41,11 @@ its ServiceAccount: what the pr overlay's janitor CronJob runs.`,
 					verb = "would remove"
 				}
 				for _, in := range rep.Removed {
-					fmt.Fprintf(s.Out, "%s %s (environment %s, expired %s)\n", verb, in.Project, in.Env, in.Expires.Format("2006-01-02T15:04:05Z07:00"))
+					env := "" // a hand-applied pr overlay namespace names no environment
+					if in.Env != "" {
+						env = "environment " + in.Env + ", "
+					}
+					fmt.Fprintf(s.Out, "%s %s (%sexpired %s)\n", verb, in.Project, env, in.Expires.Format("2006-01-02T15:04:05Z07:00"))
 				}
 				fmt.Fprintf(s.Out, "%d expired, %d kept\n", len(rep.Removed), len(rep.Kept))
 				for _, u := range rep.Unreadable {
