@@ -54,8 +54,6 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseMirror$$' -fuzztime 20s ./internal/catalog
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTTL$$' -fuzztime 10s ./internal/app && $(GO) test -run '^$$' -fuzz '^FuzzValidateInstanceName$$' -fuzztime 10s ./internal/app && $(GO) test -run '^$$' -fuzz '^FuzzParseInstanceRecord$$' -fuzztime 10s ./internal/state
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodePairs$$' -fuzztime 10s ./internal/app && $(GO) test -run '^$$' -fuzz '^FuzzParseStoreCopy$$' -fuzztime 10s ./internal/backend/docker
-	$(GO) test -run '^$$' -fuzz '^FuzzInstanceFromNamespace$$' -fuzztime 20s ./internal/state
-	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime 20s ./internal/kubegc
 	$(GO) test -run '^$$' -fuzz '^FuzzParseMigrationName$$' -fuzztime 5m ./internal/bootstrap # from an empty cache it took 3.4 min (3.9M execs, loaded 2-core machine) to find 00_00000.sql.sql
 	$(GO) test -run '^$$' -fuzz '^FuzzParseDialMap$$' -fuzztime 1m ./internal/bootstrap
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRoutes$$' -fuzztime 20s ./internal/placeholder
@@ -75,6 +73,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDropCaps$$' -fuzztime 20s ./scripts/host-workarounds/runc-wrapper
 	$(GO) test -run '^$$' -fuzz '^FuzzRegistryRef$$' -fuzztime 20s ./internal/kindcluster
 	$(GO) test -run '^$$' -fuzz '^FuzzSpecFile$$' -fuzztime 20s ./scripts/host-workarounds/runc-wrapper
+	$(GO) test -run '^$$' -fuzz '^FuzzInstanceFromNamespace$$' -fuzztime 20s ./internal/state
+	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime 20s ./internal/kubegc
 
 images:
 	scripts/images/build.sh
