@@ -83,6 +83,11 @@ func TestIntegrationListAndGCOnACluster(t *testing.T) {
 		_, err := admin.Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l, Annotations: a}}, metav1.CreateOptions{})
 		require.NoError(t, err)
 	}
+	// a hand-applied pr overlay namespace: 1s to live, from its creation
+	_, err = admin.Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "nova-pr-hand",
+		Labels: map[string]string{state.LabelEphemeral: "true"}, Annotations: map[string]string{state.AnnotationExpiresAfter: "1s"}}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	time.Sleep(1100 * time.Millisecond)
 	_, err = admin.Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "app-plain",
 		Annotations: map[string]string{state.LabelExpires: now.Add(-time.Hour).Format(time.RFC3339)}}}, metav1.CreateOptions{})
 	require.NoError(t, err)
@@ -91,7 +96,7 @@ func TestIntegrationListAndGCOnACluster(t *testing.T) {
 	require.Equal(t, 0, r.code, r.err)
 	var list []cli.Instance
 	require.NoError(t, json.Unmarshal([]byte(r.out), &list), r.out)
-	require.Len(t, list, 2, r.out)
+	require.Len(t, list, 3, r.out)
 	assert.Equal(t, "nova-pr-app-new", list[0].Project)
 	assert.Equal(t, "app-new", list[0].Instance)
 	assert.True(t, list[0].Expires.Equal(now.Add(8*time.Hour)))
@@ -101,11 +106,14 @@ func TestIntegrationListAndGCOnACluster(t *testing.T) {
 	assert.Equal(t, "active", list[1].State)
 	assert.Equal(t, "kube", list[1].Target)
 	assert.Equal(t, 10419, list[1].PortEnd)
+	assert.Equal(t, "nova-pr-hand", list[2].Project)
+	assert.True(t, list[2].Expired)
 
 	r = runKube(t, kc, "--target", "kube", "--context", "test", "gc", "--dry-run")
 	require.Equal(t, 0, r.code, r.err)
 	assert.Contains(t, r.out, "would remove nova-pr-app-old (environment pr")
-	assert.Contains(t, r.out, "1 expired, 1 kept")
+	assert.Contains(t, r.out, "would remove nova-pr-hand (expired ")
+	assert.Contains(t, r.out, "2 expired, 1 kept")
 	ns, err := admin.Namespaces().Get(ctx, "nova-pr-app-old", metav1.GetOptions{})
 	require.NoError(t, err)
 	require.Nil(t, ns.DeletionTimestamp, "a dry run deletes nothing")
@@ -114,10 +122,11 @@ func TestIntegrationListAndGCOnACluster(t *testing.T) {
 	require.Equal(t, 0, r.code, r.err)
 	var rep cli.GCReport
 	require.NoError(t, json.Unmarshal([]byte(r.out), &rep), r.out)
-	require.Len(t, rep.Removed, 1)
+	require.Len(t, rep.Removed, 2)
 	assert.Equal(t, "nova-pr-app-old", rep.Removed[0].Project)
+	assert.Equal(t, "nova-pr-hand", rep.Removed[1].Project)
 	require.Len(t, rep.Kept, 1)
-	for name, terminating := range map[string]bool{"nova-pr-app-old": true, "nova-pr-app-new": false, "app-plain": false} {
+	for name, terminating := range map[string]bool{"nova-pr-app-old": true, "nova-pr-hand": true, "nova-pr-app-new": false, "app-plain": false} {
 		ns, err := admin.Namespaces().Get(ctx, name, metav1.GetOptions{})
 		require.NoError(t, err)
 		assert.Equal(t, terminating, ns.DeletionTimestamp != nil, name)
