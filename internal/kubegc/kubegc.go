@@ -101,7 +101,7 @@ func (c *Cluster) List(ctx context.Context) ([]Instance, []error, error) {
 	for _, s := range selectors {
 		list, err := c.ns.List(ctx, metav1.ListOptions{LabelSelector: s.selector})
 		if err != nil {
-			return nil, nil, c.wrap("list namespaces", err)
+			return nil, nil, c.wrap(ctx, "list namespaces", err, true)
 		}
 		for i := range list.Items {
 			ns := &list.Items[i]
@@ -191,7 +191,7 @@ func (c *Cluster) GC(ctx context.Context, now time.Time, dryRun bool) (*Report, 
 		case apierrors.IsConflict(err):
 			rep.LeftAlone = append(rep.LeftAlone, fmt.Sprintf("namespace %s: changed since it was listed (an up extended it?); the next gc decides again", in.Project))
 		default:
-			errs = append(errs, c.wrap("delete namespace "+in.Project, err))
+			errs = append(errs, c.wrap(ctx, "delete namespace "+in.Project, err, false))
 		}
 	}
 	return rep, errors.Join(errs...)
@@ -214,11 +214,18 @@ func (in Instance) preconditions() *metav1.Preconditions {
 // UnreachableError is a cluster that did not answer.
 type UnreachableError struct {
 	Where string
+	Op    string
 	Err   error
+	// Untouched: the failed request came before any delete (the list).
+	Untouched bool
 }
 
 func (e *UnreachableError) Error() string {
-	return fmt.Sprintf("cannot reach the cluster (%s): %v; nothing was deleted. Check that it answers (kubectl %scluster-info) or pick another with --context", e.Where, e.Err, kubectlFlag(e.Where))
+	what := ""
+	if e.Untouched {
+		what = "; nothing was deleted"
+	}
+	return fmt.Sprintf("%s: cannot reach the cluster (%s): %v%s. Check that it answers (kubectl %scluster-info) or pick another with --context", e.Op, e.Where, e.Err, what, kubectlFlag(e.Where))
 }
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
@@ -241,12 +248,15 @@ func (e *APIError) Error() string {
 
 func (e *APIError) Unwrap() error { return e.Err }
 
-func (c *Cluster) wrap(op string, err error) error {
+func (c *Cluster) wrap(ctx context.Context, op string, err error, untouched bool) error {
 	var st apierrors.APIStatus
-	if errors.As(err, &st) {
+	switch {
+	case errors.As(err, &st):
 		return &APIError{Where: c.where, Op: op, Err: err}
+	case ctx.Err() != nil:
+		return err // interrupted: not the cluster's fault
 	}
-	return &UnreachableError{Where: c.where, Err: err}
+	return &UnreachableError{Where: c.where, Op: op, Err: err, Untouched: untouched}
 }
 
 // kubectlFlag is the kubectl flag naming the same cluster, for hints.

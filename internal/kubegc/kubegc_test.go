@@ -185,6 +185,19 @@ func TestGCReportsFailuresAndGoesOn(t *testing.T) {
 	}
 }
 
+func TestGCLosingTheClusterMidwayDoesNotClaimNothingWasDeleted(t *testing.T) {
+	f := &fakeNamespaces{items: []corev1.Namespace{instanceNS("a", t0.Add(-time.Hour)), instanceNS("b", t0.Add(-time.Hour))},
+		deleteErr: map[string]error{"b": &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}}}
+	rep, err := New(f, Where("kind-nova")).GC(context.Background(), t0, false)
+	var un *UnreachableError
+	if !errors.As(err, &un) || !strings.Contains(err.Error(), "delete namespace b: cannot reach the cluster (context kind-nova)") || strings.Contains(err.Error(), "nothing was deleted") {
+		t.Fatalf("err = %v", err)
+	}
+	if strings.Join(f.deleted, ",") != "a" || len(rep.Removed) != 1 {
+		t.Fatalf("deleted %v, removed %v", f.deleted, projects(rep.Removed))
+	}
+}
+
 func TestGCTerminatingIsNotDeletedAgain(t *testing.T) {
 	ns := instanceNS("going", t0.Add(-time.Hour))
 	now := metav1.NewTime(t0)
@@ -227,7 +240,7 @@ func TestUnreachableClusterNamesTheContext(t *testing.T) {
 	if !errors.As(err, &un) {
 		t.Fatalf("err = %v (%T), want *UnreachableError", err, err)
 	}
-	for _, want := range []string{"cannot reach the cluster (context kind-gone)", "nothing was deleted", "kubectl --context kind-gone cluster-info"} {
+	for _, want := range []string{"list namespaces: cannot reach the cluster (context kind-gone)", "nothing was deleted", "kubectl --context kind-gone cluster-info"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q lacks %q", err, want)
 		}
