@@ -32,7 +32,7 @@ func run(t *testing.T, env map[string]string, args ...string) result {
 func TestValidateNova(t *testing.T) {
 	r := run(t, nil, "validate")
 	require.Equal(t, 0, r.code, r.err)
-	assert.Equal(t, "../../envs/nova.yaml: ok: environment local (project nova-local): 16 services, 5 stores, 6 bootstraps, 92 edges\n", r.out)
+	assert.Equal(t, "../../envs/nova.yaml: ok: environment local (project nova-local): 16 services, 6 stores, 6 bootstraps, 93 edges\n", r.out)
 	r = run(t, nil, "validate", "--all")
 	require.Equal(t, 0, r.code, r.err)
 	assert.Equal(t, 4, strings.Count(r.out, ": ok: "), "the bare catalog and three environments")
@@ -84,7 +84,7 @@ func TestGraphJSON(t *testing.T) {
 	for _, n := range g.Nodes {
 		kinds[string(n.Kind)]++
 	}
-	assert.Equal(t, map[string]int{"service": 16, "store": 5, "bootstrap": 6}, kinds)
+	assert.Equal(t, map[string]int{"service": 16, "store": 6, "bootstrap": 6}, kinds)
 	has := func(from, to string) bool {
 		for _, e := range g.Edges {
 			if e.From == from && e.To == to {

@@ -85,7 +85,11 @@ func (sv *service) Pull(ctx context.Context, g *cli.Global, o cli.PullOptions, s
 		}
 		seen[w.Image] = true
 		r := cli.PullResult{Image: w.Image}
-		if OfflineImage(w.Image) {
+		if why := e.c.Unavailable(w.Node); why != "" {
+			// an optional store this environment has no image for:
+			// nothing to pull, and its users run degraded
+			r.Status, r.Unavailable = "unavailable", w.Node+" unavailable ("+why+")"
+		} else if OfflineImage(w.Image) {
 			r.Status = "built locally"
 		} else if moby == nil {
 			r.Status, r.Error = "failed", "this engine cannot pull"

@@ -90,7 +90,9 @@ func TestVerbsOnAFakeBackend(t *testing.T) {
 	assert.Regexp(t, `(?m)^total [0-9.]+s; critical path [0-9.]+s: \S+ -> `, r.out)
 	assert.Regexp(t, `(?m)^  user-service +127\.0\.0\.1:30302 -> 50051$`, r.out)
 	assert.Len(t, f.boots, 6)
-	assert.Len(t, f.be.Running(), 20, "16 services, postgres, redis, kafka, clickhouse")
+	assert.Len(t, f.be.Running(), 20, "16 services, postgres, redis, kafka, clickhouse (ci has no elasticsearch image)")
+	assert.Regexp(t, `(?m)^search-service +create +degraded +[0-9.]+s$`, r.out)
+	assert.Contains(t, r.out, "\nrunning without optional stores:\n  search-service           degraded: elasticsearch unavailable (no offline image; use --images upstream or a mirror)\n  elasticsearch            skipped: unavailable (no offline image; use --images upstream or a mirror)\n")
 
 	r = f.run(ctx, "up", "--dry-run")
 	require.Equal(t, 0, r.code, r.err)
@@ -106,6 +108,8 @@ func TestVerbsOnAFakeBackend(t *testing.T) {
 	require.Equal(t, 0, r.code, r.err)
 	assert.Regexp(t, `(?m)^user-service +running +yes .* 1\.0MiB +127\.0\.0\.1:30302->50051$`, r.out)
 	assert.Equal(t, 22, strings.Count(r.out, " running "), r.out)
+	assert.Contains(t, r.out, "\n  degraded: elasticsearch unavailable (no offline image; use --images upstream or a mirror)\n", "under search-service")
+	assert.Contains(t, r.out, "\nelasticsearch            skipped: unavailable (no offline image; use --images upstream or a mirror)\n")
 
 	r = f.run(ctx, "logs", "user-service")
 	require.Equal(t, 0, r.code, r.err)
@@ -231,13 +235,19 @@ func TestVerifyOnAFakeBackend(t *testing.T) {
 		Results []struct {
 			ID     string `json:"id"`
 			Status string `json:"status"`
+			Detail string `json:"message"`
 		} `json:"results"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(r.out), &rep), r.out)
 	status := map[string]string{}
+	detail := map[string]string{}
 	for _, res := range rep.Results {
 		status[res.ID] = res.Status
+		detail[res.ID] = res.Detail
 	}
+	// ci has no elasticsearch image: its check is skipped with the reason, not passed
+	assert.Equal(t, "skipped", status["elasticsearch/up"], r.out)
+	assert.Contains(t, detail["elasticsearch/up"], "no offline image; use --images upstream or a mirror")
 	require.Greater(t, len(status), 10)
 	assert.Equal(t, "passed", status["postgres-init/completed"], "a recorded bootstrap completed")
 	assert.Equal(t, "passed", status["auth-service/ready"], "a running unit is ready")

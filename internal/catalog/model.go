@@ -25,6 +25,12 @@ type Item struct {
 	Service   *Service   // set when Kind is service
 	Store     *Store     // set when Kind is store
 	Bootstrap *Bootstrap // set when Kind is bootstrap
+	// Unavailable, on an optional store, says why this environment has
+	// no image for it (Catalog.Unavailable): nothing runs it.
+	Unavailable string
+	// Degraded, on a service, lists the unavailable stores it uses: it
+	// starts without them (Catalog.Degradations).
+	Degraded []Degradation
 }
 
 // Graph is the dependency graph of the active environment.
@@ -230,10 +236,10 @@ func (c *Catalog) Graph() *Graph {
 func (c *Catalog) buildGraph(edges []edge) (*Graph, []edge) {
 	g := graph.New[*Item]()
 	for _, s := range c.ActiveServices() {
-		g.Add(s.Name, &Item{Name: s.Name, Kind: KindService, Service: s})
+		g.Add(s.Name, &Item{Name: s.Name, Kind: KindService, Service: s, Degraded: c.Degradations(s)})
 	}
 	for _, st := range c.ActiveStores() {
-		g.Add(st.Name, &Item{Name: st.Name, Kind: KindStore, Store: st})
+		g.Add(st.Name, &Item{Name: st.Name, Kind: KindStore, Store: st, Unavailable: c.Unavailable(st.Name)})
 	}
 	for _, b := range c.Bootstraps {
 		if st, ok := c.Stores[b.Store.Value]; ok && !c.Active(st.Profiles) {

@@ -42,7 +42,7 @@ var stagingDeps = map[string][]string{
 	"messaging-service":     {"user-service"},
 	"trust-safety-service":  {"user-service", "kafka"},
 	"feed-service":          {"user-service", "content-service", "kafka"},
-	"search-service":        {"content-service"}, // + elasticsearch when its profile is on
+	"search-service":        {"content-service", "elasticsearch"},
 	"ranking-service":       {"user-service", "content-service", "redis"},
 	"analytics-service":     {"kafka", "clickhouse"},
 	"realtime-chat-service": {"user-service", "messaging-service", "redis"},

@@ -257,6 +257,11 @@ func validate(c *Catalog, p *problems) {
 				p.add(b.Store.At, f+".store", "", "step %s works on a %s store, but %q is a %s store", b.Step, want, b.Store.Value, st.Kind)
 			case st.External:
 				p.add(b.Store.At, f+".store", "", "store %q is external: novadev does not bootstrap it", b.Store.Value)
+			case st.Optional:
+				// an optional store may be skipped; a step on it would
+				// be skipped too and its users would run without the
+				// schema they were promised
+				p.add(b.Store.At, f+".store", "remove optional: true from store "+b.Store.Value+", or this bootstrap", "store %q is optional (it may be unavailable): novadev does not bootstrap it", b.Store.Value)
 			}
 		} else if known && want != "" {
 			p.add(b.At, f+".store", "", "step %s needs store: <a %s store>", b.Step, want)
@@ -297,6 +302,9 @@ func validateStore(st *Store, p *problems, profiles map[string]bool) {
 		if !OfflineImage(st.Offline) {
 			p.add(st.PosOf("offline"), f+".offline", "the offline set is novadev/<name>:<tag> (scripts/images/build.sh)", "offline image %q is not in the offline set", st.Offline)
 		}
+	}
+	if st.Optional && st.External {
+		p.add(st.PosOf("optional"), f+".optional", "keep one: external (runs elsewhere, never started) or optional (started where the environment has an image)", "a store cannot be both external and optional")
 	}
 	if st.Storage != "" {
 		if _, err := resource.ParseQuantity(st.Storage); err != nil || !memQty.MatchString(st.Storage) {

@@ -162,6 +162,10 @@ func (p *progress) Summary(r *supervisor.Result, endpoints []string) {
 			Status  string         `json:"status"`
 			Seconds event.Duration `json:"seconds"`
 			Detail  string         `json:"detail,omitempty"`
+			// State: the status, or "degraded: <why>" (NodeResult.State)
+			State       string `json:"state"`
+			Degraded    string `json:"degraded,omitempty"`
+			Unavailable string `json:"unavailable,omitempty"`
 		}
 		out := struct {
 			Type         string         `json:"type"`
@@ -173,7 +177,7 @@ func (p *progress) Summary(r *supervisor.Result, endpoints []string) {
 		}{Type: "summary", Seconds: event.Duration(r.Total), CriticalPath: r.CriticalPath, CriticalSecs: event.Duration(r.CriticalTime), FromSnapshot: r.FromSnapshot}
 		for _, n := range r.Order {
 			nr := r.Nodes[n]
-			out.Nodes = append(out.Nodes, node{n, string(nr.Kind), string(nr.Op), string(nr.Status), event.Duration(nr.Duration), nr.Detail})
+			out.Nodes = append(out.Nodes, node{n, string(nr.Kind), string(nr.Op), string(nr.Status), event.Duration(nr.Duration), nr.Detail, nr.State(), nr.Degraded, nr.Unavailable})
 		}
 		b, _ := json.Marshal(out)
 		p.out.Write(append(b, '\n'))
@@ -186,9 +190,28 @@ func (p *progress) Summary(r *supervisor.Result, endpoints []string) {
 	slices.SortStableFunc(order, func(a, b string) int { return int(r.Nodes[b].Duration - r.Nodes[a].Duration) })
 	order = append(failed, order...)
 	fmt.Fprintf(p.out, "\n%-24s %-10s %-10s %8s\n", "NODE", "ACTION", "STATUS", "TIME")
+	var notes []string
 	for _, n := range order {
 		nr := r.Nodes[n]
-		fmt.Fprintf(p.out, "%-24s %-10s %-10s %7.2fs\n", n, nr.Op, nr.Status, nr.Duration.Seconds())
+		status := string(nr.Status)
+		if st := nr.State(); st != status {
+			status = "degraded"
+			notes = append(notes, fmt.Sprintf("  %-24s %s", n, st))
+		}
+		fmt.Fprintf(p.out, "%-24s %-10s %-10s %7.2fs\n", n, nr.Op, status, nr.Duration.Seconds())
+	}
+	// what runs without an optional store, and the store skipped: said
+	// at the end, where people look, not only in the progress lines
+	for _, n := range r.Order {
+		if nr := r.Nodes[n]; nr.Status == supervisor.StatusSkipped && nr.Unavailable != "" {
+			notes = append(notes, fmt.Sprintf("  %-24s skipped: unavailable (%s)", n, nr.Unavailable))
+		}
+	}
+	if len(notes) > 0 {
+		fmt.Fprintln(p.out, "\nrunning without optional stores:")
+		for _, l := range notes {
+			fmt.Fprintln(p.out, l)
+		}
 	}
 	if r.FromSnapshot != "" {
 		var kept []string

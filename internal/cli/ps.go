@@ -68,10 +68,15 @@ func psStatus(c supervisor.UnitStatus) string {
 	if c.Uptime != "" {
 		st += " " + c.Uptime
 	}
+	health := "unhealthy"
 	if c.Ready {
-		return st + " (healthy)"
+		health = "healthy"
 	}
-	return st + " (unhealthy)"
+	if c.Degraded != "" {
+		// it runs without an optional store: status says which
+		health += ", degraded"
+	}
+	return st + " (" + health + ")"
 }
 
 // psPorts is compose's PORTS: 127.0.0.1:20001->5432/tcp, ...

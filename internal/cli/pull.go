@@ -34,6 +34,10 @@ type PullResult struct {
 	Present bool   `json:"present"`
 	Digest  string `json:"digest,omitempty"`
 	Error   string `json:"error,omitempty"`
+	// Unavailable, with Status "unavailable", says why an optional
+	// store's image is not pulled in this environment (no offline image
+	// of it): not a failure, its users run degraded.
+	Unavailable string `json:"unavailable,omitempty"`
 }
 
 // newPull is compose's `pull`: fetch the environment's images.
@@ -71,7 +75,7 @@ Exit 1 when an image could not be pulled or an offline image is missing.`,
 			}
 			failed := 0
 			for _, r := range res {
-				if r.Error != "" && r.Status != "fell back" || !r.Present {
+				if r.Unavailable == "" && (r.Error != "" && r.Status != "fell back" || !r.Present) {
 					failed++
 				}
 			}
@@ -92,6 +96,8 @@ Exit 1 when an image could not be pulled or an offline image is missing.`,
 			for _, r := range res {
 				line := fmt.Sprintf("%-40s %s", r.Image, r.Status)
 				switch {
+				case r.Unavailable != "":
+					line += ": " + r.Unavailable + "; not pulled"
 				case r.Error != "":
 					line += ": " + r.Error
 				case r.Present:

@@ -41,6 +41,12 @@ func newStatus(s Streams, g *Global, svc Service) *cobra.Command {
 				if c.NotReady != "" {
 					fmt.Fprintf(s.Out, "  %s\n", firstLine(c.NotReady))
 				}
+				if c.Degraded != "" {
+					fmt.Fprintf(s.Out, "  degraded: %s\n", c.Degraded)
+				}
+			}
+			for _, u := range rep.Unavailable {
+				fmt.Fprintf(s.Out, "%-24s skipped: unavailable (%s)\n", u.Node, u.Reason)
 			}
 			return nil
 		},

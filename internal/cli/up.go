@@ -93,6 +93,8 @@ type PlanStepJSON struct {
 	Reason string         `json:"reason,omitempty"`
 	Needs  []string       `json:"needs"`
 	Units  []PlanUnitJSON `json:"units,omitempty"`
+	// Degraded: the optional stores a service will run without, and why.
+	Degraded []string `json:"degraded,omitempty"`
 }
 
 // PlanUnitJSON is one unit of a PlanStepJSON.
@@ -117,7 +119,7 @@ func writePlanJSON(s Streams, p *supervisor.Plan, assumed string) error {
 	}
 	for _, n := range p.Order {
 		st := p.Steps[n]
-		js := PlanStepJSON{Node: st.Node, Kind: string(st.Kind), Op: string(st.Op), Reason: st.Reason, Needs: st.Needs}
+		js := PlanStepJSON{Node: st.Node, Kind: string(st.Kind), Op: string(st.Op), Reason: st.Reason, Needs: st.Needs, Degraded: st.Degraded}
 		if js.Needs == nil {
 			js.Needs = []string{}
 		}

@@ -79,15 +79,17 @@ func TestGatewayGetsEveryPortVariable(t *testing.T) {
 	require.Len(t, strings.Split(env[EnvGRPCRoutes], ","), 15, "every service it calls, by API")
 }
 
-func TestOptionalStoreOnlyWhereActive(t *testing.T) {
+// The contract names an optional store's address everywhere, also where the
+// environment has no image of it (search-service then runs degraded): a
+// service is never silently rewired.
+func TestOptionalStoreAddressEverywhere(t *testing.T) {
 	search := "search-service"
-	local := nova(t, "local")
-	_, ok := ServiceEnv(local, Compose, local.Services[search]).Get(EnvElasticsearchURL)
-	require.False(t, ok, "local has no search-backend profile")
-	pr := nova(t, "pr")
-	v, ok := ServiceEnv(pr, Compose, pr.Services[search]).Get(EnvElasticsearchURL)
-	require.True(t, ok)
-	require.Equal(t, "http://elasticsearch:9200", v.String())
+	for _, env := range []string{"local", "ci", "pr"} {
+		c := nova(t, env)
+		v, ok := ServiceEnv(c, Compose, c.Services[search]).Get(EnvElasticsearchURL)
+		require.True(t, ok, env)
+		require.Equal(t, "http://elasticsearch:9200", v.String(), env)
+	}
 }
 
 func TestCatalogEnvWinsInPlace(t *testing.T) {

@@ -50,7 +50,10 @@ func (r *Runner) Doctor(ctx context.Context, g *catalog.Graph) []Check {
 		return out
 	}
 	var images []string
-	for _, n := range snap.Nodes {
+	for name, n := range snap.Nodes {
+		if plan.Steps[name].Op == Skip {
+			continue // an unavailable optional store: nothing to pull (noted below)
+		}
 		for _, u := range n.Units {
 			if !slices.Contains(images, u.Image) {
 				images = append(images, u.Image)

@@ -223,7 +223,7 @@ func (e *Endpoints) storeCheck(st *catalog.Store) probe.Check {
 		return probe.ClickHouse{URL: "http://" + first, User: contract.ClickHouseAdminUser,
 			Password: e.password(catalog.PasswordVar(contract.ClickHouseAdminUser))}
 	case catalog.StoreElasticsearch:
-		return probe.HTTP{URL: "http://" + first + "/_cluster/health"}
+		return probe.Elasticsearch{URL: "http://" + first}
 	}
 	if first != addrs[0] {
 		return probe.TCP{Addr: first}

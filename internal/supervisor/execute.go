@@ -90,7 +90,21 @@ type NodeResult struct {
 	Status   Status           `json:"status"`
 	Duration time.Duration    `json:"-"`
 	Detail   string           `json:"detail,omitempty"`
-	Err      error            `json:"-"`
+	// Degraded, on a ready or unchanged service, says which optional
+	// stores it runs without and why (Step.Degraded, joined by "; ").
+	Degraded string `json:"degraded,omitempty"`
+	// Unavailable, on a skipped optional store, says why (Step.Unavailable).
+	Unavailable string `json:"unavailable,omitempty"`
+	Err         error  `json:"-"`
+}
+
+// State is the node's state as people read it: its status, or
+// "degraded: <why>" for a service that runs without an optional store.
+func (nr *NodeResult) State() string {
+	if nr.Degraded != "" && (nr.Status == StatusReady || nr.Status == StatusUnchanged) {
+		return "degraded: " + nr.Degraded
+	}
+	return string(nr.Status)
 }
 
 // Result is how a run went: the execution state, kept apart from the plan.
@@ -262,7 +276,7 @@ func (r *Runner) Up(ctx context.Context, p *Plan) (*Result, error) {
 	}
 	for _, n := range p.Order {
 		st := p.Steps[n]
-		x.res.Nodes[n] = &NodeResult{Name: n, Kind: st.Kind, Op: st.Op}
+		x.res.Nodes[n] = &NodeResult{Name: n, Kind: st.Kind, Op: st.Op, Degraded: strings.Join(st.Degraded, "; "), Unavailable: st.Unavailable}
 		r.emit(event.Event{Type: event.Planned, Node: n, Kind: string(st.Kind), Detail: planDetail(st)})
 		if len(st.Needs) > 0 {
 			r.emit(event.Event{Type: event.Waiting, Node: n, Kind: string(st.Kind), WaitingOn: st.Needs})
@@ -323,10 +337,14 @@ func (r *Runner) Up(ctx context.Context, p *Plan) (*Result, error) {
 }
 
 func planDetail(st Step) string {
+	d := string(st.Op)
 	if st.Reason != "" {
-		return string(st.Op) + ": " + st.Reason
+		d += ": " + st.Reason
 	}
-	return string(st.Op)
+	if len(st.Degraded) > 0 {
+		d += "; degraded: " + strings.Join(st.Degraded, "; ")
+	}
+	return d
 }
 
 func (x *run) setBlocked(n, cause string) {
@@ -446,6 +464,7 @@ func (x *run) node(ctx context.Context, name string) error {
 		return errNodeDown
 	}
 	if st.Op == Skip {
+		nr.Detail = st.Reason
 		ev(event.Skipped, st.Reason, nil)
 		return finish(StatusSkipped, nil)
 	}
@@ -547,11 +566,15 @@ func (x *run) node(ctx context.Context, name string) error {
 		return finish(StatusUnchanged, nil)
 	}
 	defer x.stillWaiting(name)
+	degraded := ""
+	if nr.Degraded != "" {
+		degraded = "; degraded: " + nr.Degraded
+	}
 	if st.Op == Keep {
-		ev(event.Unchanged, "running, same configuration", nil)
+		ev(event.Unchanged, "running, same configuration"+degraded, nil)
 		return finish(StatusUnchanged, nil)
 	}
-	ev(event.Ready, string(st.Op), nil)
+	ev(event.Ready, string(st.Op)+degraded, nil)
 	return finish(StatusReady, nil)
 }
 

@@ -59,6 +59,13 @@ type Step struct {
 	Reason string
 	Needs  []string
 	Units  []UnitStep
+	// Degraded, on a service, says which optional stores it needs are
+	// skipped and why ("elasticsearch unavailable (no offline image; use
+	// --images upstream or a mirror)"): it still starts, without them.
+	Degraded []string
+	// Unavailable, on a skipped optional store, says why nothing runs it
+	// (no image for it in this environment, or none on the engine).
+	Unavailable string
 }
 
 // ResourceStep is the plan for an instance-wide resource or an orphan.
@@ -194,6 +201,11 @@ func makePlan(g *catalog.Graph, snap *backend.Snapshot, inputsHash string, resto
 			if it.Store.URI != "" {
 				st.Reason += " (services use " + it.Store.URI + ")"
 			}
+		case it.Kind == catalog.KindStore && it.Unavailable != "":
+			// the environment has no image for it (catalog.Unavailable),
+			// whatever the engine holds: the renderers say the same
+			st.Unavailable = it.Unavailable
+			st.Op, st.Reason = Skip, "unavailable, its users run degraded: "+it.Unavailable
 		default:
 			n := snap.Nodes[name]
 			if n == nil || len(n.Units) == 0 {
@@ -201,7 +213,8 @@ func makePlan(g *catalog.Graph, snap *backend.Snapshot, inputsHash string, resto
 				break
 			}
 			if len(n.MissingImages) > 0 && it.Kind == catalog.KindStore && it.Store.Optional {
-				st.Op, st.Reason = Skip, "optional store: image "+strings.Join(n.MissingImages, ", ")+" is not available; its users start without it"
+				st.Unavailable = "image " + strings.Join(n.MissingImages, ", ") + " is not on the engine; pull it or use a mirror"
+				st.Op, st.Reason = Skip, "unavailable, its users run degraded: "+st.Unavailable
 				break
 			}
 			for _, im := range n.MissingImages {
@@ -224,6 +237,13 @@ func makePlan(g *catalog.Graph, snap *backend.Snapshot, inputsHash string, resto
 					st.Op = us.Op
 				}
 				st.Units = append(st.Units, us)
+			}
+		}
+		if it.Kind == catalog.KindService {
+			for _, need := range st.Needs {
+				if why := p.Steps[need].Unavailable; why != "" {
+					st.Degraded = append(st.Degraded, need+" unavailable ("+why+")")
+				}
 			}
 		}
 		if st.Op != Skip {
@@ -374,6 +394,9 @@ func (p *Plan) String() string {
 		}
 		if len(st.Needs) > 0 {
 			line += " after " + strings.Join(st.Needs, ", ")
+		}
+		if len(st.Degraded) > 0 {
+			line += "; degraded: " + strings.Join(st.Degraded, "; ")
 		}
 		b.WriteString(line + "\n")
 		if len(st.Units) > 1 {

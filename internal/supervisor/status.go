@@ -24,12 +24,46 @@ type UnitStatus struct {
 	Ports     []backend.Port `json:"ports"`
 	Uptime    string         `json:"uptime,omitempty"`
 	Memory    uint64         `json:"memoryBytes,omitempty"`
+	// Degraded says which optional stores the node runs without and why
+	// ("elasticsearch unavailable (no offline image; ...)").
+	Degraded string `json:"degraded,omitempty"`
 }
 
 // StatusReport is what `novadev status` shows.
 type StatusReport struct {
 	Project    string       `json:"project"`
 	Containers []UnitStatus `json:"containers"`
+	// Unavailable lists the optional stores that nothing runs, and why.
+	Unavailable []UnavailableNode `json:"unavailable,omitempty"`
+}
+
+// UnavailableNode is an optional store that does not run.
+type UnavailableNode struct {
+	Node   string `json:"node"`
+	Reason string `json:"reason"`
+}
+
+// unavailable says why an optional store does not run in snap ("" when
+// it does, or is not optional): the environment has no image for it, the
+// engine has none, or it is not running.
+func unavailable(it *catalog.Item, n *backend.Node) string {
+	if it.Kind != catalog.KindStore || !it.Store.Optional {
+		return ""
+	}
+	if it.Unavailable != "" {
+		return it.Unavailable
+	}
+	if n != nil && len(n.MissingImages) > 0 {
+		return "image " + strings.Join(n.MissingImages, ", ") + " is not on the engine; pull it or use a mirror"
+	}
+	if n != nil {
+		for _, u := range n.Units {
+			if u.State == backend.Running {
+				return ""
+			}
+		}
+	}
+	return "not running; novadev up starts it"
 }
 
 // Inspect observes the instance and checks every node's readiness (each
@@ -62,6 +96,23 @@ func Inspect(ctx context.Context, b backend.Backend, g *catalog.Graph, ready Rea
 		rep.Containers = append(rep.Containers, UnitStatus{Service: u.Service, Node: u.Node, Container: u.Name, State: u.State})
 	}
 	slices.SortFunc(rep.Containers, func(a, b UnitStatus) int { return strings.Compare(a.Container, b.Container) })
+	degraded := map[string][]string{}
+	for _, name := range g.Names() {
+		it, _ := g.Node(name)
+		why := unavailable(it, snap.Nodes[name])
+		if why == "" {
+			continue
+		}
+		rep.Unavailable = append(rep.Unavailable, UnavailableNode{Node: name, Reason: why})
+		for _, u := range g.Users(name) {
+			if ui, _ := g.Node(u); ui.Kind == catalog.KindService {
+				degraded[u] = append(degraded[u], name+" unavailable ("+why+")")
+			}
+		}
+	}
+	for i := range rep.Containers {
+		rep.Containers[i].Degraded = strings.Join(degraded[rep.Containers[i].Node], "; ")
+	}
 	readiness := map[string]error{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup

@@ -96,8 +96,22 @@ func TestUpStartsInDependencyOrder(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{
 		"graph: external store: not started here (services use bolt://graph.example:7687)",
-		"search: optional store: image elastic:8 is not available; its users start without it",
+		"search: unavailable, its users run degraded: image elastic:8 is not on the engine; pull it or use a mirror",
 	}, notes)
+
+	// finder runs without its optional store, and says so
+	require.Equal(t, StatusReady, res.Nodes["finder"].Status, "it starts: its other needs are met")
+	require.Equal(t, "search unavailable (image elastic:8 is not on the engine; pull it or use a mirror)", res.Nodes["finder"].Degraded)
+	require.Equal(t, "degraded: search unavailable (image elastic:8 is not on the engine; pull it or use a mirror)", res.Nodes["finder"].State())
+	require.Equal(t, "image elastic:8 is not on the engine; pull it or use a mirror", res.Nodes["search"].Unavailable)
+	require.Equal(t, "ready", res.Nodes["users"].State(), "uses no optional store")
+	var finderReady []string
+	for _, e := range f.rec.Of(event.Ready) {
+		if e.Node == "finder" {
+			finderReady = append(finderReady, e.Detail)
+		}
+	}
+	require.Equal(t, []string{"create; degraded: search unavailable (image elastic:8 is not on the engine; pull it or use a mirror)"}, finderReady)
 
 	// the critical path is a chain of the graph, from a node that needs nothing
 	require.NotEmpty(t, res.CriticalPath)
@@ -386,4 +400,22 @@ func TestDownReverseOrderLeavesNothing(t *testing.T) {
 	_, err = f.runner.Down(context.Background(), nil, true)
 	require.NoError(t, err)
 	require.Empty(t, f.be.Records())
+}
+
+// status says which optional store does not run and who runs degraded
+// without it, as up's summary does.
+func TestInspectReportsDegraded(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.up(context.Background())
+	require.NoError(t, err)
+	rep, err := Inspect(context.Background(), f.be, f.c.Graph(), nil, f.clk.Now)
+	require.NoError(t, err)
+	require.Equal(t, []UnavailableNode{{Node: "search", Reason: "image elastic:8 is not on the engine; pull it or use a mirror"}}, rep.Unavailable)
+	degraded := map[string]string{}
+	for _, c := range rep.Containers {
+		if c.Degraded != "" {
+			degraded[c.Node] = c.Degraded
+		}
+	}
+	require.Equal(t, map[string]string{"finder": "search unavailable (image elastic:8 is not on the engine; pull it or use a mirror)"}, degraded)
 }

@@ -212,13 +212,13 @@ func (b *builder) store(st *catalog.Store) {
 			return probe.ClickHouse{URL: "http://" + addr, User: user, Password: pw}, nil
 		}
 	case catalog.StoreElasticsearch:
-		c.What = "Elasticsearch answers /_cluster/health"
+		c.What = "Elasticsearch's cluster health is green or yellow (/_cluster/health)"
 		probeOf = func(context.Context) (probe.Check, error) {
 			addr, err := b.inst.Address(st.Name, st.Port)
 			if err != nil {
 				return nil, err
 			}
-			return probe.HTTP{URL: "http://" + addr + "/_cluster/health"}, nil
+			return probe.Elasticsearch{URL: "http://" + addr}, nil
 		}
 	default:
 		c.What = st.Name + " runs"

@@ -217,26 +217,33 @@ func TestMissingSecretIsAClearError(t *testing.T) {
 	require.Contains(t, err.Error(), MissingCredential)
 }
 
-func TestOptionalStoreBehindProfile(t *testing.T) {
+// Elasticsearch is a compose service in every environment and search-service
+// depends on it (required: false) and is given its address; where the
+// environment has no image of it (the offline set) it sits behind a profile
+// named after it, so plain `docker compose up` still starts everything else.
+func TestOptionalStore(t *testing.T) {
 	set := loadNova(t)
-
-	local, err := Project(set.Envs["local"])
-	require.NoError(t, err)
-	require.NotContains(t, local.ServiceNames(), "elasticsearch", "inactive profile: not a service")
-	require.NotContains(t, local.Services["search-service"].Environment, "ELASTICSEARCH_URL")
-
-	pr, err := Project(set.Envs["pr"])
-	require.NoError(t, err)
-	es := pr.Services["elasticsearch"]
-	require.Equal(t, []string{"search-backend"}, es.Profiles)
-	dep := pr.Services["search-service"].DependsOn["elasticsearch"]
-	require.False(t, dep.Required, "search-service starts without the optional store")
-	require.Equal(t, "http://elasticsearch:9200", *pr.Services["search-service"].Environment["ELASTICSEARCH_URL"])
+	for env, profiles := range map[string][]string{"local": {"elasticsearch"}, "ci": {"elasticsearch"}, "pr": nil} {
+		p, err := Project(set.Envs[env])
+		require.NoError(t, err)
+		require.Contains(t, p.ServiceNames(), "elasticsearch", env)
+		es := p.Services["elasticsearch"]
+		require.Equal(t, profiles, es.Profiles, env)
+		dep, ok := p.Services["search-service"].DependsOn["elasticsearch"]
+		require.True(t, ok, "%s: search-service depends on elasticsearch", env)
+		require.False(t, dep.Required, "%s: search-service starts without the optional store", env)
+		require.Equal(t, types.ServiceConditionHealthy, dep.Condition)
+		require.Equal(t, "http://elasticsearch:9200", *p.Services["search-service"].Environment["ELASTICSEARCH_URL"], "%s: the contract names it, nothing is rewired", env)
+		require.Equal(t, types.HealthCheckTest{"CMD", "curl", "-fsS", "http://127.0.0.1:9200/_cluster/health?wait_for_status=yellow&timeout=1s"}, es.HealthCheck.Test)
+	}
 
 	// without the profile the loader keeps search-service and sets elasticsearch aside
-	data, err := Marshal(pr)
+	local, err := Project(set.Envs["local"])
 	require.NoError(t, err)
-	p := reload(t, data, dummyEnv(set.Envs["pr"]))
+	data, err := Marshal(local)
+	require.NoError(t, err)
+	require.Contains(t, string(data), "# Optional parts: add --profile elasticsearch to start them.\n")
+	p := reload(t, data, dummyEnv(set.Envs["local"]))
 	require.Contains(t, p.ServiceNames(), "search-service")
 	require.Contains(t, disabled(p), "elasticsearch")
 }

@@ -3,6 +3,7 @@ package compose
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -39,8 +40,16 @@ func (b *builder) store(st *catalog.Store) error {
 	if err != nil {
 		return fmt.Errorf("store %s: %w", st.Name, err)
 	}
+	profiles := st.Profiles
+	if b.c.Unavailable(st.Name) != "" {
+		// no image of it in this environment (catalog.Unavailable): plain
+		// `docker compose up` would fail to pull it and start nothing, so
+		// it starts only when asked (--profile <store>, with an image);
+		// its users' depends_on is required: false
+		profiles = append(slices.Clone(profiles), st.Name)
+	}
 	base := func(name string) types.ServiceConfig {
-		s := types.ServiceConfig{Name: name, Profiles: st.Profiles, Deploy: deploy, Restart: types.RestartPolicyOnFailure}
+		s := types.ServiceConfig{Name: name, Profiles: profiles, Deploy: deploy, Restart: types.RestartPolicyOnFailure}
 		s.Image = st.DockerImage()
 		s.Labels = b.labels(st.Name, catalog.KindStore)
 		s.StopGracePeriod = duration(storeGrace)

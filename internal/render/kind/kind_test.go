@@ -244,7 +244,7 @@ func TestOverlaysBuild(t *testing.T) {
 		}
 		require.Equal(t, 2, n)
 		require.NotContains(t, names(ofKind(objs, "StatefulSet")), "clickhouse")
-		require.Equal(t, []string{"kafka", "postgres", "redis", "zookeeper"}, names(ofKind(objs, "StatefulSet")))
+		require.Equal(t, []string{"elasticsearch", "kafka", "postgres", "redis", "zookeeper"}, names(ofKind(objs, "StatefulSet")), "staging runs Elasticsearch (the guide)")
 		for _, o := range ofKind(objs, "StatefulSet") {
 			s := find[appsv1.StatefulSet](t, objs, "StatefulSet", o.Metadata.Name)
 			pvc := s.Spec.VolumeClaimTemplates[0].Spec

@@ -80,7 +80,7 @@ func imageOverrides(base, env *catalog.Catalog) []types.Image {
 		}
 	}
 	for _, st := range clusterStores(base) {
-		if e := env.Stores[st.Name]; e != nil {
+		if e := env.Stores[st.Name]; e != nil && env.Unavailable(st.Name) == "" {
 			add(st.Image, e.Image)
 		}
 	}
@@ -230,7 +230,7 @@ func resourcePatches(base, env *catalog.Catalog, fit func(catalog.Resources) (ca
 		}
 	}
 	for _, st := range clusterStores(base) {
-		if e := env.Stores[st.Name]; e != nil {
+		if e := env.Stores[st.Name]; e != nil && env.Unavailable(st.Name) == "" {
 			r, err := fit(e.Resources)
 			if err != nil {
 				return nil, fmt.Errorf("store %s: %w", st.Name, err)
@@ -363,6 +363,11 @@ func renderDev(base, dev *catalog.Catalog) (render.Files, error) {
 	}
 	if err := o.resourcePatches(base, dev, fit); err != nil {
 		return nil, err
+	}
+	if del := unavailableStores(base, dev); len(del) > 0 {
+		if err := o.patch("patches/unavailable.yaml", del...); err != nil {
+			return nil, err
+		}
 	}
 	// stores whose offline image runs as non-root own their volume
 	runAs, err := runAsPatches(base, dev)
@@ -724,6 +729,25 @@ func (o *overlay) resourcePatches(base, env *catalog.Catalog, fit func(catalog.R
 		return err
 	}
 	return o.patch("patches/resources.yaml", patches...)
+}
+
+// unavailableStores are delete patches for the base's workload and Service
+// of each optional store the environment has no image for
+// (catalog.Unavailable: Elasticsearch on the offline set): a pod that can
+// never pull would only sit in ImagePullBackOff. Its users keep its
+// address (the contract) and run degraded; nothing waits for it (optional
+// stores get no init container).
+func unavailableStores(base, env *catalog.Catalog) []any {
+	var out []any
+	for _, st := range clusterStores(base) {
+		if env.Unavailable(st.Name) == "" {
+			continue
+		}
+		for _, k := range [][2]string{{"apps/v1", "StatefulSet"}, {"v1", "Service"}} {
+			out = append(out, map[string]any{"$patch": "delete", "apiVersion": k[0], "kind": k[1], "metadata": patchMeta(base, st.Name)})
+		}
+	}
+	return out
 }
 
 // unchanged is the fit of environments that run on a cluster sized for them.

@@ -167,7 +167,7 @@ func storeObjects(c *catalog.Catalog, st *catalog.Store) ([]any, error) {
 func clusterStores(c *catalog.Catalog) []*catalog.Store {
 	var out []*catalog.Store
 	for _, st := range c.ActiveStores() {
-		if !st.External {
+		if !st.External && c.Unavailable(st.Name) == "" {
 			out = append(out, st)
 		}
 	}

@@ -124,7 +124,8 @@ type resource struct {
 	deps     []string
 	ports    []string // kind target: LOCAL:CONTAINER port forwards
 	// standIn, when set, makes this a local_resource that only says why the
-	// node runs nowhere (an external store, or one without an image).
+	// node runs nowhere (an external store, or an optional store the
+	// environment has no image for).
 	standIn string
 }
 
@@ -228,8 +229,8 @@ func label(k catalog.NodeKind) string {
 
 // standIn says why a store runs in no container ("" when it does): an
 // external store is no compose service and no workload (both renderers skip
-// it), yet it is a graph node, so a local_resource that only says so keeps
-// the edges to it.
+// it), and an unavailable optional store is not started, yet each is a graph
+// node, so a local_resource that only says so keeps the edges to it.
 func standIn(it *catalog.Item) string {
 	if it.Kind != catalog.KindStore {
 		return ""
@@ -240,6 +241,11 @@ func standIn(it *catalog.Item) string {
 		return fmt.Sprintf("%s is external (%s): novadev does not run it", st.Name, st.URI)
 	case st.External:
 		return fmt.Sprintf("%s is external: novadev does not run it", st.Name)
+	case it.Unavailable != "":
+		// an optional store this environment has no image for: neither the
+		// compose file (it sits behind a profile) nor the overlay starts
+		// it; the stand-in keeps its users' resource_deps and says why
+		return fmt.Sprintf("%s unavailable (%s): its users run degraded", st.Name, it.Unavailable)
 	}
 	return ""
 }

@@ -98,13 +98,14 @@ type expectation struct {
 // expect maps c.Graph() onto Tilt resources for one target: every node is
 // one resource named like it, except a Redis Cluster in compose (one
 // resource per node container, <store>-1..N); external stores and stores
-// without an image are local_resource stand-ins; labels by node kind.
+// without an image (or with none in this environment) are local_resource
+// stand-ins; labels by node kind.
 func expect(c *catalog.Catalog, target string) expectation {
 	g := c.Graph()
 	names := map[string][]string{}
 	e := expectation{resources: map[string]*tiltResource{}, node: map[string]string{}}
 	runs := func(it *catalog.Item) bool {
-		return it.Kind != catalog.KindStore || (!it.Store.External && it.Store.Image != "")
+		return it.Kind != catalog.KindStore || (!it.Store.External && it.Store.Image != "" && c.Unavailable(it.Name) == "")
 	}
 	for _, n := range g.Names() {
 		it, _ := g.Node(n)
@@ -226,8 +227,8 @@ func TestNovaShape(t *testing.T) {
 
 	local, err := evalTiltfile(src, repoRoot, map[string]string{"env": "local"})
 	require.NoError(t, err)
-	// 16 services, postgres, 3 Redis nodes, kafka, clickhouse, neo4j, 6 bootstraps
-	require.Len(t, local.Resources, 16+1+3+1+1+1+6)
+	// 16 services, postgres, 3 Redis nodes, kafka, clickhouse, neo4j, elasticsearch, 6 bootstraps
+	require.Len(t, local.Resources, 16+1+3+1+1+1+1+6)
 	require.Equal(t, []string{"redis-1", "redis-2", "redis-3"}, local.Resources["redis-cluster-init"].Deps)
 	require.Equal(t, []string{"postgres", "postgres-init"}, local.Resources["migrations"].Deps)
 	require.Equal(t, []string{
@@ -236,7 +237,10 @@ func TestNovaShape(t *testing.T) {
 	require.Len(t, local.Resources["graphql-gateway"].Deps, 15)
 	require.Equal(t, "local_resource", local.Resources["neo4j"].Fn)
 	require.Contains(t, local.Resources["neo4j"].Cmd, "bolt://neo4j:7687")
-	require.NotContains(t, local.Resources, "elasticsearch", "the search-backend profile is off locally")
+	// no elasticsearch image locally: a stand-in that says why, and the edge stays
+	require.Equal(t, "local_resource", local.Resources["elasticsearch"].Fn)
+	require.Contains(t, local.Resources["elasticsearch"].Cmd, "elasticsearch unavailable (no offline image; use --images upstream or a mirror): its users run degraded")
+	require.Contains(t, local.Resources["search-service"].Deps, "elasticsearch")
 	require.Empty(t, local.Builds, "no Nova service has a build context yet")
 
 	pr, err := evalTiltfile(src, repoRoot, map[string]string{"target": "kind", "env": "pr"})
@@ -290,7 +294,7 @@ func TestPortForwards(t *testing.T) {
 			require.Equal(t, want, rec.Resources[s.Name].Ports, "%s %s", env, s.Name)
 		}
 		for _, st := range c.ActiveStores() {
-			if st.External {
+			if st.External || c.Unavailable(st.Name) != "" {
 				require.Empty(t, rec.Resources[st.Name].Ports)
 				continue
 			}
