@@ -85,6 +85,16 @@ func TestGraphJSON(t *testing.T) {
 		kinds[string(n.Kind)]++
 	}
 	assert.Equal(t, map[string]int{"service": 16, "store": 6, "bootstrap": 6}, kinds)
+	marks := map[string]cli.GraphNode{}
+	for _, n := range g.Nodes {
+		if n.Unavailable != "" || len(n.Degraded) > 0 {
+			marks[n.Name] = n
+		}
+	}
+	assert.Equal(t, map[string]cli.GraphNode{
+		"elasticsearch":  {Name: "elasticsearch", Kind: "store", Unavailable: "no offline image; use --images upstream or a mirror"},
+		"search-service": {Name: "search-service", Kind: "service", Degraded: []string{"elasticsearch unavailable (no offline image; use --images upstream or a mirror)"}},
+	}, marks, "local has no elasticsearch image; the edge stays")
 	has := func(from, to string) bool {
 		for _, e := range g.Edges {
 			if e.From == from && e.To == to {
@@ -93,6 +103,7 @@ func TestGraphJSON(t *testing.T) {
 		}
 		return false
 	}
+	assert.True(t, has("search-service", "elasticsearch"), "as the staging guide draws it")
 	assert.True(t, has("feed-service", "user-service"))
 	assert.True(t, has("feed-service", "content-service"))
 	assert.True(t, has("feed-service", "kafka"))

@@ -63,6 +63,10 @@ type GraphJSON struct {
 type GraphNode struct {
 	Name string           `json:"name"`
 	Kind catalog.NodeKind `json:"kind"`
+	// Unavailable: an optional store this environment has no image for.
+	Unavailable string `json:"unavailable,omitempty"`
+	// Degraded: the unavailable stores a service runs without.
+	Degraded []string `json:"degraded,omitempty"`
 }
 
 // GraphEdge is one edge of GraphJSON: From needs To.
@@ -77,7 +81,11 @@ func writeGraph(w io.Writer, gr *catalog.Graph, format string) error {
 		out := GraphJSON{Nodes: []GraphNode{}, Edges: []GraphEdge{}}
 		for _, n := range gr.Names() {
 			it, _ := gr.Node(n)
-			out.Nodes = append(out.Nodes, GraphNode{n, it.Kind})
+			gn := GraphNode{Name: n, Kind: it.Kind, Unavailable: it.Unavailable}
+			for _, d := range it.Degraded {
+				gn.Degraded = append(gn.Degraded, d.String())
+			}
+			out.Nodes = append(out.Nodes, gn)
 		}
 		for _, e := range gr.Edges() {
 			out.Edges = append(out.Edges, GraphEdge{e.From, e.To})
@@ -129,12 +137,18 @@ func writeGraph(w io.Writer, gr *catalog.Graph, format string) error {
 			fmt.Fprintf(&b, "layer %d (may start together):\n", i)
 			for _, n := range l {
 				it, _ := gr.Node(n)
-				needs := gr.Needs(n)
-				if len(needs) == 0 {
-					fmt.Fprintf(&b, "  %-22s %-9s\n", n, it.Kind)
-				} else {
-					fmt.Fprintf(&b, "  %-22s %-9s needs %s\n", n, it.Kind, strings.Join(needs, ", "))
+				line := fmt.Sprintf("  %-22s %-9s", n, it.Kind)
+				if needs := gr.Needs(n); len(needs) > 0 {
+					line += " needs " + strings.Join(needs, ", ")
 				}
+				// the edge stays; say what this environment cannot run
+				if it.Unavailable != "" {
+					line += " (unavailable: " + it.Unavailable + ")"
+				}
+				for _, d := range it.Degraded {
+					line += " (degraded: " + d.String() + ")"
+				}
+				b.WriteString(line + "\n")
 			}
 		}
 		path, _, err := gr.CriticalPath(func(string, *catalog.Item) float64 { return 1 })
