@@ -61,6 +61,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzScramMatches$$' -fuzztime 20s ./internal/bootstrap
 	$(GO) test -run '^$$' -fuzz '^FuzzSplitEngineFull$$' -fuzztime 20s ./internal/bootstrap
 	$(GO) test -run '^$$' -fuzz '^FuzzNormKey$$' -fuzztime 20s ./internal/bootstrap
+	$(GO) test -run '^$$' -fuzz '^FuzzReadHealth$$' -fuzztime 20s ./internal/probe
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSemver$$' -fuzztime 1m ./internal/bootstrap
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRegistry$$' -fuzztime 2m ./internal/bootstrap
 	$(GO) test -run '^$$' -fuzz '^FuzzValueRender$$' -fuzztime 20s ./internal/contract
