@@ -39,7 +39,7 @@ const (
 	EnvKafkaBrokers     = "KAFKA_BROKERS"          // bootstrap brokers, host:port,...
 	EnvKafkaTopics      = "KAFKA_TOPICS"           // the topics it uses, in catalog order
 	EnvClickHouseURL    = "CLICKHOUSE_URL"         // ClickHouse HTTP endpoint
-	EnvElasticsearchURL = "ELASTICSEARCH_URL"      // optional store: may be absent
+	EnvElasticsearchURL = "ELASTICSEARCH_URL"      // optional store: set even where it is unavailable
 	EnvNeo4jURI         = "NEO4J_URI"              // external store: may be absent
 	EnvGRPCDependencies = "NOVA_GRPC_DEPENDENCIES" // gRPC services it depends on, host:port,...
 	// EnvRequireOptional, set to 1 by a person (no renderer sets it), makes
