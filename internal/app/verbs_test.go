@@ -253,3 +253,64 @@ func TestVerifyOnAFakeBackend(t *testing.T) {
 	assert.Equal(t, "passed", status["auth-service/ready"], "a running unit is ready")
 	assert.Equal(t, "failed", status["postgres/up"], "no PostgreSQL answers behind the fake")
 }
+
+// TestDegradedInJSON: with no Elasticsearch image (ci), up -o json's summary
+// says search-service is degraded and why, and that elasticsearch was
+// skipped as unavailable; status -o json says the same per container.
+func TestDegradedInJSON(t *testing.T) {
+	f := newFakeApp(t)
+	ctx := context.Background()
+	const why = "elasticsearch unavailable (no offline image; use --images upstream or a mirror)"
+
+	r := f.run(ctx, "up", "-o", "json")
+	require.Equal(t, 0, r.code, r.out+r.err)
+	var summary struct {
+		Nodes []struct {
+			Name        string `json:"name"`
+			Status      string `json:"status"`
+			State       string `json:"state"`
+			Degraded    string `json:"degraded"`
+			Unavailable string `json:"unavailable"`
+		} `json:"nodes"`
+	}
+	found := false
+	for _, line := range strings.Split(strings.TrimSpace(r.out), "\n") {
+		if strings.Contains(line, `"type":"summary"`) {
+			require.NoError(t, json.Unmarshal([]byte(line), &summary), line)
+			found = true
+		}
+	}
+	require.True(t, found, r.out)
+	byName := map[string]int{}
+	for i, n := range summary.Nodes {
+		byName[n.Name] = i
+	}
+	ss := summary.Nodes[byName["search-service"]]
+	assert.Equal(t, "ready", ss.Status, "it runs")
+	assert.Equal(t, why, ss.Degraded)
+	assert.Equal(t, "degraded: "+why, ss.State)
+	es := summary.Nodes[byName["elasticsearch"]]
+	assert.Equal(t, "skipped", es.Status)
+	assert.Equal(t, "no offline image; use --images upstream or a mirror", es.Unavailable)
+	assert.Equal(t, "ready", summary.Nodes[byName["user-service"]].State)
+
+	r = f.run(ctx, "status", "-o", "json")
+	require.Equal(t, 0, r.code, r.out+r.err)
+	var st struct {
+		Containers []struct {
+			Node     string `json:"node"`
+			Degraded string `json:"degraded"`
+		} `json:"containers"`
+		Unavailable []struct{ Node, Reason string } `json:"unavailable"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.out), &st), r.out)
+	degraded := map[string]string{}
+	for _, c := range st.Containers {
+		if c.Degraded != "" {
+			degraded[c.Node] = c.Degraded
+		}
+	}
+	assert.Equal(t, map[string]string{"search-service": why}, degraded)
+	require.Len(t, st.Unavailable, 1)
+	assert.Equal(t, "elasticsearch", st.Unavailable[0].Node)
+}
