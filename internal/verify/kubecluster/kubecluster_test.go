@@ -132,6 +132,7 @@ func TestNodeStates(t *testing.T) {
 	require.Equal(t, "no Job labelled novadev.io/bootstrap=clickhouse-init in namespace nova-local (is the overlay applied?)", state("clickhouse-init").Detail)
 	require.Equal(t, "no Deployment labelled app=auth-service in namespace nova-local (is the overlay applied?)", state("auth-service").Detail)
 	require.Equal(t, "external store (bolt://neo4j:7687)", state("neo4j").Skip)
+	require.Equal(t, "unavailable, its users run degraded: no offline image; use --images upstream or a mirror", state("elasticsearch").Skip, "the dev overlay deletes it")
 	_, err = inst.Node(ctx, "no-such-node")
 	require.ErrorContains(t, err, "no-such-node is not a node of this environment")
 }

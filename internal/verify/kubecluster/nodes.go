@@ -34,6 +34,10 @@ func (i *Instance) Node(ctx context.Context, name string) (verify.NodeState, err
 		if it.Store.External {
 			return verify.NodeState{Skip: "external store (" + it.Store.URI + ")"}, nil
 		}
+		if it.Unavailable != "" {
+			// the overlay deletes its workload (no image in this environment)
+			return verify.NodeState{Skip: "unavailable, its users run degraded: " + it.Unavailable}, nil
+		}
 		return i.StatefulSetState(ctx, name)
 	default:
 		return i.DeploymentState(ctx, name)
