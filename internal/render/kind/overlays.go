@@ -89,13 +89,17 @@ func imageOverrides(base, env *catalog.Catalog) []types.Image {
 }
 
 // baseImages are the images of the base's pods: every active service's,
-// every cluster store's and the tool image (init containers, Jobs).
-func baseImages(base *catalog.Catalog) []string {
+// every cluster store's the environment can run (not an unavailable one,
+// which the overlay deletes) and the tool image (init containers, Jobs).
+func baseImages(base, env *catalog.Catalog) []string {
 	var out []string
 	for _, s := range base.ActiveServices() {
 		out = append(out, s.Image)
 	}
 	for _, st := range clusterStores(base) {
+		if env.Unavailable(st.Name) != "" {
+			continue // the overlay deletes its workload: nothing pulls it
+		}
 		out = append(out, st.Image)
 	}
 	return append(out, ToolImage)
@@ -108,7 +112,7 @@ func baseImages(base *catalog.Catalog) []string {
 // so no image has to be side-loaded into the node (kind load) and a rebuilt
 // image reaches the cluster by a push of what changed. overrides are the
 // environment's images entries; base images without one are added.
-func registryImages(base *catalog.Catalog, overrides []types.Image) []types.Image {
+func registryImages(base, env *catalog.Catalog, overrides []types.Image) []types.Image {
 	byName := map[string]types.Image{}
 	for _, img := range overrides {
 		byName[img.Name] = img
@@ -122,7 +126,7 @@ func registryImages(base *catalog.Catalog, overrides []types.Image) []types.Imag
 			}
 		}
 	}
-	for _, ref := range baseImages(base) {
+	for _, ref := range baseImages(base, env) {
 		if n, _ := splitImage(ref); n != "" {
 			if _, ok := byName[n]; !ok {
 				byName[n] = types.Image{Name: n}
@@ -168,7 +172,7 @@ func LocalImages(set *catalog.Set) ([]string, error) {
 	}
 	seen := map[string]bool{}
 	var out []string
-	for _, ref := range baseImages(set.Base) {
+	for _, ref := range baseImages(set.Base, dev) {
 		n, t := splitImage(ref)
 		local, ok := byName[n]
 		if !ok {
@@ -337,7 +341,7 @@ func jsonPointer(s string) string {
 func renderDev(base, dev *catalog.Catalog) (render.Files, error) {
 	o := newOverlay(dev.Env.Namespace)
 	o.k.Patches = append(o.k.Patches, namespacePatch(base, dev.Env.Namespace, nil, nil))
-	o.k.Images = registryImages(base, imageOverrides(base, dev))
+	o.k.Images = registryImages(base, dev, imageOverrides(base, dev))
 	o.k.SecretGenerator = []types.SecretArgs{credentialsGenerator()}
 	var gw []any
 	for _, gp := range gatewayPorts(dev) {
