@@ -119,8 +119,8 @@ func resolveImages(ctx context.Context, c *catalog.Catalog, eng imageEngine, pol
 	}
 	for _, name := range c.StoreNames() {
 		st := c.Stores[name]
-		if st.External || !c.Active(st.Profiles) || (needed != nil && !needed(name)) {
-			continue
+		if st.External || !c.Active(st.Profiles) || (needed != nil && !needed(name)) || c.Unavailable(name) != "" {
+			continue // an unavailable store is not run: nothing to pull (catalog.Unavailable)
 		}
 		ch := ImageChoice{Store: name, Image: st.DockerImage(), Status: ImageOffline}
 		if st.Pull == "" {

@@ -11,18 +11,20 @@ const NoOfflineImage = "no offline image; use --images upstream or a mirror"
 // default, `up` skips it), and the services using it run degraded, with
 // its address still in their environment.
 //
-// The rule is static, from the environment (after --images): one whose
-// images.source is offline runs no image of a store that has no offline
-// image and no images.stores entry; auto and upstream pull the catalog's
-// upstream image, and an environment without a source (pr, the bare
-// catalog staging is rendered from) runs the image as written. `up` also skips an optional store whose image is missing
+// The rule is static, from the environment (after --images): with
+// images.source offline or auto, a store with no offline image and no
+// images.stores entry is not run (auto falls back per image, and this one
+// has nothing to fall back to; the kind dev overlay runs only the offline
+// set): `--images upstream` runs it. An environment without a source (pr,
+// the bare catalog staging is rendered from) runs the image as written. `up` also skips an optional store whose image is missing
 // on the engine, whatever this says (supervisor.MakePlan).
 func (c *Catalog) Unavailable(store string) string {
 	st := c.Stores[store]
 	if st == nil || !st.Optional || st.External || c.Env == nil {
 		return ""
 	}
-	if c.Env.Images.Source == SourceOffline && st.Offline == "" && c.Env.Images.Stores[store] == "" {
+	src := c.Env.Images.Source
+	if (src == SourceOffline || src == SourceAuto) && st.Offline == "" && c.Env.Images.Stores[store] == "" {
 		return NoOfflineImage
 	}
 	return ""
