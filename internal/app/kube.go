@@ -20,24 +20,6 @@ import (
 	"github.com/novadev/novadev/internal/supervisor"
 )
 
-// ClusterProvisioner makes a cluster exist for --target kind (kind's
-// library, in internal/kindcluster). SEAM for the lead: plug
-// internal/kindcluster in through kindProvisioner below; until then nil,
-// and --target kind requires the cluster to exist.
-type ClusterProvisioner interface {
-	// Ensure creates or reuses the cluster and returns the kubeconfig
-	// context that reaches it (kind-<name>).
-	Ensure(ctx context.Context) (kubeContext string, err error)
-	// LoadImages gets images into the cluster (registry push or load).
-	LoadImages(ctx context.Context, images []string) error
-	// Delete deletes the cluster (down --cluster).
-	Delete(ctx context.Context) error
-}
-
-// kindProvisioner returns the provisioner of the catalog's kind cluster;
-// nil: none wired yet (see ClusterProvisioner).
-var kindProvisioner func(env *Env) ClusterProvisioner
-
 // openKube opens the Kubernetes backend on the cluster the kubeconfig
 // context --context names (KUBECONFIG, else ~/.kube/config; no context:
 // the current one). No cluster is created or deleted on this path.
@@ -46,22 +28,14 @@ func openKube(ctx context.Context, env *Env) (backend.Backend, error) {
 }
 
 // openKind is the Kubernetes backend on the catalog's kind cluster
-// (context kind-<catalog name>), after the provisioner ensured it.
+// (context kind-<catalog name>). up --target kind makes the cluster, its
+// registry and images exist first (prepareKindCluster, kind.go); every
+// other verb uses the cluster as it is.
 func openKind(ctx context.Context, env *Env) (backend.Backend, error) {
 	name := env.Catalog.Metadata.Name
-	kctx := "kind-" + name
-	var load func(kube.Spec) error
-	if kindProvisioner != nil {
-		p := kindProvisioner(env)
-		var err error
-		if kctx, err = p.Ensure(ctx); err != nil {
-			return nil, err
-		}
-		load = func(sp kube.Spec) error { return p.LoadImages(ctx, specImages(sp)) }
-	}
-	b, err := openKubeContext(ctx, env, kctx, "kind", load)
-	if err != nil && kindProvisioner == nil {
-		return nil, fmt.Errorf("%w\n(--target kind does not create clusters yet: create it with `kind create cluster --name %s --config kind/cluster.yaml [--image novadev/kind-node:v1.34.4]` and load the images with `kind load docker-image --name %s ...`)", err, name, name)
+	b, err := openKubeContext(ctx, env, "kind-"+name, "kind", nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w\n(novadev up --target kind creates the cluster %s and its registry)", err, name)
 	}
 	return b, err
 }

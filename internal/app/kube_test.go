@@ -64,7 +64,7 @@ func TestKubeSpecMapsTheGraph(t *testing.T) {
 	require.Len(t, pg, 1)
 	assert.Equal(t, "postgres:5432", pg[0].Internal)
 	assert.Equal(t, "postgres.nova-local.svc.cluster.local:5432", b.ClusterAddress(pg[0]))
-	// what a ClusterProvisioner is asked to load: the offline set and novadev's own image
+	// what the kind target loads: the offline set and novadev's own image
 	// (under the local registry the rendered cluster config mirrors)
 	var want []string
 	for _, im := range []string{"novadev/clickhouse:18.16", "novadev/kafka:kfake", "novadev/novadev:dev", "novadev/placeholder:dev", "novadev/postgres:15", "novadev/redis:7"} {

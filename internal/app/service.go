@@ -53,10 +53,7 @@ type Env struct {
 type BackendFactory func(ctx context.Context, env *Env) (backend.Backend, error)
 
 // Targets that are planned but have no backend yet.
-var comingTargets = map[string]string{
-	"kind": "a kind cluster (the Kubernetes backend is not built yet)",
-	"kube": "a cluster a kubeconfig names (the Kubernetes backend is not built yet)",
-}
+var comingTargets = map[string]string{}
 
 // notGenerated stands in for a credential not generated yet, for verbs
 // that never write (dry-run, status, doctor, down).
@@ -296,6 +293,13 @@ func (sv *service) Up(ctx context.Context, g *cli.Global, o cli.UpOptions, sink 
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
 		defer cancel()
+	}
+	if _, known := sv.o.Backends[g.Target]; known && g.Target == TargetKind {
+		// the cluster, its registry and the dev overlay's images first:
+		// the backend opens on the context this makes exist
+		if _, err := sv.prepareKindCluster(ctx, g, sink); err != nil {
+			return nil, err
+		}
 	}
 	e, err := sv.open(ctx, g, openOptions{ensureSecrets: true, lockFor: "up", sink: sink, ttl: o.TTL, images: &ImagePolicy{Pull: true, Sink: sink, Only: o.Only}})
 	if err != nil {
