@@ -80,8 +80,8 @@ func (sv *service) Pull(ctx context.Context, g *cli.Global, o cli.PullOptions, s
 		stores[n] = true
 	}
 	for _, w := range db.Spec().Workloads() {
-		if seen[w.Image] || stores[w.Node] {
-			continue
+		if seen[w.Image] || (stores[w.Node] && e.c.Unavailable(w.Node) == "") {
+			continue // stores are pol.Choices, except the unavailable ones resolveImages leaves out
 		}
 		seen[w.Image] = true
 		r := cli.PullResult{Image: w.Image}

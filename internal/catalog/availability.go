@@ -16,7 +16,9 @@ const NoOfflineImage = "no offline image; use --images upstream or a mirror"
 // images.stores entry is not run (auto falls back per image, and this one
 // has nothing to fall back to; the kind dev overlay runs only the offline
 // set): `--images upstream` runs it. An environment without a source (pr,
-// the bare catalog staging is rendered from) runs the image as written. `up` also skips an optional store whose image is missing
+// the bare catalog staging is rendered from) runs the image as written,
+// unless it names per-store images (images.stores: an offline set) and
+// none for this store. `up` also skips an optional store whose image is missing
 // on the engine, whatever this says (supervisor.MakePlan).
 func (c *Catalog) Unavailable(store string) string {
 	st := c.Stores[store]
@@ -24,7 +26,11 @@ func (c *Catalog) Unavailable(store string) string {
 		return ""
 	}
 	src := c.Env.Images.Source
-	if (src == SourceOffline || src == SourceAuto) && st.Offline == "" && c.Env.Images.Stores[store] == "" {
+	stores := c.Env.Images.Stores
+	if stores[store] != "" {
+		return ""
+	}
+	if (src == SourceOffline || src == SourceAuto) && st.Offline == "" || src == "" && len(stores) > 0 {
 		return NoOfflineImage
 	}
 	return ""
