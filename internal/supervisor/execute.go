@@ -307,6 +307,21 @@ func (r *Runner) Up(ctx context.Context, p *Plan) (*Result, error) {
 	for _, n := range late {
 		x.fail(n, x.died[n])
 	}
+	// a unit that died is the root cause of what failed with it: a
+	// bootstrap whose connection the death closed can fail a few
+	// milliseconds before the engine reports the death, so deaths go first
+	x.mu.Lock()
+	slices.SortStableFunc(x.res.FailedOrder, func(a, b string) int {
+		da, db := x.died[a] != nil, x.died[b] != nil
+		switch {
+		case da && !db:
+			return -1
+		case db && !da:
+			return 1
+		}
+		return 0
+	})
+	x.mu.Unlock()
 	res := x.res
 	res.FromSnapshot = p.FromSnapshot()
 	res.Total = r.Clock.Now().Sub(start)

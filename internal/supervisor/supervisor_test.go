@@ -419,3 +419,27 @@ func TestInspectReportsDegraded(t *testing.T) {
 	}
 	require.Equal(t, map[string]string{"finder": "search unavailable (image elastic:8 is not on the engine; pull it or use a mirror)"}, degraded)
 }
+
+// A bootstrap whose store dies under it can fail (connection closed) a few
+// milliseconds before the engine reports the death: the death, the root
+// cause, still comes first in the result and the error.
+func TestStoreDeathReportedBeforeTheBootstrapItBroke(t *testing.T) {
+	f := newFixture(t)
+	f.bootHook["postgres-init"] = func(ctx context.Context) error {
+		go func() {
+			time.Sleep(20 * time.Millisecond) // the engine's death event arrives late
+			f.be.Kill("postgres", 137)
+		}()
+		return errors.New("CREATE DATABASE: conn closed")
+	}
+	f.bootHook["redis-cluster-init"] = func(ctx context.Context) error {
+		time.Sleep(300 * time.Millisecond) // the run is still going when the death arrives
+		return nil
+	}
+	res, err := f.up(context.Background())
+	require.Error(t, err)
+	require.Equal(t, StatusFailed, res.Nodes["postgres"].Status)
+	require.Equal(t, StatusFailed, res.Nodes["postgres-init"].Status)
+	require.Equal(t, []string{"postgres", "postgres-init"}, res.Failed(), "the dead store first")
+	require.True(t, strings.HasPrefix(err.Error(), "postgres: container fake-postgres-1 exited with code 137"), err.Error())
+}
