@@ -14,6 +14,7 @@ import (
 	"github.com/novadev/novadev/internal/catalog"
 	"github.com/novadev/novadev/internal/event"
 	"github.com/novadev/novadev/internal/images"
+	"github.com/novadev/novadev/internal/state"
 	"github.com/novadev/novadev/internal/supervisor"
 )
 
@@ -27,7 +28,12 @@ const (
 	ImagePresent  = "present"   // the upstream image was on the engine already
 	ImageFellBack = "fell back" // auto: the pull failed, the offline image runs
 	ImageOffline  = "offline"   // the environment runs the offline image
-	ImageMissing  = "missing"   // neither could be had: up reports the node
+	// ImageInUse: auto, the upstream image is absent and the store's running
+	// containers already run its offline image; up keeps that without
+	// trying the pull again (novadev pull does, and so does an up that has
+	// to create the store's containers).
+	ImageInUse   = "in use"
+	ImageMissing = "missing" // neither could be had: up reports the node
 )
 
 // ImageChoice is what one store runs and why.
@@ -48,6 +54,12 @@ type ImageChoice struct {
 type ImagePolicy struct {
 	// Pull pulls upstream images the engine lacks (up).
 	Pull bool
+	// Retry also pulls, under auto, for a store whose running containers
+	// already run its offline image (novadev pull). Without it (up) such a
+	// store keeps running that image: a failed pull costs up 0.1-1 s per
+	// store on a machine with no registry, every time, and would change
+	// nothing when it failed.
+	Retry bool
 	// UpdateLock pulls every upstream tag again and records its digest in
 	// the lock file (pull --update-lock).
 	UpdateLock bool
@@ -65,6 +77,7 @@ type imageEngine interface {
 	ImageID(ctx context.Context, ref string) (string, error)
 	Pull(ctx context.Context, ref string, fn func(docker.PullProgress)) error
 	RepoDigest(ctx context.Context, ref string) (string, error)
+	Observe(ctx context.Context, project string) (*state.Observed, error)
 }
 
 // LockFile is where the environment's images lock lives: images.lock
@@ -111,6 +124,7 @@ func resolveImages(ctx context.Context, c *catalog.Catalog, eng imageEngine, pol
 	}
 	lockChanged := false
 	var failed []string
+	running := runningImages(ctx, eng, c.Env.Project)
 	var needed func(string) bool
 	if len(pol.Only) > 0 {
 		if sub, err := c.Graph().Subgraph(pol.Only...); err == nil {
@@ -143,6 +157,9 @@ func resolveImages(ctx context.Context, c *catalog.Catalog, eng imageEngine, pol
 		switch {
 		case present && !pol.UpdateLock:
 			ch.Status = ImagePresent
+		case pol.Pull && !pol.UpdateLock && !pol.Retry && st.Fallback != "" && running()[name][st.Fallback]:
+			ch.Status, ch.Reason = ImageInUse, target+" is not on the engine and the running containers use the offline image: novadev pull tries it again"
+			st.FallBack()
 		case pol.Pull || pol.UpdateLock:
 			err = pullOne(ctx, eng, name, target, sink)
 			if ctx.Err() != nil {
@@ -203,6 +220,34 @@ func resolveImages(ctx context.Context, c *catalog.Catalog, eng imageEngine, pol
 	return nil
 }
 
+// runningImages returns a function listing, once and only when first
+// called, the images the project's running containers use, per catalog
+// node. An engine that cannot list them gives none: up then pulls as it
+// would for a store with no containers.
+func runningImages(ctx context.Context, eng imageEngine, project string) func() map[string]map[string]bool {
+	var by map[string]map[string]bool
+	return func() map[string]map[string]bool {
+		if by != nil {
+			return by
+		}
+		by = map[string]map[string]bool{}
+		o, err := eng.Observe(ctx, project)
+		if err != nil {
+			return by
+		}
+		for _, ct := range o.Containers {
+			if ct.State != state.Running || ct.Node == "" {
+				continue
+			}
+			if by[ct.Node] == nil {
+				by[ct.Node] = map[string]bool{}
+			}
+			by[ct.Node][ct.Image] = true
+		}
+		return by
+	}
+}
+
 // ImageSummary is the one line saying where the stores' images came
 // from: what was pulled, what was already there, what fell back and why.
 func ImageSummary(choices []ImageChoice) string {
@@ -215,11 +260,14 @@ func ImageSummary(choices []ImageChoice) string {
 		by[ch.Status] = append(by[ch.Status], item)
 	}
 	var parts []string
-	for _, st := range []string{ImagePulled, ImagePresent, ImageFellBack, ImageOffline, ImageMissing} {
+	for _, st := range []string{ImagePulled, ImagePresent, ImageInUse, ImageFellBack, ImageOffline, ImageMissing} {
 		if len(by[st]) > 0 {
 			label := st
-			if st == ImageFellBack {
+			switch st {
+			case ImageFellBack:
 				label = "fell back to offline"
+			case ImageInUse:
+				label = "offline image in use (not pulled again)"
 			}
 			parts = append(parts, fmt.Sprintf("%s %s", label, strings.Join(by[st], ", ")))
 		}

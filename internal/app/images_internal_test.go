@@ -14,6 +14,7 @@ import (
 	"github.com/novadev/novadev/internal/backend/docker"
 	"github.com/novadev/novadev/internal/catalog"
 	"github.com/novadev/novadev/internal/event"
+	"github.com/novadev/novadev/internal/state"
 )
 
 // fakeImages is an engine with some images present and pulls that
@@ -22,6 +23,14 @@ type fakeImages struct {
 	present map[string]bool
 	fail    map[string]error
 	pulled  []string
+	// containers is what Observe reports for the project.
+	containers []state.Container
+	observed   int
+}
+
+func (f *fakeImages) Observe(_ context.Context, project string) (*state.Observed, error) {
+	f.observed++
+	return &state.Observed{Project: project, Containers: f.containers}, nil
 }
 
 func (f *fakeImages) ImageID(_ context.Context, ref string) (string, error) {
@@ -84,6 +93,84 @@ func TestResolveImagesAutoFallsBackPerImage(t *testing.T) {
 	for _, n := range []string{"kafka", "postgres", "redis", "clickhouse"} {
 		assert.Equal(t, c.Stores[n].DockerImage(), c2.Stores[n].DockerImage(), n)
 	}
+}
+
+// A warm up on a machine with no registry: the stores already run their
+// offline images, so up does not try (and fail) the upstream pulls again;
+// a store with no running container is pulled as on a first up, and
+// novadev pull (Retry) tries every one.
+func TestResolveImagesAutoKeepsTheRunningOfflineImage(t *testing.T) {
+	// setup: a catalog, and an engine with every offline image, no registry
+	// and the project's containers; targets are the stores' upstream pulls.
+	setup := func(source string) (*catalog.Catalog, *fakeImages, map[string]string) {
+		c := imgCatalog(t, "  source: "+source+"\n", catalog.Options{})
+		eng := &fakeImages{present: map[string]bool{}, fail: map[string]error{}, containers: []state.Container{
+			{Node: "postgres", Image: "novadev/postgres:15", State: state.Running},
+			{Node: "redis", Image: "novadev/redis:7", State: state.Running},
+			{Node: "redis", Image: "novadev/redis:7", State: state.Running},
+			{Node: "kafka", Image: "novadev/kafka:kfake", State: "exited"},  // stopped: up starts a container again
+			{Node: "clickhouse", Image: "sha256:0ld", State: state.Running}, // the offline tag moved on: recreated
+		}}
+		targets := map[string]string{}
+		for _, n := range c.StoreNames() {
+			st := c.Stores[n]
+			if st.Fallback != "" { // elasticsearch has none: unavailable, never pulled
+				eng.present[st.Fallback] = true
+				targets[n] = st.Pull
+				eng.fail[st.Pull] = errors.New("dial tcp: lookup registry-1.docker.io: no such host")
+			}
+		}
+		return c, eng, targets
+	}
+
+	c, eng, targets := setup("auto")
+	for _, n := range []string{"postgres", "redis", "kafka", "clickhouse"} {
+		require.NotEmpty(t, c.Stores[n].Fallback, n)
+	}
+	rec := &event.Recorder{}
+	pol := &ImagePolicy{Pull: true, Sink: rec}
+	require.NoError(t, resolveImages(context.Background(), c, eng, pol))
+	assert.NotContains(t, eng.pulled, targets["postgres"], "postgres runs its offline image: not pulled again")
+	assert.NotContains(t, eng.pulled, targets["redis"])
+	assert.Contains(t, eng.pulled, targets["kafka"], "no running container: pulled as on a first up")
+	assert.Contains(t, eng.pulled, targets["clickhouse"], "its container runs another image: pulled")
+	assert.Equal(t, 1, eng.observed, "the project is listed once")
+	got := map[string]string{}
+	for _, ch := range pol.Choices {
+		got[ch.Store] = ch.Status
+	}
+	assert.Equal(t, ImageInUse, got["postgres"])
+	assert.Equal(t, ImageInUse, got["redis"])
+	assert.Equal(t, ImageFellBack, got["kafka"])
+	assert.Equal(t, ImageFellBack, got["clickhouse"])
+	for n, img := range map[string]string{"postgres": "novadev/postgres:15", "redis": "novadev/redis:7", "kafka": "novadev/kafka:kfake", "clickhouse": "novadev/clickhouse:18.16"} {
+		assert.Equal(t, img, c.Stores[n].DockerImage(), n)
+	}
+	for _, e := range rec.Of(event.ImageFallback) {
+		assert.NotContains(t, []string{"postgres", "redis"}, e.Node, "nothing fell back: it was not tried")
+	}
+	notes := rec.Of(event.Note)
+	require.NotEmpty(t, notes)
+	assert.Contains(t, notes[len(notes)-1].Detail, "offline image in use (not pulled again) postgres, redis; ")
+
+	// novadev pull retries them all
+	c, eng, targets = setup("auto")
+	require.NoError(t, resolveImages(context.Background(), c, eng, &ImagePolicy{Pull: true, Retry: true}))
+	for n, ref := range targets {
+		assert.Contains(t, eng.pulled, ref, n)
+	}
+
+	// an upstream image on the engine still wins over the running offline one
+	c, eng, targets = setup("auto")
+	eng.present[targets["postgres"]] = true
+	require.NoError(t, resolveImages(context.Background(), c, eng, &ImagePolicy{Pull: true}))
+	assert.Equal(t, targets["postgres"], c.Stores["postgres"].DockerImage())
+	assert.NotContains(t, eng.pulled, targets["postgres"])
+
+	// nothing to pull: the project is not even listed
+	c, eng, _ = setup("offline")
+	require.NoError(t, resolveImages(context.Background(), c, eng, &ImagePolicy{Pull: true}))
+	assert.Zero(t, eng.observed)
 }
 
 func TestResolveImagesUpstreamFailsAndLockPins(t *testing.T) {

@@ -42,7 +42,7 @@ func (sv *service) PlanAssumingNothing(ctx context.Context, g *cli.Global, o cli
 // --update-lock); service images with a registry are pulled; the offline
 // image set is reported, never pulled.
 func (sv *service) Pull(ctx context.Context, g *cli.Global, o cli.PullOptions, sink event.Sink) ([]cli.PullResult, error) {
-	pol := &ImagePolicy{Pull: true, UpdateLock: o.UpdateLock, Sink: sink, Only: o.Only}
+	pol := &ImagePolicy{Pull: true, Retry: true, UpdateLock: o.UpdateLock, Sink: sink, Only: o.Only}
 	e, err := sv.open(ctx, g, openOptions{images: pol})
 	if err != nil {
 		return nil, err
