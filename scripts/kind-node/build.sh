@@ -66,7 +66,7 @@ tag=${NOVADEV_KIND_NODE_IMAGE:-novadev/kind-node:$kube_version}
 inputs_hash() {
 	local f
 	{
-		for f in "$root"/hack/{kubernetes,etcd,coredns,crictl}/go.{mod,sum} \
+		for f in "$root"/hack/{kubernetes,etcd,coredns,crictl}/go.{mod,sum} "$root"/hack/coredns/*.go \
 			"$here"/build.sh "$here"/gobins.sh "$here"/pause/* "$here"/kube-proxy/* $(find "$here/files" -type f | LC_ALL=C sort); do
 			printf '%s\n' "${f#"$root"/}"
 			sha256sum <"$f"
@@ -175,6 +175,16 @@ etcd_pin=$(awk '$1 == "require" && $2 == "go.etcd.io/etcd/server/v3" { print $3 
 coredns_pin=$(awk '$1 == "require" && $2 == "github.com/coredns/coredns" { print $3 }' "$root/hack/coredns/go.mod")
 [[ ${etcd_tag##*:} == "${etcd_pin#v}-0" ]] || die "kubeadm $kube_version runs $etcd_tag, hack/etcd pins $etcd_pin: bump hack/etcd"
 [[ ${coredns_tag##*:} == "$coredns_pin" ]] || die "kubeadm $kube_version runs $coredns_tag, hack/coredns pins $coredns_pin: bump hack/coredns"
+# hack/coredns links only the plugins kubeadm's Corefile names: a Kubernetes
+# bump whose Corefile names another one must fail here, not as a CoreDNS pod
+# in CrashLoopBackOff ("unknown directive").
+corefile=$("$kube/kubeadm" init phase addon coredns --print-manifest --kubernetes-version "$kube_version" 2>/dev/null |
+	awk '/Corefile: \|/ { f = 1; next } f && /^    \}/ { exit } f && /^        [a-z]/ { print $1 }' | LC_ALL=C sort -u)
+[[ -n $corefile ]] || die "kubeadm init phase addon coredns --print-manifest printed no Corefile"
+linked=$("$(bin coredns)/coredns" -plugins | awk 'NF { print $1 }' | LC_ALL=C sort -u) # one name a line
+missing=$(LC_ALL=C comm -23 <(echo "$corefile") <(echo "$linked") | tr '\n' ' ')
+[[ -z ${missing// /} ]] || die "kubeadm $kube_version's Corefile names plugins hack/coredns does not link: ${missing% }: import them in hack/coredns/main.go"
+log "CoreDNS links every plugin of kubeadm's Corefile: ${corefile//$'\n'/ }"
 
 if ! wait "$debootstrap_pid"; then
 	die "debootstrap failed (log above; $work/debootstrap.log)"

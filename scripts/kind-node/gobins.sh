@@ -3,7 +3,7 @@
 # and of the manifest dry-run tests, from the pinned wrapper modules under
 # hack/ and the Go module proxy only (CGO_ENABLED=0, -trimpath).
 #
-#   scripts/kind-node/gobins.sh kube|etcd|coredns|crictl|pause|kube-router...
+#   scripts/kind-node/gobins.sh kube|etcd|coredns|crictl|pause|kube-router|registry...
 #
 # For each SET it prints one line on stdout, "SET DIR", DIR holding its
 # binaries; logs go to stderr. The sets and where they land, under
@@ -16,11 +16,15 @@
 #                           etcd beside them (asking for kube builds etcd too:
 #                           internal/testenv/kubeapi wants both in one folder)
 #   etcd     same as kube   (an alias: the etcd binary lives in the kube folder)
-#   coredns  bin/coredns-<version>-<hash>/coredns
+#   coredns  bin/coredns-<version>-<hash>/coredns (hack/coredns/main.go: only
+#           the plugins kubeadm's Corefile uses)
 #   crictl   bin/crictl-<version>-<hash>/crictl
 #   pause    bin/pause-<hash>/pause (scripts/kind-node/pause, our own program)
 #   kube-router  bin/kube-router-<version>-<hash>/kube-router (hack/kube-router:
 #           the NetworkPolicy engine of the kind addon, scripts/netpol/build.sh)
+#   registry bin/registry-<version>-<hash>/registry (hack/registry/main.go: the
+#           CNCF distribution registry with the filesystem and inmemory storage
+#           drivers only; scripts/registry.sh, scripts/images/build.sh registry)
 #
 # <key>/<hash> covers everything that changes the output: the wrapper
 # go.mod/go.sum (or the program's files), the ldflags and the Go version. An
@@ -148,13 +152,16 @@ set_kube() {
 	echo "kube $dir"
 }
 
-# set_wrapped SET MODULE PACKAGE LDFLAGS: one binary from hack/SET.
+# set_wrapped SET MODULE PACKAGE LDFLAGS: one binary from hack/SET. PACKAGE
+# "." is the wrapper's own main (main.go beside go.mod, which picks what is
+# linked): its .go files are then inputs too.
 set_wrapped() {
-	local set=$1 module=$2 pkg=$3 ldflags=$4 mod=$root/hack/$1 version h
+	local set=$1 module=$2 pkg=$3 ldflags=$4 mod=$root/hack/$1 version h srcs=()
 	version=$(modversion "$mod" "$module")
 	[[ -n $version ]] || die "cannot read the version of $module from $mod/go.mod"
 	ldflags=${ldflags//@VERSION@/$version}
-	h=$(inputs_hash "$mod/go.mod" "$mod/go.sum" -- "$ldflags")
+	[[ $pkg != . ]] || srcs=("$mod"/*.go)
+	h=$(inputs_hash "$mod/go.mod" "$mod/go.sum" "${srcs[@]}" -- "$ldflags")
 	local dir=$cache/bin/$set-$version-$h
 	wrapped=("$set" "$version" "$mod" "$ldflags" "$pkg")
 	locked_build "$dir" build_wrapped "$set"
@@ -178,14 +185,15 @@ set_pause() {
 	echo "pause $dir"
 }
 
-(($#)) || die "usage: $0 kube|etcd|coredns|crictl|pause|kube-router..."
+(($#)) || die "usage: $0 kube|etcd|coredns|crictl|pause|kube-router|registry..."
 for s in "$@"; do
 	case $s in
 	kube | etcd) set_kube ;;
-	coredns) set_wrapped coredns github.com/coredns/coredns github.com/coredns/coredns "-s -w" ;;
+	coredns) set_wrapped coredns github.com/coredns/coredns . "-s -w" ;;
 	crictl) set_wrapped crictl sigs.k8s.io/cri-tools sigs.k8s.io/cri-tools/cmd/crictl "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=@VERSION@" ;;
 	pause) set_pause ;;
+	registry) set_wrapped registry github.com/distribution/distribution/v3 . "-s -w -X github.com/distribution/distribution/v3/version.version=@VERSION@" ;;
 	kube-router) set_wrapped kube-router github.com/cloudnativelabs/kube-router/v2 github.com/cloudnativelabs/kube-router/v2/cmd/kube-router "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=@VERSION@" ;;
-	*) die "unknown set '$s' (want: kube etcd coredns crictl pause kube-router)" ;;
+	*) die "unknown set '$s' (want: kube etcd coredns crictl pause kube-router registry)" ;;
 	esac
 done
