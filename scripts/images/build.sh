@@ -188,23 +188,22 @@ build_go() {
 }
 
 # build_registry: the CNCF distribution registry (the kind target's local
-# registry), built from the module proxy by scripts/go-tool.sh (cached under
-# ~/.cache/novadev/registry/VERSION), FROM scratch. Not in the default set:
-# only the kind target needs it (scripts/up.sh kind, .ci/run build it).
-registry_version=v3.1.2
+# registry), built from the wrapper module hack/registry by scripts/registry.sh
+# (cached under ~/.cache/novadev/bin/registry-VERSION-HASH), FROM scratch. Not
+# in the default set: only the kind target needs it (scripts/up.sh kind,
+# .ci/run build it).
 build_registry() {
 	local tag=novadev/registry:3 start h ctx bin
 	start=$(date +%s%N)
 	h=$({
-		hash_files "$here/registry"/*
-		echo "github.com/distribution/distribution/v3/cmd/registry@$registry_version"
+		hash_files "$here/registry"/* "$repo"/hack/registry/go.{mod,sum} "$repo"/hack/registry/*.go
 		go env GOVERSION
 	} | sha256sum | cut -d' ' -f1)
 	if fresh "$tag" "$h"; then
 		report "$tag" reused "$(elapsed "$start")"
 		return
 	fi
-	bin=$("$repo/scripts/go-tool.sh" registry github.com/distribution/distribution/v3/cmd/registry "$registry_version" | tail -n1)
+	bin=$("$repo/scripts/registry.sh" | tail -n1)
 	ctx=$cache/ctx/registry
 	rm -rf "$ctx" && mkdir -p "$ctx"
 	cp "$here/registry"/* "$ctx/"
