@@ -73,6 +73,9 @@ type Options struct {
 	// KindCluster opens the kind target's cluster (kind.go); nil: a
 	// kindcluster.Provisioner on the rendered kind/cluster.yaml.
 	KindCluster KindClusterFactory
+	// ClusterVerifier opens verify's view of a namespace on --target kube
+	// and kind (verify.go); nil: kubecluster.Open on the kubeconfig.
+	ClusterVerifier ClusterVerifier
 }
 
 // RunWith is Run with replaced machinery.

@@ -46,6 +46,8 @@ var importRules = []struct {
 		noDeps: []string{mod + "internal/backend", mod + "internal/supervisor", "github.com/moby/", "github.com/compose-spec/compose-go"}},
 	{pkg: "internal/verify/kubecluster", why: "verify on a cluster sees it through client-go as kubectl does, whichever backend applied the overlay",
 		noDeps: []string{mod + "internal/backend", mod + "internal/supervisor", mod + "internal/render/", "sigs.k8s.io/kind", "github.com/moby/moby/"}},
+	{pkg: "internal/kubeforward", why: "the one port-forwarder serves the kube backend and verify alike: client-go only, nothing of ours",
+		noDeps: []string{mod + "internal/"}, except: []string{mod + "internal/kubeforward"}},
 	{pkg: "internal/graph", why: "the DAG is generic", noDeps: []string{mod + "internal/"}, except: []string{mod + "internal/graph"}},
 	{pkg: "internal/state", why: "state is the vocabulary everyone shares", noDeps: []string{mod + "internal/"}, except: []string{mod + "internal/state"}},
 	{pkg: "internal/event", why: "events are plain values", noDeps: []string{mod + "internal/"}, except: []string{mod + "internal/event"}},

@@ -13,27 +13,31 @@ import (
 	"github.com/novadev/novadev/internal/cli"
 	"github.com/novadev/novadev/internal/supervisor"
 	"github.com/novadev/novadev/internal/verify"
+	"github.com/novadev/novadev/internal/verify/kubecluster"
 )
 
 // Verify implements cli.Service: the staging guide's checks against the
-// running instance, reached through its backend.
+// running instance, reached through its backend; on a cluster (--target
+// kube or kind) through internal/verify/kubecluster, which adds the
+// cluster's own checks (init containers, in-cluster DNS, NetworkPolicies).
 func (sv *service) Verify(ctx context.Context, g *cli.Global, o cli.VerifyOptions) (*verify.Report, error) {
 	e, err := sv.open(ctx, g, openOptions{})
 	if err != nil {
 		return nil, err
 	}
 	defer e.close()
-	snap, err := e.b.Observe(ctx)
-	if err != nil {
-		return nil, err
-	}
-	plan, err := sv.plan(ctx, e, cli.UpOptions{})
-	if err != nil {
-		return nil, err
-	}
-	inst := &verifyInstance{e: e, snap: snap, plan: plan}
-	if !inst.anyUnit() {
-		return nil, &cli.ExitError{Code: 1, Err: fmt.Errorf("%s: nothing runs (novadev up starts it)", inst.Name())}
+	var inst checkedInstance
+	if k, ok := e.b.(namespaced); ok {
+		ci, err := sv.clusterInstance(ctx, g, e.c, k.Namespace())
+		if err != nil {
+			return nil, err
+		}
+		defer ci.Close()
+		inst = ci
+	} else {
+		if inst, err = sv.backendInstance(ctx, e); err != nil {
+			return nil, err
+		}
 	}
 	checks := verify.Checks(inst)
 	if len(o.Only) > 0 {
@@ -46,6 +50,79 @@ func (sv *service) Verify(ctx context.Context, g *cli.Global, o cli.VerifyOption
 	return verify.Run(ctx, inst.Name(), checks, verify.Options{
 		Parallel: o.Parallel, Timeout: o.Timeout, LogTail: inst.LogTail, LogLines: o.LogLines,
 	}), nil
+}
+
+// checkedInstance is what Verify runs checks against: an instance and the
+// log tails of its nodes (for failures).
+type checkedInstance interface {
+	verify.Instance
+	LogTail(ctx context.Context, node string, lines int) (string, error)
+}
+
+// namespaced is a backend whose instance is one namespace of a cluster
+// (the kube backend, on --target kube and kind).
+type namespaced interface {
+	Namespace() string
+}
+
+// ClusterVerifier opens verify's view of an environment in one namespace
+// of a cluster; app.Options.ClusterVerifier replaces it in tests.
+type ClusterVerifier func(ctx context.Context, c *catalog.Catalog, o kubecluster.Options) (*kubecluster.Instance, error)
+
+func openClusterVerifier(_ context.Context, c *catalog.Catalog, o kubecluster.Options) (*kubecluster.Instance, error) {
+	return kubecluster.Open(c, o)
+}
+
+// clusterInstance opens the namespace of the instance on the context the
+// backend was opened on (kind: kind-<catalog name>; kube: --context), and
+// refuses when nothing of it runs there. It sees the cluster as kubectl
+// does (workloads, the credentials Secret, port-forwards), whichever
+// backend or person applied the overlay (docs/decisions.md 35).
+func (sv *service) clusterInstance(ctx context.Context, g *cli.Global, c *catalog.Catalog, ns string) (*kubecluster.Instance, error) {
+	kctx := g.Context
+	if g.Target == TargetKind {
+		kctx = "kind-" + c.Metadata.Name
+	}
+	open := sv.o.ClusterVerifier
+	if open == nil {
+		open = openClusterVerifier
+	}
+	inst, err := open(ctx, c, kubecluster.Options{Context: kctx, Namespace: ns})
+	if err != nil {
+		return nil, err
+	}
+	n, err := inst.Pods(ctx)
+	if err != nil {
+		inst.Close()
+		return nil, err
+	}
+	if n == 0 {
+		inst.Close()
+		up := "novadev up --target " + g.Target
+		if g.Target == TargetKube && g.Context != "" {
+			up += " --context " + g.Context
+		}
+		return nil, &cli.ExitError{Code: 1, Err: fmt.Errorf("%s: nothing runs in namespace %s (%s starts it)", inst.Name(), ns, up)}
+	}
+	return inst, nil
+}
+
+// backendInstance is verify's view of the instance through its backend
+// (Docker), refused when no unit of it exists.
+func (sv *service) backendInstance(ctx context.Context, e *opened) (*verifyInstance, error) {
+	snap, err := e.b.Observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := sv.plan(ctx, e, cli.UpOptions{})
+	if err != nil {
+		return nil, err
+	}
+	inst := &verifyInstance{e: e, snap: snap, plan: plan}
+	if !inst.anyUnit() {
+		return nil, &cli.ExitError{Code: 1, Err: fmt.Errorf("%s: nothing runs (novadev up starts it)", inst.Name())}
+	}
+	return inst, nil
 }
 
 // verifyInstance is verify's view of an instance on any backend: one

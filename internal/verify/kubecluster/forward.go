@@ -1,52 +1,23 @@
 package kubecluster
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/client-go/tools/portforward"
-	"k8s.io/client-go/transport/spdy"
 
 	"github.com/novadev/novadev/internal/catalog"
 	"github.com/novadev/novadev/internal/contract"
+	"github.com/novadev/novadev/internal/kubeforward"
 )
 
-// forwardTimeout bounds opening one port-forward (Address has no context).
+// forwardTimeout bounds finding the pod behind an address (Address and
+// Credential have no context).
 const forwardTimeout = 15 * time.Second
-
-type forwardKey struct {
-	pod  string
-	port int
-}
-
-// forward is one running port-forward: 127.0.0.1:<local> -> pod:port.
-type forward struct {
-	local    string
-	stopOnce sync.Once
-	stopCh   chan struct{}
-	done     chan struct{} // closed when ForwardPorts returned
-}
-
-func (f *forward) stop() { f.stopOnce.Do(func() { close(f.stopCh) }) }
-
-func (f *forward) alive() bool {
-	select {
-	case <-f.done:
-		return false
-	default:
-		return true
-	}
-}
 
 // Address returns 127.0.0.1:<port> of a port-forward to a Ready pod of the
 // node, opened on first use and kept until Close. For a Redis Cluster
@@ -56,11 +27,16 @@ func (f *forward) alive() bool {
 func (i *Instance) Address(node string, port int) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 	defer cancel()
-	pod, podPort, err := i.target(ctx, node, port)
+	// the pod is picked again for every connection (a replaced pod is
+	// followed); picking it now says at once when there is none
+	_, podPort, err := i.target(ctx, node, port)
 	if err != nil {
 		return "", err
 	}
-	return i.forwardTo(ctx, pod, podPort)
+	return i.forward(fmt.Sprintf("node/%s/%d", node, port), podPort, func(ctx context.Context) (string, error) {
+		pod, _, err := i.target(ctx, node, port)
+		return pod, err
+	})
 }
 
 // target picks the pod and container port behind a node's port.
@@ -127,12 +103,15 @@ func (i *Instance) Dial(ctx context.Context, network, addr string) (net.Conn, er
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
+	key, to := fmt.Sprintf("pod/%s/%d", pod, port), kubeforward.Pod(pod)
 	if pod == "" {
-		if pod, err = i.readyPod(ctx, i.renderedName(service)); err != nil {
+		node := i.renderedName(service)
+		if _, err := i.readyPod(ctx, node); err != nil {
 			return nil, fmt.Errorf("dial %s: %w", addr, err)
 		}
+		key, to = fmt.Sprintf("service/%s/%d", node, port), func(ctx context.Context) (string, error) { return i.readyPod(ctx, node) }
 	}
-	local, err := i.forwardTo(ctx, pod, port)
+	local, err := i.forward(key, port, to)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
@@ -169,93 +148,11 @@ func ParseClusterName(host, ns, domain string) (pod, service string, err error) 
 	return "", "", fmt.Errorf("%q is not a name in namespace %s (want service, pod.service, or either followed by .%s.svc.%s)", host, ns, ns, domain)
 }
 
-// forwardTo returns the local address of a port-forward to pod:port,
-// opening one unless a live one exists.
-func (i *Instance) forwardTo(ctx context.Context, pod string, port int) (string, error) {
-	key := forwardKey{pod, port}
-	i.mu.Lock()
-	if i.closed {
-		i.mu.Unlock()
-		return "", errors.New("instance closed")
+// forward returns the local address of forward key (kubeforward),
+// opening it on first use.
+func (i *Instance) forward(key string, port int, to kubeforward.Target) (string, error) {
+	if i.fwd == nil {
+		return "", kubeforward.ErrNoConnection
 	}
-	if f, ok := i.forwards[key]; ok && f.alive() {
-		i.mu.Unlock()
-		return f.local, nil
-	}
-	i.mu.Unlock()
-	f, err := i.startForward(ctx, pod, port)
-	if err != nil {
-		return "", err
-	}
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if old, ok := i.forwards[key]; ok && old.alive() {
-		f.stop() // another check opened one meanwhile
-		return old.local, nil
-	}
-	if i.closed {
-		f.stop()
-		return "", errors.New("instance closed")
-	}
-	i.forwards[key] = f
-	return f.local, nil
-}
-
-// lockedBuffer collects a port-forward's error output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.TrimSpace(l.b.String())
-}
-
-// startForward opens a port-forward (SPDY through the API server, what
-// kubectl port-forward does) on 127.0.0.1 and an ephemeral port.
-func (i *Instance) startForward(ctx context.Context, pod string, port int) (*forward, error) {
-	if i.cfg == nil {
-		return nil, errors.New("port-forward needs a cluster connection")
-	}
-	transport, upgrader, err := spdy.RoundTripperFor(i.cfg)
-	if err != nil {
-		return nil, err
-	}
-	u := i.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(i.o.Namespace).Name(pod).SubResource("portforward").URL()
-	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
-	f := &forward{stopCh: make(chan struct{}), done: make(chan struct{})}
-	ready := make(chan struct{})
-	errOut := &lockedBuffer{}
-	pf, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(port)}, f.stopCh, ready, io.Discard, errOut)
-	if err != nil {
-		return nil, err
-	}
-	var ferr error
-	go func() {
-		ferr = pf.ForwardPorts()
-		close(f.done)
-	}()
-	select {
-	case <-ready:
-	case <-f.done:
-		return nil, fmt.Errorf("port-forward to pod %s port %d: %v %s", pod, port, ferr, errOut.String())
-	case <-ctx.Done():
-		f.stop()
-		return nil, fmt.Errorf("port-forward to pod %s port %d: %w", pod, port, ctx.Err())
-	}
-	ports, err := pf.GetPorts()
-	if err != nil || len(ports) == 0 {
-		f.stop()
-		return nil, fmt.Errorf("port-forward to pod %s port %d: no local port: %v", pod, port, err)
-	}
-	f.local = net.JoinHostPort("127.0.0.1", strconv.Itoa(int(ports[0].Local)))
-	return f, nil
+	return i.fwd.Address(key, port, to)
 }

@@ -7,7 +7,9 @@
 //   - the data-layer checks (PostgreSQL logins, _sqlx_migrations, Redis
 //     Cluster, Kafka topics, ClickHouse tables, gRPC health and reflection,
 //     /metrics) reach the pods through API-server port-forwards that
-//     Address opens on 127.0.0.1, and Dial maps the in-cluster names the
+//     Address opens on 127.0.0.1 (internal/kubeforward, the backend's
+//     forwarder too: each connection goes to the node's Ready pod of that
+//     moment), and Dial maps the in-cluster names the
 //     stores advertise (kafka:9092, redis-1.redis:7001) to port-forwards;
 //   - node states come from the workloads the kind renderer writes (a
 //     Deployment per service, a StatefulSet per store, a Job per bootstrap,
@@ -37,6 +39,8 @@ import (
 
 	"github.com/novadev/novadev/internal/catalog"
 	"github.com/novadev/novadev/internal/contract"
+	"github.com/novadev/novadev/internal/kubeforward"
+	"github.com/novadev/novadev/internal/state"
 	"github.com/novadev/novadev/internal/verify"
 )
 
@@ -70,9 +74,9 @@ type Instance struct {
 	cs  kubernetes.Interface
 	o   Options
 
-	mu       sync.Mutex
-	forwards map[forwardKey]*forward
-	closed   bool
+	fwd *kubeforward.Forwarder // nil without cfg
+
+	mu sync.Mutex
 	// lookupPod is the pod whose getent answered last (reused: every
 	// pod of the namespace resolves the same names).
 	lookupPod string
@@ -118,8 +122,16 @@ func New(c *catalog.Catalog, cfg *rest.Config, o Options) (*Instance, error) {
 		return nil, err
 	}
 	i.cfg = cfg
+	i.fwd = kubeforward.New(cfg, cs, i.o.Namespace)
 	i.exec = i.remoteExec
 	return i, nil
+}
+
+// NewClientset is New over a clientset without a REST config, for tests
+// over client-go's fake clientset: the API reads work, port-forwards and
+// in-cluster lookups answer an error.
+func NewClientset(c *catalog.Catalog, cs kubernetes.Interface, o Options) (*Instance, error) {
+	return newInstance(c, cs, o)
 }
 
 // newInstance is New without a REST config (unit tests pass a fake
@@ -134,7 +146,7 @@ func newInstance(c *catalog.Catalog, cs kubernetes.Interface, o Options) (*Insta
 	if o.Name == "" {
 		o.Name = o.Namespace
 	}
-	return &Instance{c: c, cs: cs, o: o, forwards: map[forwardKey]*forward{}}, nil
+	return &Instance{c: c, cs: cs, o: o}, nil
 }
 
 // Name is the instance name for reports (the namespace unless set).
@@ -143,17 +155,24 @@ func (i *Instance) Name() string { return i.o.Name }
 // Namespace is the namespace the instance runs in.
 func (i *Instance) Namespace() string { return i.o.Namespace }
 
+// Pods counts the pods of the environment in the namespace (those with
+// the renderer's app label, whatever their state): none means nothing of
+// it was applied there.
+func (i *Instance) Pods(ctx context.Context) (int, error) {
+	list, err := i.cs.CoreV1().Pods(i.o.Namespace).List(ctx, metav1.ListOptions{LabelSelector: state.LabelApp})
+	if err != nil {
+		return 0, fmt.Errorf("list pods in namespace %s: %w", i.o.Namespace, err)
+	}
+	return len(list.Items), nil
+}
+
 // Catalog is the catalog and environment the instance runs.
 func (i *Instance) Catalog() *catalog.Catalog { return i.c }
 
 // Close stops every port-forward the instance opened.
 func (i *Instance) Close() error {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	i.closed = true
-	for k, f := range i.forwards {
-		f.stop()
-		delete(i.forwards, k)
+	if i.fwd != nil {
+		i.fwd.Close()
 	}
 	return nil
 }
