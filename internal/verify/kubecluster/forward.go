@@ -19,8 +19,9 @@ import (
 // Credential have no context).
 const forwardTimeout = 15 * time.Second
 
-// Address returns 127.0.0.1:<port> of a port-forward to a Ready pod of the
-// node, opened on first use and kept until Close. For a Redis Cluster
+// Address returns 127.0.0.1:<port> of a port-forward to the node, opened
+// on first use and kept until Close; each connection goes to a Ready pod
+// of the node at that moment. For a Redis Cluster
 // store, verify asks for node i at the store's port + i (its compose
 // numbering); on a cluster every node is pod <store>-i on the store's own
 // port, and that pod is forwarded.
