@@ -42,10 +42,11 @@ check-render: render
 	@git diff --exit-code --stat -- compose kind Tiltfile || { echo "rendered files drifted from envs/: run make render and commit the result"; exit 1; }
 	@test -z "$$(git status --porcelain --untracked-files=all -- compose kind Tiltfile | grep -v '^?? compose/.env$$')" || { echo "untracked rendered files: run make render and commit the result"; git status --porcelain -- compose kind Tiltfile; exit 1; }
 
-## bench: catalog/render benchmarks, then cold and warm up/down of the full stack
+## bench: catalog/render benchmarks, then cold and warm up/down of the full stack on Docker, then on kind beside the staging guide's procedure (BENCH_KIND=0 skips kind)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; fi
+	@if [ -x scripts/bench-kind.sh ]; then scripts/bench-kind.sh; fi
 
 ## fuzz: explore every parser for a while (CI runs the seed corpora only)
 fuzz:
