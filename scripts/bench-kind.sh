@@ -157,7 +157,6 @@ summary() {
 epoch() { date -u -d "$1" +%s.%N; }
 # evtime LOG REGEX: the time of the first event line matching REGEX.
 evtime() { grep -m1 -E "$2" "$1" | sed -n 's/^{"time":"\([^"]*\)".*/\1/p'; }
-sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
 add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a + b }'; }
 
 # breakdown LOG T0 WALL: one line "cluster images open supervisor critical
@@ -166,28 +165,28 @@ add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a + b }'; }
 #               start, catalog, kind create or health check) plus the
 #               registry container, i.e. everything before the first image
 #   images      the pushes' own time ("images: ... in Ns")
-#   open        from the images to the plan: kustomize build (cached by
-#               inputs), the backend opening its port-forwards, observing
-#   supervisor  the supervisor's own total (summary seconds): apply, Jobs,
-#               every node ready
+#   open        from the images to the supervisor's start (its last event
+#               minus its own total): kustomize build (cached by inputs),
+#               the backend opening its port-forwards
+#   supervisor  the supervisor's own total (summary seconds): prepare
+#               (ConfigMaps, Secret, RBAC, policies, prune), apply, Jobs,
+#               every node proven ready
 #   critical    its critical path
-#   rest        wall - the above (exit, closing forwards)
+#   rest        from its last event to the exit (closing the forwards)
 breakdown() {
-	local logf=$1 t0=$2 wall=$3 timg tplan img cl op sup crit
+	local logf=$1 t0=$2 wall=$3 timg tlast img sup crit
 	timg=$(evtime "$logf" '"type":"note","detail":"images: ')
-	tplan=$(evtime "$logf" '"type":"planned"')
+	tlast=$(grep '^{"time":' "$logf" | tail -n 1 | sed -n 's/^{"time":"\([^"]*\)".*/\1/p')
 	img=$(grep -m1 '"detail":"images: ' "$logf" | sed -n 's/.* in \([0-9.]*\)s".*/\1/p')
 	sup=$(summary seconds "$logf")
 	crit=$(summary critical "$logf")
-	if [[ -z $timg || -z $tplan || -z $img || -z $sup ]]; then
+	if [[ -z $timg || -z $tlast || -z $img || -z $sup ]]; then
 		echo "- - - - - -"
 		return
 	fi
-	timg=$(epoch "$timg")
-	tplan=$(epoch "$tplan")
-	cl=$(sub "$(sub "$timg" "$t0")" "$img")
-	op=$(sub "$tplan" "$timg")
-	echo "$cl $img $op $sup ${crit:--} $(awk -v w="$wall" -v a="$cl" -v b="$img" -v c="$op" -v d="$sup" 'BEGIN { printf "%.2f", w - a - b - c - d }')"
+	awk -v t0="$t0" -v w="$wall" -v ti="$(epoch "$timg")" -v tl="$(epoch "$tlast")" -v img="$img" -v sup="$sup" -v crit="${crit:--}" 'BEGIN {
+		printf "%.2f %.2f %.2f %.2f %s %.2f\n", ti - t0 - img, img, tl - sup - ti, sup, crit, t0 + w - tl
+	}'
 }
 
 # lock / unlock the e2e lock for one run (fd 9 stays open in between).
