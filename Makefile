@@ -74,6 +74,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzMerge$$' -fuzztime 20s ./scripts/host-workarounds/daemon-json
 	$(GO) test -run '^$$' -fuzz '^FuzzDropCaps$$' -fuzztime 20s ./scripts/host-workarounds/runc-wrapper
 	$(GO) test -run '^$$' -fuzz '^FuzzRegistryRef$$' -fuzztime 20s ./internal/kindcluster
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAddon$$' -fuzztime 10s ./internal/kindcluster
 	$(GO) test -run '^$$' -fuzz '^FuzzSpecFile$$' -fuzztime 20s ./scripts/host-workarounds/runc-wrapper
 	$(GO) test -run '^$$' -fuzz '^FuzzInstanceFromNamespace$$' -fuzztime 20s ./internal/state
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime 20s ./internal/kubegc

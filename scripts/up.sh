@@ -5,8 +5,10 @@
 #     docker target where debootstrap cannot run (macOS, WSL2 without root, any non-root
 #     user) only the two FROM-scratch Go images, and the stores come from their upstream
 #     images (docs/images.md);
-#  3. for TARGET=kind: the offline kind node image (scripts/kind-node/build.sh) and the
-#     local registry's image (novadev/registry:3), each built only when missing or stale;
+#  3. for TARGET=kind: the offline kind node image (scripts/kind-node/build.sh), the
+#     local registry's image (novadev/registry:3) and the NetworkPolicy engine image
+#     (scripts/netpol/build.sh: without it the policies are rendered but not enforced),
+#     each built only when missing or stale;
 #  4. novadev up for the environment (default local) on the target, which prints the endpoints.
 #
 #   scripts/up.sh [ENV] [TARGET]
@@ -29,7 +31,9 @@ if [[ $target == kind ]]; then
 	echo "up: kind: the offline node image (a few seconds when built already; minutes when Kubernetes must be compiled) and the registry image" >&2
 	node_image=$(scripts/kind-node/build.sh)
 	scripts/images/build.sh registry
-	echo "up: kind: node image $node_image, registry image novadev/registry:3" >&2
+	echo "up: kind: the NetworkPolicy engine image (about a second when built already; about 10 minutes to compile kube-router the first time)" >&2
+	engine_image=$(scripts/netpol/build.sh)
+	echo "up: kind: node image $node_image, registry image novadev/registry:3, NetworkPolicy engine $engine_image" >&2
 fi
 make --no-print-directory build
 exec bin/novadev up --env "$env" --target "$target"

@@ -106,13 +106,14 @@ func TestIntegrationNetworkPolicy(t *testing.T) {
 		need(t, "image %s is missing: build it with scripts/images/build.sh clickhouse", engineCh)
 	}
 	tagImage(t, ctx, engineCh, chImage)
+	tagImage(t, ctx, kind.NetworkPolicyEngineImage, kind.NetworkPolicyEngineRef) // the addon's name for it, likewise
 
 	cfg, nodeList := kindCluster(t)
 	cs, err := kubernetes.NewForConfig(cfg)
 	require.NoError(t, err)
 
 	start := time.Now()
-	loadImages(t, ctx, nodeList, kind.NetworkPolicyEngineImage, kind.ToolImage, chImage)
+	loadImages(t, ctx, nodeList, kind.NetworkPolicyEngineRef, kind.ToolImage, chImage)
 	t.Logf("images loaded in %s", since(start))
 
 	start = time.Now()

@@ -31,6 +31,12 @@ type KindCluster interface {
 	Ensure(ctx context.Context) (kubeContext string, err error)
 	// LoadImages pushes the images whose digest changed to the local registry.
 	LoadImages(ctx context.Context, images []string) error
+	// Addons are the cluster-wide addons up installs (the NetworkPolicy engine).
+	Addons() []kindcluster.Addon
+	// ImagePresent reports whether the Docker engine has an image.
+	ImagePresent(ctx context.Context, image string) (bool, error)
+	// ApplyAddon applies an addon's changed objects and waits for its DaemonSet.
+	ApplyAddon(ctx context.Context, a kindcluster.Addon) (kindcluster.AddonReport, error)
 	// Delete deletes the cluster and the registry container.
 	Delete(ctx context.Context) error
 	// Doctor checks the node image, context, registry and cluster health.
@@ -73,14 +79,35 @@ func openKindCluster(ctx context.Context, g *cli.Global, progress func(string)) 
 		RegistryName:    kind.RegistryName,
 		RegistryPort:    kind.RegistryHostPort,
 		Progress:        progress,
+		Addons:          []kindcluster.Addon{networkPolicyAddon(files)},
 	}), nil
+}
+
+// networkPolicyAddon is the NetworkPolicy engine (decision 34) as the kind
+// target installs it: kind's CNI enforces no NetworkPolicy, so without it
+// the rendered policies are applied and filter nothing, and the cluster
+// does not mirror staging. kind only: --target kube clusters bring their
+// own CNI, and nothing on that path installs addons.
+func networkPolicyAddon(files map[string][]byte) kindcluster.Addon {
+	return kindcluster.Addon{
+		Name:      "NetworkPolicy engine",
+		Manifest:  files[path.Join(kind.Dir, kind.NetworkPolicyAddon)],
+		DaemonSet: "kube-system/" + kind.NetworkPolicyEngineName,
+		Image:     kind.NetworkPolicyEngineImage,
+		Build:     "scripts/netpol/build.sh",
+		Without:   "NetworkPolicies are rendered but NOT enforced (every pod can reach every other)",
+	}
 }
 
 // prepareKindCluster is the kind target's part of up, before the
 // Kubernetes backend opens: the cluster and its registry exist (Ensure),
-// and the images the dev overlay pulls from the registry are there, pushed
-// only where their digest changed (kind.LocalImages). It returns the kube
-// context for the backend. The lead calls it from up --target kind.
+// the images the dev overlay pulls from the registry are there, pushed
+// only where their digest changed (kind.LocalImages), and the addons
+// (the NetworkPolicy engine) are applied and their DaemonSets ready, so
+// the policies filter from the first pod of the environment on. An addon
+// whose image the engine lacks is left out with a note saying what that
+// costs and what to run: up still works, without enforcement. It returns
+// the kube context for the backend.
 func (sv *service) prepareKindCluster(ctx context.Context, g *cli.Global, sink event.Sink) (string, error) {
 	set, err := catalog.LoadSetContext(ctx, g.Catalog)
 	if err != nil {
@@ -90,7 +117,8 @@ func (sv *service) prepareKindCluster(ctx context.Context, g *cli.Global, sink e
 	if err != nil {
 		return "", err
 	}
-	kc, err := sv.kindCluster(ctx, g, noteSink(sink))
+	note := noteSink(sink)
+	kc, err := sv.kindCluster(ctx, g, note)
 	if err != nil {
 		return "", err
 	}
@@ -99,8 +127,28 @@ func (sv *service) prepareKindCluster(ctx context.Context, g *cli.Global, sink e
 	if err != nil {
 		return "", err
 	}
+	var addons []kindcluster.Addon
+	for _, a := range kc.Addons() {
+		if a.Image != "" {
+			ok, err := kc.ImagePresent(ctx, a.Image)
+			if err != nil {
+				return "", err
+			}
+			if !ok {
+				note(fmt.Sprintf("%s not installed: image %s is not on the Docker engine, so %s; build it with %s (make up TARGET=kind does), then run up again", a.Name, a.Image, a.Without, a.Build))
+				continue
+			}
+			images = append(images, a.Image)
+		}
+		addons = append(addons, a)
+	}
 	if err := kc.LoadImages(ctx, images); err != nil {
 		return "", err
+	}
+	for _, a := range addons {
+		if _, err := kc.ApplyAddon(ctx, a); err != nil {
+			return "", err
+		}
 	}
 	return kubeContext, nil
 }

@@ -45,6 +45,11 @@ func (k *fakeKind) Doctor(context.Context) []kindcluster.Finding {
 	k.calls = append(k.calls, "doctor")
 	return k.findings
 }
+func (k *fakeKind) Addons() []kindcluster.Addon                        { return nil }
+func (k *fakeKind) ImagePresent(context.Context, string) (bool, error) { return false, nil }
+func (k *fakeKind) ApplyAddon(context.Context, kindcluster.Addon) (kindcluster.AddonReport, error) {
+	return kindcluster.AddonReport{}, nil
+}
 func (k *fakeKind) Name() string { return "nova" }
 func (k *fakeKind) Close() error { return nil }
 

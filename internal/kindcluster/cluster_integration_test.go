@@ -127,8 +127,31 @@ func newTestCluster(t testing.TB, eng Engine) (*Provisioner, *progressLog, strin
 		Name: testCluster, Config: cfg, RegistryHosting: hosting,
 		RegistryName: testRegistry, RegistryPort: testRegistryPort,
 		Kubeconfig: kubeconfig, Progress: log.add, Engine: eng,
+		Addons: []Addon{testAddon(t)},
 	})
 	return p, log, kubeconfig
+}
+
+// engineImage is the NetworkPolicy engine the rendered addon runs
+// (kind.NetworkPolicyEngineImage; this package does not import the renderer).
+const engineImage = "novadev/kube-router:v2.1.0"
+
+// testAddon is the rendered NetworkPolicy addon as internal/app configures
+// it, pulling from the test's registry.
+func testAddon(t testing.TB) Addon {
+	t.Helper()
+	raw, err := os.ReadFile("../../kind/addons/network-policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), "image: localhost:5005/"+engineImage) {
+		t.Fatalf("kind/addons/network-policy.yaml does not run localhost:5005/%s", engineImage)
+	}
+	return Addon{
+		Name: "NetworkPolicy engine", Manifest: []byte(strings.ReplaceAll(string(raw), "localhost:5005/", "localhost:5105/")),
+		DaemonSet: "kube-system/kube-router", Image: engineImage, Build: "scripts/netpol/build.sh",
+		Without: "NetworkPolicies are rendered but NOT enforced",
+	}
 }
 
 // TestIntegrationKindCluster proves the Provisioner on a real kind cluster
@@ -139,7 +162,7 @@ func newTestCluster(t testing.TB, eng Engine) (*Provisioner, *progressLog, strin
 // mirror; Doctor all ok; a stopped node started again by Ensure; Delete
 // removing cluster, context and registry.
 func TestIntegrationKindCluster(t *testing.T) {
-	eng := integration(t, offline...)
+	eng := integration(t, append(slices.Clone(offline), engineImage)...)
 	p, log, kubeconfig := newTestCluster(t, eng)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
@@ -231,6 +254,51 @@ func TestIntegrationKindCluster(t *testing.T) {
 	// A pod pulls through the rendered containerd mirror: the image was
 	// never loaded into the node, only pushed to the registry.
 	pullThroughMirror(ctx, t, p, "localhost:5105/novadev/placeholder:dev")
+
+	// The NetworkPolicy engine, as up --target kind installs it: its image
+	// pushed like the others, the addon applied, its DaemonSet ready; a
+	// second apply writes nothing.
+	addon := p.Addons()[0]
+	if f := p.addonFinding(ctx, eng, addon, true, true); f.Status != Warn || !strings.Contains(f.Detail, "not installed on cluster nova-k2") {
+		t.Errorf("doctor before the addon is applied: %s, want a warning that it is not installed", f)
+	}
+	start = time.Now()
+	if r, err := p.Load(ctx, []string{addon.Image}); err != nil {
+		t.Fatal(err)
+	} else if pushed, _ := r.Counts(); pushed != 1 {
+		t.Fatalf("engine image load: %v, want it pushed", r)
+	}
+	rep, err := p.ApplyAddon(ctx, addon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("engine pushed, applied and ready in %.1fs (DaemonSet ready after %.1fs)", time.Since(start).Seconds(), rep.Ready.Seconds())
+	want := []string{"ServiceAccount/kube-system/kube-router", "ClusterRole/kube-router", "ClusterRoleBinding/kube-router", "DaemonSet/kube-system/kube-router"}
+	if !slices.Equal(rep.Applied, want) || len(rep.Unchanged) != 0 {
+		t.Errorf("first apply: %+v, want %v applied", rep, want)
+	}
+	ds, err := cs.AppsV1().DaemonSets("kube-system").Get(ctx, "kube-router", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds.Status.NumberReady != 1 || ds.Spec.Template.Spec.Containers[0].Image != "localhost:5105/"+engineImage || ds.Annotations[AnnotationHash] == "" {
+		t.Errorf("DaemonSet after apply: ready %d, image %s, hash %q", ds.Status.NumberReady, ds.Spec.Template.Spec.Containers[0].Image, ds.Annotations[AnnotationHash])
+	}
+	if mf := ds.ManagedFields; len(mf) == 0 || !slices.ContainsFunc(mf, func(m metav1.ManagedFieldsEntry) bool { return m.Manager == FieldManager && m.Operation == metav1.ManagedFieldsOperationApply }) {
+		t.Errorf("DaemonSet managed fields %v: want a server-side apply by %s", mf, FieldManager)
+	}
+	rep, err = p.ApplyAddon(ctx, addon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Applied) != 0 || len(rep.Unchanged) != 4 || rep.Ready != 0 {
+		t.Errorf("second apply: %+v, want 4 unchanged, nothing applied, no wait", rep)
+	}
+	again2, err := cs.AppsV1().DaemonSets("kube-system").Get(ctx, "kube-router", metav1.GetOptions{})
+	if err != nil || again2.ResourceVersion != ds.ResourceVersion {
+		t.Errorf("second apply moved the DaemonSet's resourceVersion %s -> %s (%v)", ds.ResourceVersion, again2.ResourceVersion, err)
+	}
+	log.take()
 
 	for _, f := range p.Doctor(ctx) {
 		t.Log("doctor: " + f.String())

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 )
@@ -130,7 +132,59 @@ func (p *Provisioner) Doctor(ctx context.Context) []Finding {
 			add("registry", OK, fmt.Sprintf("%s answers on %s (network %s)", p.opts.RegistryName, p.registryHostPort(), KindNetwork), "")
 		}
 	}
+	healthy := exists && !slices.ContainsFunc(out, func(f Finding) bool { return f.Check == "cluster health" && f.Status != OK })
+	for _, a := range p.opts.Addons {
+		out = append(out, p.addonFinding(ctx, eng, a, exists, healthy))
+	}
 	return out
+}
+
+// addonFinding checks one addon: its image on the engine (without it, up
+// cannot install it and says so) and, on a healthy cluster, its DaemonSet
+// installed and ready.
+func (p *Provisioner) addonFinding(ctx context.Context, eng Engine, a Addon, exists, healthy bool) Finding {
+	f := Finding{Check: a.Name}
+	lacking := ""
+	if a.Without != "" {
+		lacking = ": " + a.Without
+	}
+	if a.Image != "" {
+		if _, err := eng.ImageInspect(ctx, a.Image); err != nil {
+			f.Status, f.Detail = Warn, fmt.Sprintf("image %s is not on the Docker engine%s", a.Image, lacking)
+			f.Next = a.Build + ", then novadev up --target kind (it installs the addon)"
+			return f
+		}
+	}
+	if !exists || !healthy || a.DaemonSet == "" {
+		f.Status, f.Detail = OK, fmt.Sprintf("image %s present; novadev up --target kind installs it", a.Image)
+		if !exists || !healthy {
+			f.Status = Warn
+			f.Detail += " (no healthy cluster to check it on)"
+			f.Next = "novadev up --target kind"
+		}
+		return f
+	}
+	cs, err := p.client()
+	if err != nil {
+		f.Status, f.Detail = Fail, err.Error()
+		return f
+	}
+	ns, name, _ := strings.Cut(a.DaemonSet, "/")
+	ds, err := cs.AppsV1().DaemonSets(ns).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		f.Status, f.Detail, f.Next = Warn, fmt.Sprintf("not installed on cluster %s (no DaemonSet %s)%s", p.opts.Name, a.DaemonSet, lacking), "novadev up --target kind installs it"
+	case err != nil:
+		f.Status, f.Detail = Fail, fmt.Sprintf("reading DaemonSet %s: %v", a.DaemonSet, err)
+	default:
+		if ok, state := daemonSetReady(ds); ok {
+			f.Status, f.Detail = OK, fmt.Sprintf("DaemonSet %s ready (%s)", a.DaemonSet, state)
+		} else {
+			f.Status, f.Detail = Fail, fmt.Sprintf("DaemonSet %s not ready: %s%s%s", a.DaemonSet, state, podWaits(cs, ns, ds), lacking)
+			f.Next = fmt.Sprintf("kubectl -n %s logs ds/%s; novadev up --target kind applies it again", ns, name)
+		}
+	}
+	return f
 }
 
 // mirrorConfigured checks that containerd on every node mirrors the

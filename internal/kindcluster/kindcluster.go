@@ -23,7 +23,9 @@ import (
 	"github.com/novadev/novadev/internal/state"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/kind/pkg/apis/config/defaults"
 	"sigs.k8s.io/kind/pkg/cluster"
@@ -74,6 +76,9 @@ type Options struct {
 	Progress func(string)
 	// Engine is the Docker engine; nil connects to the one DOCKER_HOST names.
 	Engine Engine
+	// Addons are the cluster-wide manifests the kind target installs
+	// (ApplyAddon) and Doctor checks: the NetworkPolicy engine.
+	Addons []Addon
 }
 
 // Provisioner creates, reuses, fills, checks and deletes one kind cluster and
@@ -85,6 +90,7 @@ type Provisioner struct {
 	reg      registryAPI
 	kind     *cluster.Provider
 	cs       *kubernetes.Clientset // see client
+	restCfg  *rest.Config          // what cs was made from
 	server   string                // the API server cs talks to
 }
 
@@ -145,6 +151,25 @@ func (p *Provisioner) Context() string { return "kind-" + p.opts.Name }
 // RegistryHost is the registry as the engine and the containerd mirror name
 // it (localhost:5005): the prefix of the images LoadImages pushes.
 func (p *Provisioner) RegistryHost() string { return fmt.Sprintf("localhost:%d", p.opts.RegistryPort) }
+
+// Addons are the addons the Provisioner was configured with.
+func (p *Provisioner) Addons() []Addon { return p.opts.Addons }
+
+// ImagePresent reports whether the Docker engine has the image.
+func (p *Provisioner) ImagePresent(ctx context.Context, image string) (bool, error) {
+	eng, err := p.engine(ctx)
+	if err != nil {
+		return false, err
+	}
+	_, err = eng.ImageInspect(ctx, image)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("inspecting image %s: %w", image, err)
+	}
+	return true, nil
+}
 
 // Close releases the engine connection the Provisioner opened itself.
 func (p *Provisioner) Close() error {
@@ -320,12 +345,20 @@ func (p *Provisioner) client() (*kubernetes.Clientset, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.cs, p.server = cs, cfg.Host
+	p.cs, p.restCfg, p.server = cs, cfg, cfg.Host
 	return cs, nil
 }
 
+// dynamicClient is a dynamic client for the cluster client() talks to.
+func (p *Provisioner) dynamicClient() (dynamic.Interface, error) {
+	if _, err := p.client(); err != nil {
+		return nil, err
+	}
+	return dynamic.NewForConfig(p.restCfg)
+}
+
 // forget drops the kept clientset (the cluster was deleted or recreated).
-func (p *Provisioner) forget() { p.cs, p.server = nil, "" }
+func (p *Provisioner) forget() { p.cs, p.restCfg, p.server = nil, nil, "" }
 
 // health is nil when the API server is ready and every node is Ready.
 func (p *Provisioner) health(ctx context.Context) error {

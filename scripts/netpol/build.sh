@@ -20,7 +20,8 @@
 # reused without building; NOVADEV_REBUILD=1 ignores it.
 #
 # Environment: NOVADEV_NETPOL_IMAGE (the tag; default novadev/kube-router:<the
-# pinned version>, which is what the renderer writes into the addon),
+# pinned version>: kind.NetworkPolicyEngineImage, which up --target kind pushes
+# to the local registry as the addon's localhost:5005/novadev/kube-router:<version>),
 # NOVADEV_CACHE (default ~/.cache/novadev, the Go binaries and the build context).
 set -euo pipefail
 

@@ -26,9 +26,17 @@ const NetworkPolicyAddon = "addons/network-policy.yaml"
 // is what scripts/netpol/build.sh builds and tags.
 const NetworkPolicyEngineVersion = "v2.1.0"
 
-// NetworkPolicyEngineImage is the addon's image, built offline by
-// scripts/netpol/build.sh and loaded into the cluster (it is on no registry).
+// NetworkPolicyEngineImage is the addon's image as the Docker engine names
+// it, built offline by scripts/netpol/build.sh (it is on no registry).
 const NetworkPolicyEngineImage = "novadev/kube-router:" + NetworkPolicyEngineVersion
+
+// NetworkPolicyEngineRef is the image the addon's DaemonSet runs: the
+// engine image in the local registry, where up --target kind pushes it with
+// the dev overlay's images (only when its digest changed), so the node pulls
+// it through the rendered containerd mirror like everything else. By hand,
+// `kind load docker-image` of the image under this name works as well
+// (imagePullPolicy IfNotPresent).
+var NetworkPolicyEngineRef = RegistryHost + "/" + NetworkPolicyEngineImage
 
 // NetworkPolicyEngineName names the addon's DaemonSet, ServiceAccount,
 // ClusterRole and ClusterRoleBinding, and is its pods' k8s-app label.
@@ -92,7 +100,7 @@ func networkPolicyAddon() []any {
 					Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
 					Containers: []corev1.Container{{
 						Name:            name,
-						Image:           NetworkPolicyEngineImage,
+						Image:           NetworkPolicyEngineRef,
 						ImagePullPolicy: corev1.PullIfNotPresent,
 						Args: []string{
 							"--run-firewall=true",

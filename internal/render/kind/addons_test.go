@@ -45,7 +45,7 @@ func TestNetworkPolicyAddonRunsOnlyTheFirewall(t *testing.T) {
 	require.True(t, spec.HostNetwork)
 	require.Len(t, spec.Containers, 1)
 	c := spec.Containers[0]
-	require.Equal(t, NetworkPolicyEngineImage, c.Image)
+	require.Equal(t, NetworkPolicyEngineRef, c.Image, "the node pulls it from the local registry, like the dev overlay's images")
 	require.Subset(t, c.Args, []string{"--run-firewall=true", "--run-router=false", "--run-service-proxy=false"})
 	require.NotNil(t, c.SecurityContext.Privileged)
 	require.True(t, *c.SecurityContext.Privileged)
