@@ -284,7 +284,9 @@ func TestIntegrationKindCluster(t *testing.T) {
 	if ds.Status.NumberReady != 1 || ds.Spec.Template.Spec.Containers[0].Image != "localhost:5105/"+engineImage || ds.Annotations[AnnotationHash] == "" {
 		t.Errorf("DaemonSet after apply: ready %d, image %s, hash %q", ds.Status.NumberReady, ds.Spec.Template.Spec.Containers[0].Image, ds.Annotations[AnnotationHash])
 	}
-	if mf := ds.ManagedFields; len(mf) == 0 || !slices.ContainsFunc(mf, func(m metav1.ManagedFieldsEntry) bool { return m.Manager == FieldManager && m.Operation == metav1.ManagedFieldsOperationApply }) {
+	if mf := ds.ManagedFields; len(mf) == 0 || !slices.ContainsFunc(mf, func(m metav1.ManagedFieldsEntry) bool {
+		return m.Manager == FieldManager && m.Operation == metav1.ManagedFieldsOperationApply
+	}) {
 		t.Errorf("DaemonSet managed fields %v: want a server-side apply by %s", mf, FieldManager)
 	}
 	rep, err = p.ApplyAddon(ctx, addon)
