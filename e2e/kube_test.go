@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,12 +17,19 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/novadev/novadev/internal/backend/docker/dockertest"
+	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/kindcluster"
+	"github.com/novadev/novadev/internal/render/kind"
+	"github.com/novadev/novadev/internal/verify"
+	"github.com/novadev/novadev/internal/verify/kubecluster"
 )
 
 // devRegistry is the registry host the dev overlay's images are named under.
@@ -63,26 +71,27 @@ func kindCLI(t *testing.T) string {
 	return ""
 }
 
-// kindCluster returns a kubeconfig file and context of a kind cluster:
-// NOVADEV_KIND_CLUSTER (default novadev-e2e-kube) when it exists (reused,
-// left running), else created under that name from the offline node image
-// (no host ports published) and deleted afterwards.
-func kindCluster(t *testing.T) (kubeconfig, kubeContext string) {
+// kindCluster returns a kubeconfig file, context and name of a kind
+// cluster: NOVADEV_KIND_CLUSTER (default novadev-e2e-kube) when it exists
+// (reused, left running), else created under that name from the offline
+// node image (no host ports published) and deleted afterwards. The dev
+// overlay's images and the NetworkPolicy engine's are side-loaded.
+func kindCluster(t *testing.T) (kubeconfig, kubeContext, name string) {
 	t.Helper()
-	kind := kindCLI(t)
+	kindBin := kindCLI(t)
 	kubeconfig = filepath.Join(t.TempDir(), "kubeconfig")
-	name := os.Getenv("NOVADEV_KIND_CLUSTER")
+	name = os.Getenv("NOVADEV_KIND_CLUSTER")
 	if name == "" {
 		name = "novadev-e2e-kube"
 	}
 	run := func(args ...string) {
 		t.Helper()
 		start := time.Now()
-		out, err := exec.Command(kind, args...).CombinedOutput()
+		out, err := exec.Command(kindBin, args...).CombinedOutput()
 		require.NoError(t, err, "kind %s: %s", strings.Join(args, " "), out)
 		t.Logf("kind %s: %s", args[0]+" "+args[1], time.Since(start).Round(100*time.Millisecond))
 	}
-	out, err := exec.Command(kind, "get", "clusters").Output()
+	out, err := exec.Command(kindBin, "get", "clusters").Output()
 	require.NoError(t, err)
 	if slices.Contains(strings.Fields(string(out)), name) {
 		run("export", "kubeconfig", "--name", name, "--kubeconfig", kubeconfig)
@@ -98,7 +107,7 @@ func kindCluster(t *testing.T) (kubeconfig, kubeContext string) {
 		require.NoError(t, os.WriteFile(cfg, []byte("apiVersion: kind.x-k8s.io/v1alpha4\nkind: Cluster\nnodes:\n- role: control-plane\n"), 0o644))
 		t.Cleanup(func() {
 			start := time.Now()
-			_ = exec.Command(kind, "delete", "cluster", "--name", name).Run()
+			_ = exec.Command(kindBin, "delete", "cluster", "--name", name).Run()
 			t.Logf("kind delete cluster: %s", time.Since(start).Round(100*time.Millisecond))
 		})
 		run("create", "cluster", "--name", name, "--image", image, "--config", cfg, "--kubeconfig", kubeconfig)
@@ -107,13 +116,120 @@ func kindCluster(t *testing.T) (kubeconfig, kubeContext string) {
 	// rendered cluster config mirrors (localhost:5005/<name>); this test
 	// side-loads them under both names instead of pushing
 	load := []string{"load", "docker-image", "--name", name}
-	for _, img := range kindImages {
+	for _, img := range append(slices.Clone(kindImages), kind.NetworkPolicyEngineImage) {
 		out, err := exec.Command("docker", "tag", img, devRegistry+"/"+img).CombinedOutput()
 		require.NoError(t, err, "docker tag %s: %s", img, out)
 		load = append(load, img, devRegistry+"/"+img)
 	}
 	run(load...)
-	return kubeconfig, "kind-" + name
+	return kubeconfig, "kind-" + name, name
+}
+
+// enforcePolicies installs the NetworkPolicy engine addon on the test's
+// cluster, as a cluster with a policy-enforcing CNI would have it: the
+// Kubernetes target (any cluster) never installs it, kind's CNI enforces
+// nothing, and the point is that Nova comes up and verifies with every
+// rendered policy enforced. Applied with the kind target's own code
+// (kindcluster.ApplyAddon; test machinery here, not the path under test).
+func enforcePolicies(t *testing.T, ctx context.Context, name, kubeconfig string) {
+	t.Helper()
+	manifest, err := os.ReadFile(filepath.Join(repoRoot(t), kind.Dir, kind.NetworkPolicyAddon))
+	require.NoError(t, err)
+	p := kindcluster.New(kindcluster.Options{Name: name, Kubeconfig: kubeconfig, Progress: func(s string) { t.Log("addon: " + s) }})
+	defer p.Close()
+	start := time.Now()
+	_, err = p.ApplyAddon(ctx, kindcluster.Addon{Name: "NetworkPolicy engine", Manifest: manifest, DaemonSet: "kube-system/" + kind.NetworkPolicyEngineName})
+	require.NoError(t, err)
+	t.Logf("NetworkPolicy engine ready in %s", time.Since(start).Round(100*time.Millisecond))
+}
+
+// podCPURequest is what the scheduler counts for a pod: the larger of its
+// biggest init container's request and the sum of its containers', plus
+// its overhead.
+func podCPURequest(p *corev1.Pod) int64 {
+	var sum, initMax int64
+	for _, c := range p.Spec.Containers {
+		sum += c.Resources.Requests.Cpu().MilliValue()
+	}
+	for _, c := range p.Spec.InitContainers {
+		initMax = max(initMax, c.Resources.Requests.Cpu().MilliValue())
+	}
+	req := max(sum, initMax)
+	if p.Spec.Overhead != nil {
+		req += p.Spec.Overhead.Cpu().MilliValue()
+	}
+	return req
+}
+
+// assertFitsTheNode checks the 2-CPU fit of issue 8: no pod of the
+// namespace Pending, and the CPU requests of every pod on each node
+// (finished ones excepted: they hold nothing) within its allocatable. The
+// figures are printed.
+func assertFitsTheNode(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns string) {
+	t.Helper()
+	pods, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	for _, p := range pods.Items {
+		if p.Namespace == ns && p.Status.Phase == corev1.PodPending && p.Spec.NodeName == "" {
+			var why []string
+			for _, c := range p.Status.Conditions {
+				if c.Type == corev1.PodScheduled && c.Status != corev1.ConditionTrue {
+					why = append(why, c.Reason+": "+c.Message)
+				}
+			}
+			t.Errorf("pod %s/%s is Pending unscheduled: %v", p.Namespace, p.Name, why)
+		}
+	}
+	for _, n := range nodes.Items {
+		var total, nova int64
+		count := 0
+		for _, p := range pods.Items {
+			if p.Spec.NodeName != n.Name || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+				continue
+			}
+			r := podCPURequest(&p)
+			total += r
+			count++
+			if p.Namespace == ns {
+				nova += r
+			}
+		}
+		alloc := n.Status.Allocatable.Cpu().MilliValue()
+		t.Logf("node %s: %d pods request %dm CPU (Nova's %dm), allocatable %dm", n.Name, count, total, nova, alloc)
+		assert.LessOrEqual(t, total, alloc, "node %s: CPU requests of its pods exceed its allocatable", n.Name)
+	}
+}
+
+// probePolicies let the test's own probe pod (label e2e=dns-probe) look
+// user-service up and call it under the namespace's default-deny: egress
+// to kube-dns and to user-service's gRPC port, and ingress to user-service
+// from the probe (the rendered allow-user-service admits its graph
+// dependents only). Owned by the pod, so they go with it.
+func probePolicies(ns string, owner *corev1.Pod) []*networkingv1.NetworkPolicy {
+	tcp, udp := corev1.ProtocolTCP, corev1.ProtocolUDP
+	dns, grpc := intstr.FromInt32(53), intstr.FromInt32(50051)
+	probe := metav1.LabelSelector{MatchLabels: map[string]string{"e2e": "dns-probe"}}
+	svc := metav1.LabelSelector{MatchLabels: map[string]string{"app": "user-service"}}
+	own := []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: owner.Name, UID: owner.UID}}
+	return []*networkingv1.NetworkPolicy{
+		{ObjectMeta: metav1.ObjectMeta{Name: "e2e-dns-probe", Namespace: ns, OwnerReferences: own}, Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: probe, PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+			Egress: []networkingv1.NetworkPolicyEgressRule{
+				{To: []networkingv1.NetworkPolicyPeer{{
+					NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}},
+					PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"k8s-app": "kube-dns"}},
+				}}, Ports: []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: &dns}, {Protocol: &tcp, Port: &dns}}},
+				{To: []networkingv1.NetworkPolicyPeer{{PodSelector: &svc}}, Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &grpc}}},
+			},
+		}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "e2e-dns-probe-to-user-service", Namespace: ns, OwnerReferences: own}, Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: svc, PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+			Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{PodSelector: &probe}},
+				Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &grpc}}}},
+		}},
+	}
 }
 
 // kubeEnvFile is the local environment under its own project and
@@ -189,14 +305,22 @@ func versions(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns str
 
 // `novadev up --target kube --context kind-…` brings the dev overlay up on
 // a real cluster through its kubeconfig context alone (no kind call on that
-// path): every service Deployment Available, the 6 bootstrap Jobs
-// complete, verify passes from outside, user-service answers at its
-// cluster DNS name from a pod; a second up changes no object and restarts no pod; down
-// --volumes leaves no namespace.
+// path), with the NetworkPolicy engine enforcing every rendered policy:
+// every service Deployment Available, the 6 bootstrap Jobs complete, no
+// pod Pending and the node's CPU requests within its allocatable (the
+// 2-CPU fit), search-service reported degraded (no Elasticsearch on the
+// offline set) by up, status and -o json, verify passes from outside
+// including the cluster checks (init containers, in-cluster DNS, the
+// policies present), user-service answers at its cluster DNS name from a
+// pod; a second up changes no object and restarts no pod; down --volumes
+// leaves no namespace.
 func TestIntegrationKubeUpTwiceDown(t *testing.T) {
 	d := dockertest.New(t)
 	needImages(t, d)
-	kubeconfig, kctx := kindCluster(t)
+	if _, err := d.ImageID(context.Background(), kind.NetworkPolicyEngineImage); err != nil {
+		skipOrFail(t, "image %s missing: build it with scripts/netpol/build.sh", kind.NetworkPolicyEngineImage)
+	}
+	kubeconfig, kctx, clusterName := kindCluster(t)
 	t.Setenv("KUBECONFIG", kubeconfig)
 	const ns = "nova-e2e-kube"
 	env := kubeEnvFile(t)
@@ -213,8 +337,9 @@ func TestIntegrationKubeUpTwiceDown(t *testing.T) {
 	require.NoError(t, err)
 	cs, err := kubernetes.NewForConfig(cfg)
 	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	enforcePolicies(t, ctx, clusterName, kubeconfig)
 
 	start := time.Now()
 	out, code := kube("up")
@@ -239,6 +364,43 @@ func TestIntegrationKubeUpTwiceDown(t *testing.T) {
 		assert.True(t, jobComplete(j), "Job %s Complete", j.Name)
 	}
 
+	assertFitsTheNode(t, ctx, cs, ns)
+
+	// search-service runs without Elasticsearch (no offline image) and is
+	// reported degraded as on Docker, not as something with nothing to run
+	const degraded = "elasticsearch unavailable (no offline image; use --images upstream or a mirror)"
+	assert.Contains(t, out, "elasticsearch          skipped: unavailable, its users run degraded: no offline image; use --images upstream or a mirror\n")
+	assert.Regexp(t, `(?m)^search-service +\S+ +degraded +[0-9.]+s$`, out)
+	assert.Contains(t, out, "\nrunning without optional stores:\n  search-service           degraded: "+degraded+"\n")
+	assert.NotContains(t, out, "nothing to run")
+	st, code := kube("status")
+	require.Equal(t, 0, code, st)
+	assert.Contains(t, st, "\n  degraded: "+degraded+"\n")
+	assert.Contains(t, st, "\nelasticsearch            skipped: unavailable (no offline image; use --images upstream or a mirror)\n")
+	js, code := kube("status", "-o", "json")
+	require.Equal(t, 0, code, js)
+	var rep struct {
+		Containers []struct {
+			Node     string `json:"node"`
+			Degraded string `json:"degraded"`
+		} `json:"containers"`
+		Unavailable []struct{ Node, Reason string } `json:"unavailable"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(js), &rep), js)
+	for _, c := range rep.Containers {
+		if c.Node == "search-service" {
+			assert.Equal(t, degraded, c.Degraded, js)
+		} else {
+			assert.Empty(t, c.Degraded, c.Node)
+		}
+	}
+	if assert.Len(t, rep.Unavailable, 1, js) {
+		assert.Equal(t, "elasticsearch", rep.Unavailable[0].Node)
+	}
+	ps, code := kube("ps")
+	require.Equal(t, 0, code, ps)
+	assert.Regexp(t, `(?m)^search-service\S* +search-service .*degraded`, ps)
+
 	// the staging guide's checks from outside, through the port-forwards:
 	// logins and refusals per database, migrations, Redis Cluster with 3
 	// masters, the 9 topics, the ClickHouse tables, gRPC health of all 16
@@ -246,6 +408,29 @@ func TestIntegrationKubeUpTwiceDown(t *testing.T) {
 	require.Equal(t, 0, code, out)
 	assert.Contains(t, out, "3 masters")
 	assert.Contains(t, out, "9 topics listed")
+
+	// and the cluster checks, under enforcement: every init container
+	// completed, each service's name resolved in the cluster (getent in a
+	// store pod, whose rendered policy allows DNS), the policies present
+	c, err := catalog.Load(filepath.Join(repoRoot(t), "envs", "nova.yaml"), catalog.Options{Env: env})
+	require.NoError(t, err)
+	inst, err := kubecluster.Open(c, kubecluster.Options{Kubeconfig: kubeconfig, Context: kctx, Namespace: ns})
+	require.NoError(t, err)
+	defer inst.Close()
+	vrep := verify.Run(ctx, inst.Name(), verify.Checks(inst), verify.Options{Parallel: 8, Timeout: 30 * time.Second, LogTail: inst.LogTail, LogLines: 5})
+	kinds := map[verify.Kind]int{}
+	for _, r := range vrep.Results {
+		if r.Status != verify.Passed && r.Status != verify.Skipped {
+			t.Errorf("verify under enforcement: %s %s: %s", r.ID, r.Status, r.Message)
+		}
+		if r.Status == verify.Passed {
+			kinds[r.Kind]++
+		}
+	}
+	t.Logf("verify through kubecluster under enforcement: %d checks, %d passed, %d skipped", len(vrep.Results), vrep.Count(verify.Passed), vrep.Count(verify.Skipped))
+	assert.Equal(t, 16, kinds[verify.KindInitContainers], "init-container checks passed")
+	assert.Equal(t, 16, kinds[verify.KindServiceDNS], "in-cluster DNS checks passed")
+	assert.Equal(t, 1, kinds[verify.KindNetworkPolicies], "policies present")
 
 	before := versions(t, ctx, cs, ns)
 	start = time.Now()
@@ -257,13 +442,18 @@ func TestIntegrationKubeUpTwiceDown(t *testing.T) {
 	assert.Less(t, warm, 20*time.Second, "a second up with nothing changed (goal: 3 s on an idle machine)")
 
 	// in-cluster DNS and the Service: a pod of the test's own (not
-	// novadev's: no inventory label) reaches user-service by its FQDN
-	probe := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "e2e-dns-probe"}, Spec: corev1.PodSpec{
+	// novadev's: no inventory label) reaches user-service by its FQDN,
+	// through policies of its own (default-deny refuses anything else)
+	probe := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "e2e-dns-probe", Labels: map[string]string{"e2e": "dns-probe"}}, Spec: corev1.PodSpec{
 		RestartPolicy: corev1.RestartPolicyNever, EnableServiceLinks: new(bool),
 		Containers: []corev1.Container{{Name: "wait", Image: "novadev/novadev:dev", ImagePullPolicy: corev1.PullNever,
 			Args: []string{"wait", "--timeout", "60s", "grpc://user-service." + ns + ".svc.cluster.local:50051"}}}}}
-	_, err = cs.CoreV1().Pods(ns).Create(ctx, probe, metav1.CreateOptions{})
+	probe, err = cs.CoreV1().Pods(ns).Create(ctx, probe, metav1.CreateOptions{})
 	require.NoError(t, err)
+	for _, pol := range probePolicies(ns, probe) {
+		_, err = cs.NetworkingV1().NetworkPolicies(ns).Create(ctx, pol, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
 	var phase corev1.PodPhase
 	require.Eventually(t, func() bool {
 		p, err := cs.CoreV1().Pods(ns).Get(ctx, probe.Name, metav1.GetOptions{})
