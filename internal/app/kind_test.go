@@ -9,13 +9,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/novadev/novadev/internal/app"
+	"github.com/novadev/novadev/internal/backend"
+	"github.com/novadev/novadev/internal/catalog"
 	"github.com/novadev/novadev/internal/cli"
 	"github.com/novadev/novadev/internal/kindcluster"
+	"github.com/novadev/novadev/internal/probe"
 )
 
 // fakeKind records what the kind verbs ask of the cluster.
@@ -119,4 +123,40 @@ func TestDoctorOnKind(t *testing.T) {
 	assert.True(t, doc.OK)
 	assert.Len(t, doc.Checks, 2)
 	assert.True(t, doc.Checks[1].Note)
+}
+
+// The NetworkPolicy engine is kind's: up --target kind prepares the
+// cluster (addon included) before the backend opens, up --target kube
+// (someone else's cluster, its own CNI) never asks for a kind cluster at
+// all.
+func TestOnlyTheKindTargetPreparesACluster(t *testing.T) {
+	for _, target := range []string{"kube", "kind"} {
+		t.Run(target, func(t *testing.T) {
+			f := newFakeApp(t)
+			k := &fakeKind{}
+			var out, errb bytes.Buffer
+			s := cli.Streams{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: func(k string) string {
+				if k == "CI" {
+					return "true"
+				}
+				return ""
+			}}
+			open := func(context.Context, *app.Env) (backend.Backend, error) { return f.be, nil }
+			o := app.Options{
+				Backends:    map[string]app.BackendFactory{"docker": open, "kube": open, "kind": open},
+				Bootstrap:   func(context.Context, *catalog.Bootstrap, func(string, ...any)) error { return nil },
+				Ready:       func(string) (probe.Check, time.Duration) { return nil, 0 },
+				StateDir:    f.state,
+				KindCluster: func(context.Context, *cli.Global, func(string)) (app.KindCluster, error) { return k, nil },
+			}
+			code := app.RunWith(context.Background(), s, []string{"--catalog", filepath.Join(f.root, "envs", "nova.yaml"), "--env", "ci", "up", "--target", target}, o)
+			require.Equal(t, 0, code, errb.String())
+			if target == "kube" {
+				assert.Empty(t, k.calls, "--target kube creates, fills and installs nothing")
+			} else {
+				require.NotEmpty(t, k.calls)
+				assert.Equal(t, "ensure", k.calls[0])
+			}
+		})
+	}
 }
