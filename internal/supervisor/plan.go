@@ -158,6 +158,11 @@ var restoreRuns = map[string]string{
 	catalog.StepRedisClusterInit: "the restored nodes have new addresses: meets them again; slots and keys come from the snapshot",
 }
 
+// NotRendered is why an optional store is unavailable when the backend's
+// translation of the environment holds nothing for it (no node in the
+// observation): the kind dev overlay, for one, deletes Elasticsearch.
+const NotRendered = "this target's rendering runs nothing for it (no image in its overlay)"
+
 func makePlan(g *catalog.Graph, snap *backend.Snapshot, inputsHash string, restore *Restore) (*Plan, error) {
 	order, err := g.TopoOrder()
 	if err != nil {
@@ -208,6 +213,14 @@ func makePlan(g *catalog.Graph, snap *backend.Snapshot, inputsHash string, resto
 			st.Op, st.Reason = Skip, "unavailable, its users run degraded: "+it.Unavailable
 		default:
 			n := snap.Nodes[name]
+			if n == nil && it.Kind == catalog.KindStore && it.Store.Optional {
+				// the target's rendering leaves it out (the kind dev
+				// overlay runs the offline set only, whatever --images
+				// says): its users run degraded, as on Docker
+				st.Unavailable = NotRendered
+				st.Op, st.Reason = Skip, "unavailable, its users run degraded: "+st.Unavailable
+				break
+			}
 			if n == nil || len(n.Units) == 0 {
 				st.Op, st.Reason = Skip, "nothing to run for it on this target"
 				break

@@ -53,14 +53,15 @@ func unavailable(it *catalog.Item, n *backend.Node) string {
 	if it.Unavailable != "" {
 		return it.Unavailable
 	}
-	if n != nil && len(n.MissingImages) > 0 {
+	if n == nil {
+		return NotRendered
+	}
+	if len(n.MissingImages) > 0 {
 		return "image " + strings.Join(n.MissingImages, ", ") + " is not on the engine; pull it or use a mirror"
 	}
-	if n != nil {
-		for _, u := range n.Units {
-			if u.State == backend.Running {
-				return ""
-			}
+	for _, u := range n.Units {
+		if u.State == backend.Running {
+			return ""
 		}
 	}
 	return "not running; novadev up starts it"

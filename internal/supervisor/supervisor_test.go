@@ -443,3 +443,27 @@ func TestStoreDeathReportedBeforeTheBootstrapItBroke(t *testing.T) {
 	require.Equal(t, []string{"postgres", "postgres-init"}, res.Failed(), "the dead store first")
 	require.True(t, strings.HasPrefix(err.Error(), "postgres: container fake-postgres-1 exited with code 137"), err.Error())
 }
+
+// An optional store the backend's translation leaves out altogether (no
+// node observed: the kind dev overlay deletes Elasticsearch, whatever
+// --images says) is unavailable, and its users are degraded, in the plan
+// and in status, as on Docker: not "nothing to run".
+func TestAnOptionalStoreTheTargetDoesNotRenderIsUnavailable(t *testing.T) {
+	f := newFixture(t)
+	snap, err := f.be.Observe(context.Background())
+	require.NoError(t, err)
+	delete(snap.Nodes, "search")
+	p, err := MakePlan(f.c.Graph(), snap, f.inputs)
+	require.NoError(t, err)
+	require.Equal(t, Skip, p.Steps["search"].Op)
+	require.Equal(t, NotRendered, p.Steps["search"].Unavailable)
+	require.Equal(t, "unavailable, its users run degraded: "+NotRendered, p.Steps["search"].Reason)
+	require.Equal(t, []string{"search unavailable (" + NotRendered + ")"}, p.Steps["finder"].Degraded)
+
+	// a required store with no node is still only "nothing to run"
+	delete(snap.Nodes, "kafka")
+	p, err = MakePlan(f.c.Graph(), snap, f.inputs)
+	require.NoError(t, err)
+	require.Equal(t, "nothing to run for it on this target", p.Steps["kafka"].Reason)
+	require.Empty(t, p.Steps["kafka"].Unavailable)
+}
