@@ -37,6 +37,8 @@ type KindCluster interface {
 	ImagePresent(ctx context.Context, image string) (bool, error)
 	// ApplyAddon applies an addon's changed objects and waits for its DaemonSet.
 	ApplyAddon(ctx context.Context, a kindcluster.Addon) (kindcluster.AddonReport, error)
+	// AddonInstalled reports whether an addon's DaemonSet is on the cluster.
+	AddonInstalled(ctx context.Context, a kindcluster.Addon) (bool, error)
 	// Delete deletes the cluster and the registry container.
 	Delete(ctx context.Context) error
 	// Doctor checks the node image, context, registry and cluster health.
@@ -135,7 +137,13 @@ func (sv *service) prepareKindCluster(ctx context.Context, g *cli.Global, sink e
 				return "", err
 			}
 			if !ok {
-				note(fmt.Sprintf("%s not installed: image %s is not on the Docker engine, so %s; build it with %s (make up TARGET=kind does), then run up again", a.Name, a.Image, a.Without, a.Build))
+				// say what holds on this cluster: an engine an earlier up
+				// installed still enforces, at its old version
+				if there, err := kc.AddonInstalled(ctx, a); err == nil && there {
+					note(fmt.Sprintf("%s not updated: image %s is not on the Docker engine; the one an earlier up installed stays as it is; build it with %s (make up TARGET=kind does), then run up again", a.Name, a.Image, a.Build))
+				} else {
+					note(fmt.Sprintf("%s not installed: image %s is not on the Docker engine, so %s; build it with %s (make up TARGET=kind does), then run up again", a.Name, a.Image, a.Without, a.Build))
+				}
 				continue
 			}
 			images = append(images, a.Image)

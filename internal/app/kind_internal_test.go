@@ -22,6 +22,12 @@ type recordingKind struct {
 	// addons and present: what Addons returns, and the images the engine has
 	addons  []kindcluster.Addon
 	present map[string]bool
+	// installed: the addons' DaemonSets are on the cluster already
+	installed bool
+}
+
+func (k *recordingKind) AddonInstalled(context.Context, kindcluster.Addon) (bool, error) {
+	return k.installed, nil
 }
 
 func (k *recordingKind) Addons() []kindcluster.Addon { return k.addons }
@@ -100,4 +106,15 @@ func TestPrepareKindClusterInstallsTheNetworkPolicyEngine(t *testing.T) {
 	notes := rec.Of(event.Note)
 	require.Len(t, notes, 1)
 	assert.Equal(t, "NetworkPolicy engine not installed: image novadev/kube-router:v2.1.0 is not on the Docker engine, so NetworkPolicies are rendered but NOT enforced (every pod can reach every other); build it with scripts/netpol/build.sh (make up TARGET=kind does), then run up again", notes[0].Detail)
+
+	// an engine an earlier up installed keeps enforcing: up says so rather
+	// than "not enforced"
+	k = &recordingKind{addons: addons, installed: true}
+	rec = event.Recorder{}
+	_, err = sv.prepareKindCluster(context.Background(), g, &rec)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"ensure", "load " + devImages}, k.calls)
+	notes = rec.Of(event.Note)
+	require.Len(t, notes, 1)
+	assert.Equal(t, "NetworkPolicy engine not updated: image novadev/kube-router:v2.1.0 is not on the Docker engine; the one an earlier up installed stays as it is; build it with scripts/netpol/build.sh (make up TARGET=kind does), then run up again", notes[0].Detail)
 }

@@ -54,6 +54,9 @@ func (k *fakeKind) ImagePresent(context.Context, string) (bool, error) { return 
 func (k *fakeKind) ApplyAddon(context.Context, kindcluster.Addon) (kindcluster.AddonReport, error) {
 	return kindcluster.AddonReport{}, nil
 }
+func (k *fakeKind) AddonInstalled(context.Context, kindcluster.Addon) (bool, error) {
+	return false, nil
+}
 func (k *fakeKind) Name() string { return "nova" }
 func (k *fakeKind) Close() error { return nil }
 

@@ -224,6 +224,28 @@ func (p *Provisioner) ApplyAddon(ctx context.Context, a Addon) (AddonReport, err
 	return rep, nil
 }
 
+// AddonInstalled reports whether the addon's DaemonSet exists on the
+// cluster (an earlier up installed it), for what up says when it cannot
+// install or update it.
+func (p *Provisioner) AddonInstalled(ctx context.Context, a Addon) (bool, error) {
+	ns, name, ok := strings.Cut(a.DaemonSet, "/")
+	if !ok {
+		return false, nil
+	}
+	cs, err := p.client()
+	if err != nil {
+		return false, err
+	}
+	_, err = cs.AppsV1().DaemonSets(ns).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("addon %s: reading DaemonSet %s: %w", a.Name, a.DaemonSet, err)
+	}
+	return true, nil
+}
+
 // daemonSetReady says whether every scheduled pod of the DaemonSet runs
 // its current template and is Ready, and if not what it is at.
 func daemonSetReady(ds *appsv1.DaemonSet) (bool, string) {

@@ -321,6 +321,9 @@ func TestIntegrationKindCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if there, err := p.AddonInstalled(ctx, addon); err != nil || there {
+		t.Errorf("AddonInstalled before the apply: %v %v, want false", there, err)
+	}
 	start = time.Now()
 	if r, err := p.Load(ctx, []string{addon.Image}); err != nil {
 		t.Fatal(err)
@@ -358,6 +361,9 @@ func TestIntegrationKindCluster(t *testing.T) {
 	again2, err := cs.AppsV1().DaemonSets("kube-system").Get(ctx, "kube-router", metav1.GetOptions{})
 	if err != nil || again2.ResourceVersion != ds.ResourceVersion {
 		t.Errorf("second apply moved the DaemonSet's resourceVersion %s -> %s (%v)", ds.ResourceVersion, again2.ResourceVersion, err)
+	}
+	if there, err := p.AddonInstalled(ctx, addon); err != nil || !there {
+		t.Errorf("AddonInstalled after the apply: %v %v, want true", there, err)
 	}
 	log.take()
 	if f := p.addonFinding(ctx, eng, addon, true, true); f.Status != OK {
