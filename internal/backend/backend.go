@@ -189,6 +189,16 @@ type Backend interface {
 	Close() error
 }
 
+// NeedGater is implemented by backends whose units wait by themselves for
+// the services a service needs (the kube backend: a Deployment's init
+// containers wait on each of them). The supervisor may then apply a service
+// as soon as the services it needs are applied, not ready: its pods are
+// scheduled and start while their needs come up. Readiness is still proven
+// in graph order, and stores and bootstraps still gate what needs them.
+type NeedGater interface {
+	GatesServiceNeeds() bool
+}
+
 // Tail reads the last n lines of every container of a node, by unit name.
 func Tail(ctx context.Context, b Backend, node string, n int) map[string][]string {
 	streams, err := b.Logs(ctx, node, LogOptions{Tail: n})

@@ -224,6 +224,20 @@ type run struct {
 	slots    chan struct{}
 	finished map[string]bool
 	roots    map[string]string // blocked node -> the failed node at the root
+
+	// applying ahead (backend.NeedGater): services whose Apply was started
+	// before their visit, and every node whose Apply has been started
+	gates   bool
+	ahead   map[string]*aheadApply
+	applied map[string]bool
+	aheadWG sync.WaitGroup
+}
+
+// aheadApply is the outcome of a service applied before its visit.
+type aheadApply struct {
+	done chan struct{}
+	node *backend.Node
+	err  error
 }
 
 // Up executes the plan: preflight, orphans removed, instance resources
@@ -240,7 +254,11 @@ func (r *Runner) Up(ctx context.Context, p *Plan) (*Result, error) {
 	}
 	x := &run{r: r, p: p, res: &Result{Nodes: map[string]*NodeResult{}, Order: p.Order},
 		deps: map[string][]string{}, gens: map[string]string{}, running: map[string]context.CancelCauseFunc{},
-		died: map[string]*NodeError{}, slots: make(chan struct{}, r.Parallel), finished: map[string]bool{}, roots: map[string]string{}}
+		died: map[string]*NodeError{}, slots: make(chan struct{}, r.Parallel), finished: map[string]bool{}, roots: map[string]string{},
+		ahead: map[string]*aheadApply{}, applied: map[string]bool{}}
+	if g, ok := r.Backend.(backend.NeedGater); ok {
+		x.gates = g.GatesServiceNeeds()
+	}
 	for name, n := range p.snap.Nodes {
 		x.gens[name] = n.Generation()
 	}
@@ -282,9 +300,11 @@ func (r *Runner) Up(ctx context.Context, p *Plan) (*Result, error) {
 			r.emit(event.Event{Type: event.Waiting, Node: n, Kind: string(st.Kind), WaitingOn: st.Needs})
 		}
 	}
+	x.launchAhead(ctx)
 	walked, err := p.graph.Walk(ctx, graph.WalkOptions{OnBlocked: func(n, cause string) {
 		x.setBlocked(n, cause)
 	}}, x.node)
+	x.aheadWG.Wait() // a service applied ahead whose need then failed
 	if err != nil {
 		return nil, err
 	}
@@ -474,6 +494,7 @@ func (x *run) node(ctx context.Context, name string) error {
 			x.mu.Unlock()
 		}
 		if s == StatusReady || s == StatusUnchanged || s == StatusSkipped {
+			x.launchAhead(ctx)
 			return nil
 		}
 		return errNodeDown
@@ -530,26 +551,40 @@ func (x *run) node(ctx context.Context, name string) error {
 		ev(event.Failed, "", ne)
 		return finish(StatusFailed, ne)
 	}
-	select {
-	case x.slots <- struct{}{}:
-	case <-nctx.Done():
-		return failed(nctx.Err())
-	}
-	ev(event.Starting, string(st.Op), nil)
 	var err error
-	switch {
-	case st.Op == Keep:
-	case st.Kind == catalog.KindBootstrap:
-		err = x.runBootstrap(nctx, name)
-	default:
-		var n *backend.Node
-		if n, err = r.Backend.Apply(nctx, name); err == nil {
-			x.mu.Lock()
-			x.gens[name] = n.Generation()
-			x.mu.Unlock()
+	if a := x.aheadOf(name); a != nil {
+		// applied before its visit: only its outcome is awaited here
+		select {
+		case <-a.done:
+			err = a.err
+		case <-nctx.Done():
+			err = nctx.Err()
 		}
+	} else {
+		select {
+		case x.slots <- struct{}{}:
+		case <-nctx.Done():
+			return failed(nctx.Err())
+		}
+		ev(event.Starting, string(st.Op), nil)
+		switch {
+		case st.Op == Keep:
+		case st.Kind == catalog.KindBootstrap:
+			err = x.runBootstrap(nctx, name)
+		default:
+			x.mu.Lock()
+			x.applied[name] = true
+			x.mu.Unlock()
+			x.launchAhead(ctx)
+			var n *backend.Node
+			if n, err = r.Backend.Apply(nctx, name); err == nil {
+				x.mu.Lock()
+				x.gens[name] = n.Generation()
+				x.mu.Unlock()
+			}
+		}
+		<-x.slots
 	}
-	<-x.slots
 	if err == nil && nctx.Err() != nil {
 		err = nctx.Err()
 	}
@@ -591,6 +626,86 @@ func (x *run) node(ctx context.Context, name string) error {
 	}
 	ev(event.Ready, string(st.Op)+degraded, nil)
 	return finish(StatusReady, nil)
+}
+
+// aheadOf returns the apply started ahead for a node, or nil.
+func (x *run) aheadOf(name string) *aheadApply {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.ahead[name]
+}
+
+// launchAhead starts, on a backend whose units wait for the services they
+// need (backend.NeedGater), the Apply of every service not yet applied
+// whose stores and bootstraps are done and whose services are at least
+// applied (or kept). The visit then only awaits that Apply before proving
+// the service ready, once its needs are.
+func (x *run) launchAhead(ctx context.Context) {
+	if !x.gates {
+		return
+	}
+	x.mu.Lock()
+	var launch []string
+	for _, n := range x.p.Order {
+		st := x.p.Steps[n]
+		if st.Kind != catalog.KindService || (st.Op != Create && st.Op != Recreate && st.Op != Start) ||
+			x.applied[n] || x.finished[n] || x.died[n] != nil {
+			continue
+		}
+		eligible := true
+		for _, m := range st.Needs {
+			ms, mr := x.p.Steps[m], x.res.Nodes[m]
+			switch {
+			case x.died[m] != nil:
+				eligible = false
+			case x.finished[m]:
+				eligible = mr.Status == StatusReady || mr.Status == StatusUnchanged || mr.Status == StatusSkipped
+			case ms.Kind == catalog.KindService:
+				eligible = x.applied[m] || ms.Op == Keep
+			default:
+				eligible = false // a store or bootstrap not done yet
+			}
+			if !eligible {
+				break
+			}
+		}
+		if eligible {
+			x.applied[n] = true
+			x.ahead[n] = &aheadApply{done: make(chan struct{})}
+			launch = append(launch, n)
+		}
+	}
+	x.mu.Unlock()
+	for _, n := range launch {
+		x.aheadWG.Add(1)
+		go x.applyAhead(ctx, n, x.ahead[n])
+	}
+	if len(launch) > 0 {
+		x.launchAhead(ctx) // their users may now be eligible
+	}
+}
+
+// applyAhead applies one service before its visit.
+func (x *run) applyAhead(ctx context.Context, name string, a *aheadApply) {
+	defer x.aheadWG.Done()
+	defer close(a.done)
+	st := x.p.Steps[name]
+	select {
+	case x.slots <- struct{}{}:
+	case <-ctx.Done():
+		a.err = ctx.Err()
+		return
+	}
+	defer func() { <-x.slots }()
+	x.r.emit(event.Event{Type: event.Starting, Node: name, Kind: string(st.Kind),
+		Detail: string(st.Op) + " (ahead: the target holds it until " + strings.Join(st.Needs, ", ") + " are ready)"})
+	n, err := x.r.Backend.Apply(ctx, name)
+	if err == nil {
+		x.mu.Lock()
+		x.gens[name] = n.Generation()
+		x.mu.Unlock()
+	}
+	a.node, a.err = n, err
 }
 
 // stillWaiting tells, for each node that needs the one just ready, what it

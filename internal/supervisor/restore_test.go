@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,14 +79,19 @@ func TestRestorePlanKeepsCompletedBootstraps(t *testing.T) {
 	require.Contains(t, p.Steps["redis-cluster-init"].Reason, "new addresses")
 	require.Equal(t, Create, p.Steps["postgres"].Op, "the stores are new units on the restored volumes")
 
-	var proven []string
+	var (
+		mu     sync.Mutex
+		proven []string
+	)
 	ready := f.runner.Ready
 	f.runner.Recheck = func(node string) (probe.Check, time.Duration) {
 		t.Errorf("a restored bootstrap must get the full readiness check, not the recheck (%s)", node)
 		return ready(node)
 	}
 	f.runner.Ready = func(node string) (probe.Check, time.Duration) {
+		mu.Lock()
 		proven = append(proven, node)
+		mu.Unlock()
 		return ready(node)
 	}
 	res, err := f.runner.Up(context.Background(), p)
