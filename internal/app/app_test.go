@@ -12,6 +12,7 @@ import (
 
 	"github.com/novadev/novadev/internal/app"
 	"github.com/novadev/novadev/internal/cli"
+	"github.com/novadev/novadev/internal/secrets"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -221,4 +222,50 @@ func TestRenderWritesChecksAndKeepsSecrets(t *testing.T) {
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.err, "Tiltfile: differs from the catalog")
 	assert.Contains(t, r.err, "run novadev render all")
+}
+
+// A credentials.env written before the catalog gained a key (ClickHouse's
+// admin, a new service) gets the key appended with compose/.env's value;
+// every value already there stays as it was.
+func TestRenderAppendsMissingKindCredentials(t *testing.T) {
+	root := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(root, ".gitignore"), []byte("/compose/.env\n"), 0o644))
+	r := run(t, nil, "render", "kind", "--root", root)
+	require.Equal(t, 0, r.code, r.err)
+	path := filepath.Join(root, "kind/overlays/dev/credentials.env")
+	full, err := os.ReadFile(path)
+	require.NoError(t, err)
+	// an older file: without NOVA_CH_ADMIN_PASSWORD, and one value changed by hand
+	var kept []string
+	for _, l := range strings.Split(strings.TrimSuffix(string(full), "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(l, "NOVA_CH_ADMIN_PASSWORD="):
+		case strings.HasPrefix(l, "NOVA_POSTGRES_PASSWORD="):
+			kept = append(kept, "NOVA_POSTGRES_PASSWORD=chosen-by-hand")
+		default:
+			kept = append(kept, l)
+		}
+	}
+	old := strings.Join(kept, "\n") // no final newline either
+	require.NotContains(t, old, "NOVA_CH_ADMIN_PASSWORD", "the catalog names ClickHouse's admin: the fixture must lack it")
+	require.NoError(t, os.WriteFile(path, []byte(old), 0o600))
+
+	r = run(t, nil, "render", "kind", "--root", root)
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, "kind/overlays/dev/credentials.env (added NOVA_CH_ADMIN_PASSWORD)")
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(got), old+"\n"), "every line already there stays, in place")
+	env, err := os.ReadFile(filepath.Join(root, "compose/.env"))
+	require.NoError(t, err)
+	want := secrets.Values(env)["NOVA_CH_ADMIN_PASSWORD"]
+	require.NotEmpty(t, want)
+	assert.Equal(t, want, secrets.Values(got)["NOVA_CH_ADMIN_PASSWORD"], "the same password as the compose stack")
+	assert.Equal(t, "chosen-by-hand", secrets.Values(got)["NOVA_POSTGRES_PASSWORD"])
+
+	r = run(t, nil, "render", "kind", "--root", root)
+	require.Equal(t, 0, r.code, r.err)
+	again, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, string(got), string(again), "nothing more to add")
 }

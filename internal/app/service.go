@@ -478,10 +478,14 @@ func envCatalogs(set *catalog.Set) []*catalog.Catalog {
 // ensureKindCredentials writes kind/overlays/{dev,pr}/credentials.env
 // (mode 0600, git-ignored) when missing, with the same passwords as
 // compose/.env (created there first if needed), so both targets share one
-// set of credentials. Existing files are never rewritten.
+// set of credentials. An existing file is never rewritten: a key the
+// catalog gained since (a new service, ClickHouse's admin) is appended
+// with compose/.env's value, and every value already there stays; without
+// that, `kubectl apply -k` of the overlay makes a Secret lacking the key
+// and the pods that read it fail with CreateContainerConfigError.
 func ensureKindCredentials(root string, set *catalog.Set) ([]string, error) {
 	envFile := filepath.Join(root, "compose", ".env")
-	var created []string
+	var written []string
 	for _, overlay := range catalog.KindOverlays {
 		// the environment rendered as this overlay names the keys
 		c := set.ForKindOverlay(overlay)
@@ -489,27 +493,64 @@ func ensureKindCredentials(root string, set *catalog.Set) ([]string, error) {
 			c = set.Base
 		}
 		path := filepath.Join(root, "kind", "overlays", overlay, "credentials.env")
-		if _, err := os.Stat(path); err == nil {
+		keys := kind.CredentialKeys(c)
+		old, err := os.ReadFile(path)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return written, err
+		}
+		exists := err == nil
+		var missing []string
+		have := secrets.Defined(old)
+		for _, k := range keys {
+			if !have[k] {
+				missing = append(missing, k)
+			}
+		}
+		if exists && len(missing) == 0 {
 			continue
 		}
-		keys := kind.CredentialKeys(c)
 		if _, err := secrets.EnsureEnvFile(envFile, keys); err != nil {
-			return created, err
+			return written, err
 		}
 		data, err := os.ReadFile(envFile)
 		if err != nil {
-			return created, err
+			return written, err
 		}
 		values := secrets.Values(data)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return created, err
+			return written, err
 		}
-		if err := os.WriteFile(path, kind.CredentialsEnv(c, func(k string) string { return values[k] }), 0o600); err != nil {
-			return created, err
+		rel := filepath.ToSlash(filepath.Join("kind", "overlays", overlay, "credentials.env"))
+		if !exists {
+			if err := os.WriteFile(path, kind.CredentialsEnv(c, func(k string) string { return values[k] }), 0o600); err != nil {
+				return written, err
+			}
+			written = append(written, rel)
+			continue
 		}
-		created = append(created, filepath.ToSlash(filepath.Join("kind", "overlays", overlay, "credentials.env")))
+		var add strings.Builder
+		if len(old) > 0 && old[len(old)-1] != '\n' {
+			add.WriteByte('\n') // never glue a new line onto the last value
+		}
+		for _, k := range missing {
+			fmt.Fprintf(&add, "%s=%s\n", k, values[k])
+		}
+		// appended, not rewritten: a crash half-way can at worst leave a
+		// partial last line, never lose a value already there
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return written, err
+		}
+		_, werr := f.WriteString(add.String())
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return written, fmt.Errorf("%s: %w", rel, werr)
+		}
+		written = append(written, rel+" (added "+strings.Join(missing, ", ")+")")
 	}
-	return created, nil
+	return written, nil
 }
 
 // inputsHash fingerprints every file bootstraps may read (the catalog's
