@@ -79,7 +79,6 @@ func TestIntegrationJanitorCronJobInAContainer(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(sa, name), data, 0o644))
 	}
 
-
 	set, files := renderFiles(t, novaCatalog)
 	cj := find[batchv1.CronJob](t, build(t, set, files, janitorOverlay), "CronJob", JanitorName)
 	pod := cj.Spec.JobTemplate.Spec.Template.Spec
