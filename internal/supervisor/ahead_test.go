@@ -3,11 +3,13 @@ package supervisor
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/novadev/novadev/internal/backend"
 	"github.com/novadev/novadev/internal/backend/fake"
 	"github.com/novadev/novadev/internal/event"
 	"github.com/novadev/novadev/internal/probe"
@@ -97,4 +99,52 @@ func TestAheadServiceBlockedWhenItsNeedFails(t *testing.T) {
 	require.Equal(t, StatusBlocked, res.Nodes["notify"].Status)
 	require.Contains(t, f.be.Calls(), "apply orders", "applied ahead: the target held it")
 	require.Equal(t, "needs users, which failed", res.Nodes["notify"].Detail)
+}
+
+// blockingApply is a gating backend whose Apply of a service returns only
+// once the services it needs are ready, as the kube backend's Apply waits
+// for the Deployment to be Available (its init containers wait for them).
+type blockingApply struct {
+	*fake.Backend
+	needs map[string][]string
+	ready func(string) bool
+}
+
+func (blockingApply) GatesServiceNeeds() bool { return true }
+
+func (b blockingApply) Apply(ctx context.Context, node string) (*backend.Node, error) {
+	for _, n := range b.needs[node] {
+		for !b.ready(n) {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}
+	return b.Backend.Apply(ctx, node)
+}
+
+// Applies started ahead hold no slot of --parallel while they wait for
+// their needs: with one slot, a chain of services still comes up.
+func TestAheadAppliesDoNotStarveTheirNeeds(t *testing.T) {
+	f := newFixture(t)
+	f.runner.Parallel = 1
+	var mu sync.Mutex
+	readyNodes := map[string]bool{}
+	f.runner.Sink = event.Func(func(e event.Event) {
+		f.rec.Emit(e)
+		if e.Type == event.Ready {
+			mu.Lock()
+			readyNodes[e.Node] = true
+			mu.Unlock()
+		}
+	})
+	f.runner.Backend = blockingApply{Backend: f.be, needs: map[string][]string{"orders": {"users"}, "notify": {"orders"}},
+		ready: func(n string) bool { mu.Lock(); defer mu.Unlock(); return readyNodes[n] }}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := f.up(ctx)
+	require.NoError(t, err, "a deadlock ends in the 10 s context")
+	require.Equal(t, allReady, statuses(res))
 }

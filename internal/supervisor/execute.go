@@ -685,18 +685,15 @@ func (x *run) launchAhead(ctx context.Context) {
 	}
 }
 
-// applyAhead applies one service before its visit.
+// applyAhead applies one service before its visit. It takes no slot of
+// --parallel: a backend's Apply may wait until the workload is available
+// (the kube backend does), which for a service applied ahead means until
+// its needs are ready; holding slots there would starve the applies of
+// those very needs. What it starts waits in its init containers.
 func (x *run) applyAhead(ctx context.Context, name string, a *aheadApply) {
 	defer x.aheadWG.Done()
 	defer close(a.done)
 	st := x.p.Steps[name]
-	select {
-	case x.slots <- struct{}{}:
-	case <-ctx.Done():
-		a.err = ctx.Err()
-		return
-	}
-	defer func() { <-x.slots }()
 	x.r.emit(event.Event{Type: event.Starting, Node: name, Kind: string(st.Kind),
 		Detail: string(st.Op) + " (ahead: the target holds it until " + strings.Join(st.Needs, ", ") + " are ready)"})
 	n, err := x.r.Backend.Apply(ctx, name)

@@ -185,7 +185,11 @@ func TestParallelismIsBounded(t *testing.T) {
 				c := cur.Add(1)
 				for m := peak.Load(); c > m && !peak.CompareAndSwap(m, c); m = peak.Load() {
 				}
-				time.Sleep(5 * time.Millisecond) // real time: let others pile up
+				// real time: let others pile up (up to the bound, or 200 ms on
+				// a loaded machine: a fixed 5 ms sleep missed the bound there)
+				for deadline := time.Now().Add(200 * time.Millisecond); cur.Load() < int32(n) && time.Now().Before(deadline); {
+					time.Sleep(time.Millisecond)
+				}
 				cur.Add(-1)
 				return nil
 			}
