@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/novadev/novadev/internal/backend"
 	"github.com/novadev/novadev/internal/cli"
 	"github.com/novadev/novadev/internal/event"
 	"github.com/novadev/novadev/internal/kindcluster"
@@ -117,4 +118,14 @@ func TestPrepareKindClusterInstallsTheNetworkPolicyEngine(t *testing.T) {
 	notes = rec.Of(event.Note)
 	require.Len(t, notes, 1)
 	assert.Equal(t, "NetworkPolicy engine not updated: image novadev/kube-router:v2.1.0 is not on the Docker engine; the one an earlier up installed stays as it is; build it with scripts/netpol/build.sh (make up TARGET=kind does), then run up again", notes[0].Detail)
+}
+
+// The kube backend as the app opens it (wrapped with its target name) still
+// tells the supervisor that its init containers gate services' needs
+// (decision 44): a wrapper hiding the method would silently drop it.
+func TestOpenedKubeBackendGatesServiceNeeds(t *testing.T) {
+	var b backend.Backend = kubeBackend{target: TargetKind}
+	g, ok := b.(backend.NeedGater)
+	require.True(t, ok, "kubeBackend must expose backend.NeedGater")
+	require.True(t, g.GatesServiceNeeds())
 }
