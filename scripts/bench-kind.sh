@@ -141,7 +141,7 @@ phase() {
 	return 1
 }
 
-# --- the JSON of novadev up -o json ---------------------------------------
+# --- the JSON summary that up -o json prints -------------------------------
 summary() {
 	local line
 	line=$(grep '^{"type":"summary"' "$2" | tail -n 1)
@@ -257,7 +257,7 @@ for ((i = 1; i <= runs; i++)); do
 			log "run $i novadev warm up: ${w_wall[-1]}s (${w_changed[-1]} nodes changed; cluster+registry+images ${w_cl[-1]}s, open ${b[2]}s, supervisor ${b[3]}s)"
 		fi
 		if phase novadev down d_wall "$novadev" down --target kind --volumes; then
-			log "run $i novadev down --volumes: ${d_wall[-1]}s"
+			log "run $i novadev down (--volumes) took ${d_wall[-1]}s"
 		fi
 		ns_gone || die "namespace $ns still exists after novadev down --volumes"
 
@@ -281,7 +281,7 @@ for ((i = 1; i <= runs; i++)); do
 		k -n "$ns" get pods -o json >"$out/existing-pods-$i.json" 2>&1 || true
 	fi
 	if phase novadev down-cluster x_wall "$novadev" down --cluster --target kind; then
-		log "run $i novadev down --cluster: ${x_wall[-1]}s"
+		log "run $i novadev down (--cluster) took ${x_wall[-1]}s"
 	fi
 	[[ $(nodes) == 0 ]] || die "cluster $cluster still has node containers after down --cluster"
 	unlock
