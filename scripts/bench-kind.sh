@@ -66,7 +66,8 @@ export KUBECONFIG=${BENCH_KUBECONFIG:-$out/kubeconfig}
 novadev=bin/novadev
 overlay=kind/overlays/dev
 
-loadavg() { cut -d' ' -f1 /proc/loadavg; }
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 
 # --- prerequisites, as make up TARGET=kind builds them --------------------
 scripts/install-docker.sh >&2
@@ -93,25 +94,6 @@ ns=$(awk '$1 == "namespace:" { print $2; exit }' "$overlay/kustomization.yaml")
 # nodes prints how many containers carry the cluster's kind label.
 nodes() { docker ps -aq --filter "label=io.x-k8s.kind.cluster=$cluster" | wc -l; }
 ns_gone() { ! k get namespace "$ns" >/dev/null 2>&1; }
-
-# timed LOG CMD...: runs CMD with output to LOG and prints the wall-clock
-# seconds, on failure too (then it returns 1 after logging the tail of LOG).
-timed() {
-	local logf=$1 t0 rc=0
-	shift
-	t0=$EPOCHREALTIME
-	"$@" >"$logf" 2>&1 || rc=$?
-	awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f\n", b - a }'
-	if ((rc != 0)); then
-		log "failed: $* (log: $logf)"
-		tail -n 5 "$logf" >&2
-		return 1
-	fi
-}
-
-median() {
-	printf '%s\n' "$@" | sort -g | awk 'NF && $1 != "-" { a[++n] = $1 } END { if (n == 0) print "-"; else if (n % 2) printf "%.2f\n", a[(n + 1) / 2]; else printf "%.2f\n", (a[n / 2] + a[n / 2 + 1]) / 2 }'
-}
 
 results=$out/results.tsv
 printf 'run\ttool\tphase\tseconds\tresult\tload1\n' >"$results"

@@ -51,7 +51,8 @@ project=$(awk '$1 == "name:" { print $2; exit }' "$file")
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
-loadavg() { cut -d' ' -f1 /proc/loadavg; }
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 
 # --- prerequisites, as make up installs them -------------------------------
 scripts/install-docker.sh >&2
@@ -80,21 +81,6 @@ leftovers() {
 	echo $(($(docker ps -aq --filter "$f" | wc -l) + $(docker network ls -q --filter "$f" | wc -l) + $(docker volume ls -q --filter "$f" | wc -l)))
 }
 
-# timed LOG CMD...: runs CMD with output to LOG and prints the wall-clock
-# seconds, on failure too (then it returns 1 after logging the tail of LOG).
-timed() {
-	local logf=$1 t0 rc=0
-	shift
-	t0=$EPOCHREALTIME
-	"$@" >"$logf" 2>&1 || rc=$?
-	awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f\n", b - a }'
-	if ((rc != 0)); then
-		log "failed: $* (log: $logf)"
-		tail -n 5 "$logf" >&2
-		return 1
-	fi
-}
-
 # summary FIELD LOG: a field of the JSON summary line of `novadev up -o json`.
 summary() {
 	local line
@@ -106,10 +92,6 @@ summary() {
 	nodes) grep -o '"action":"[a-z]*"' <<<"$line" | wc -l ;;
 	changed) grep -o '"action":"[a-z]*"' <<<"$line" | grep -vcE '"(keep|skip)"' || true ;;
 	esac
-}
-
-median() {
-	printf '%s\n' "$@" | sort -g | awk 'NF { a[++n] = $1 } END { if (n == 0) print "-"; else if (n % 2) printf "%.2f\n", a[(n + 1) / 2]; else printf "%.2f\n", (a[n / 2] + a[n / 2 + 1]) / 2 }'
 }
 
 reset() {
