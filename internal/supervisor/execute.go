@@ -645,7 +645,9 @@ func (x *run) launchAhead(ctx context.Context) {
 		return
 	}
 	x.mu.Lock()
-	var launch []string
+	// one pass suffices: Order is topological, so a service launched here
+	// is already marked applied when its users come up later in the loop
+	launch := map[string]*aheadApply{}
 	for _, n := range x.p.Order {
 		st := x.p.Steps[n]
 		if st.Kind != catalog.KindService || (st.Op != Create && st.Op != Recreate && st.Op != Start) ||
@@ -672,16 +674,13 @@ func (x *run) launchAhead(ctx context.Context) {
 		if eligible {
 			x.applied[n] = true
 			x.ahead[n] = &aheadApply{done: make(chan struct{})}
-			launch = append(launch, n)
+			launch[n] = x.ahead[n]
 		}
 	}
 	x.mu.Unlock()
-	for _, n := range launch {
+	for n, a := range launch {
 		x.aheadWG.Add(1)
-		go x.applyAhead(ctx, n, x.ahead[n])
-	}
-	if len(launch) > 0 {
-		x.launchAhead(ctx) // their users may now be eligible
+		go x.applyAhead(ctx, n, a)
 	}
 }
 
