@@ -63,9 +63,11 @@ func AcquireLock(ctx context.Context, path, command string, waiting func(Holder)
 			return nil, fmt.Errorf("instance lock %s: %w", path, err)
 		}
 		h := readHolder(path)
-		if h.PID == 0 && tries < 10 {
-			// the holder got the lock a moment ago and is writing its
-			// name: read again rather than say "another novadev"
+		if !h.alive() && tries < 10 {
+			// the holder got the lock a moment ago and has not written
+			// its name yet: the file is empty, or still names a holder
+			// that has exited (one that crashed, so never cleared it).
+			// Read again rather than name the wrong process.
 			select {
 			case <-ctx.Done():
 				f.Close()
@@ -73,6 +75,9 @@ func AcquireLock(ctx context.Context, path, command string, waiting func(Holder)
 			case <-time.After(20 * time.Millisecond):
 			}
 			continue
+		}
+		if !h.alive() {
+			h = Holder{}
 		}
 		if waiting == nil {
 			f.Close()
@@ -96,6 +101,16 @@ func AcquireLock(ctx context.Context, path, command string, waiting func(Holder)
 	return &Lock{f: f}, nil
 }
 
+// alive says whether h names a process that exists. The zero Holder, and
+// one whose process has exited, are not alive.
+func (h Holder) alive() bool {
+	if h.PID <= 0 {
+		return false
+	}
+	err := syscall.Kill(h.PID, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
 func readHolder(path string) Holder {
 	var h Holder
 	b, err := os.ReadFile(path)
@@ -115,11 +130,15 @@ func (e *BusyError) Error() string {
 	return fmt.Sprintf("%s is already working on this environment (lock %s); wait for it to finish", e.Holder, e.Path)
 }
 
-// Release gives the lock up.
+// Release gives the lock up. It clears the holder's name first, while it
+// still holds the lock, so that whoever takes the lock next is never
+// mistaken for this holder by a third process that reads the file in
+// between.
 func (l *Lock) Release() error {
 	if l == nil || l.f == nil {
 		return nil
 	}
+	_ = l.f.Truncate(0)
 	_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
 	err := l.f.Close()
 	l.f = nil
