@@ -4,7 +4,10 @@
 // service's own credentials (docs/contracts.md).
 package placeholder
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // Check probes one dependency.
 type Check interface {
@@ -27,6 +30,13 @@ type Result struct {
 	Required bool   `json:"required"`
 	OK       bool   `json:"ok"`
 	Error    string `json:"error,omitempty"`
+	// Failures counts the consecutive rounds this check has failed,
+	// this one included (0 when it passed).
+	Failures int `json:"consecutiveFailures,omitempty"`
+	// Tolerated marks a required failure that does not block SERVING
+	// yet: the placeholder was serving and the check has failed fewer
+	// times in a row than the monitor's failure threshold.
+	Tolerated bool `json:"tolerated,omitempty"`
 }
 
 // Status is the aggregate of one round of checks.
@@ -78,6 +88,9 @@ func (s Status) String() string {
 		kind := "required"
 		if !r.Required {
 			kind = "optional"
+		}
+		if r.Tolerated {
+			kind = fmt.Sprintf("required, failed %d in a row, tolerated", r.Failures)
 		}
 		line += sep + r.Name + " (" + kind + ") failing: " + r.Error
 		sep = "; "

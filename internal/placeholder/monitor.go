@@ -24,6 +24,12 @@ type Monitor struct {
 
 	// Timeout bounds one check.
 	Timeout time.Duration
+	// FailureThreshold is how many rounds in a row a required check must
+	// fail before a serving placeholder turns NOT_SERVING, as a
+	// readiness probe's failureThreshold: one slow answer under load is
+	// not an outage. Before the first SERVING one failure is enough (the
+	// placeholder starts NOT_SERVING).
+	FailureThreshold int
 	// FastInterval is the pace right after start, until the first SERVING
 	// or until FastFor has passed; Interval is the pace after that.
 	FastInterval, Interval, FastFor time.Duration
@@ -35,20 +41,26 @@ type Monitor struct {
 	mu      sync.Mutex
 	status  Status
 	lastKey string
+	// fails counts each check's consecutive failures; served is whether
+	// the placeholder has been SERVING since it started (Round only).
+	fails  map[string]int
+	served bool
 }
 
 // NewMonitor registers its metrics on reg and starts NOT_SERVING.
 func NewMonitor(service string, deps []Dependency, notes []string, hs *health.Server, reg prometheus.Registerer, log io.Writer) (*Monitor, error) {
 	m := &Monitor{
-		service:      service,
-		deps:         deps,
-		notes:        notes,
-		health:       hs,
-		log:          log,
-		Timeout:      2 * time.Second,
-		FastInterval: 250 * time.Millisecond,
-		Interval:     3 * time.Second,
-		FastFor:      30 * time.Second,
+		service:          service,
+		deps:             deps,
+		notes:            notes,
+		health:           hs,
+		log:              log,
+		Timeout:          2 * time.Second,
+		FailureThreshold: 2,
+		fails:            map[string]int{},
+		FastInterval:     250 * time.Millisecond,
+		Interval:         3 * time.Second,
+		FastFor:          30 * time.Second,
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "nova_placeholder_dependency_up",
 			Help: "1 when the dependency's last check passed, 0 when it failed.",
@@ -104,9 +116,44 @@ func (m *Monitor) Round(ctx context.Context) Status {
 		}()
 	}
 	wg.Wait()
+	for i, r := range results {
+		if r.OK {
+			m.fails[r.Name] = 0
+		} else {
+			m.fails[r.Name]++
+		}
+		results[i].Failures = m.fails[r.Name]
+	}
 	s := Aggregate(results)
+	if !s.Serving && m.served {
+		s = m.tolerate(s)
+	}
+	if s.Serving {
+		m.served = true
+	}
 	s.Notes = m.notes
 	m.apply(s)
+	return s
+}
+
+// tolerate keeps a serving placeholder SERVING while every failing
+// required check has failed fewer than FailureThreshold rounds in a row,
+// marking those failures tolerated.
+func (m *Monitor) tolerate(s Status) Status {
+	for _, r := range s.Results {
+		if r.Required && !r.OK && r.Failures >= m.FailureThreshold {
+			return s
+		}
+	}
+	res := make([]Result, len(s.Results))
+	copy(res, s.Results)
+	for i, r := range res {
+		if r.Required && !r.OK {
+			res[i].Tolerated = true
+		}
+	}
+	s.Results = res
+	s.Serving = true
 	return s
 }
 

@@ -188,17 +188,76 @@ func TestMonitorFlipsOnRequiredDependencies(t *testing.T) {
 		t.Fatalf("log = %q", lines)
 	}
 
-	// A required dependency breaks later: back to NOT_SERVING, one line naming it.
+	// A required dependency breaks later: one failed round is tolerated
+	// (still SERVING, logged as such), the second in a row is not: back
+	// to NOT_SERVING, one line naming it.
 	redis.set(errors.New("cluster_state:fail"))
+	st = f.mon.Round(ctx)
+	if got := f.health(); got != healthpb.HealthCheckResponse_SERVING || !st.Serving {
+		t.Fatalf("redis failed once: %s, want SERVING (threshold %d)", got, f.mon.FailureThreshold)
+	}
+	if lines := f.logLines(); len(lines) != 1 || !strings.Contains(lines[0], "SERVING: redis (required, failed 1 in a row, tolerated) failing: cluster_state:fail") {
+		t.Fatalf("log = %q", lines)
+	}
+	if got := f.gauge("nova_placeholder_dependency_up", "dependency", "redis"); got != 0 {
+		t.Errorf("redis up = %v while tolerated, want 0: the gauge tells the last check", got)
+	}
 	f.mon.Round(ctx)
 	if got := f.health(); got != healthpb.HealthCheckResponse_NOT_SERVING {
-		t.Fatalf("redis failing: %s, want NOT_SERVING", got)
+		t.Fatalf("redis failing twice: %s, want NOT_SERVING", got)
 	}
 	if lines := f.logLines(); len(lines) != 1 || !strings.Contains(lines[0], "NOT_SERVING: redis (required) failing: cluster_state:fail") {
 		t.Fatalf("log = %q", lines)
 	}
-	if pg.calls != 4 || redis.calls != 4 {
-		t.Errorf("calls: postgres %d, redis %d; want 4 each", pg.calls, redis.calls)
+	if pg.calls != 5 || redis.calls != 5 {
+		t.Errorf("calls: postgres %d, redis %d; want 5 each", pg.calls, redis.calls)
+	}
+}
+
+// A failure streak is consecutive rounds: a pass in between starts it
+// again, and a threshold of 1 flips at once.
+func TestMonitorFailureThreshold(t *testing.T) {
+	pg := &fakeCheck{name: "postgres"}
+	f := newFixture(t, Dependency{Check: pg, Required: true})
+	f.mon.FailureThreshold = 3
+	ctx := context.Background()
+	require := func(want healthpb.HealthCheckResponse_ServingStatus, what string) {
+		t.Helper()
+		f.mon.Round(ctx)
+		if got := f.health(); got != want {
+			t.Fatalf("%s: %s, want %s", what, got, want)
+		}
+	}
+	require(healthpb.HealthCheckResponse_SERVING, "passing")
+	pg.set(errors.New("timeout"))
+	require(healthpb.HealthCheckResponse_SERVING, "1st failure")
+	require(healthpb.HealthCheckResponse_SERVING, "2nd failure")
+	pg.set(nil)
+	require(healthpb.HealthCheckResponse_SERVING, "passes again")
+	pg.set(errors.New("timeout"))
+	require(healthpb.HealthCheckResponse_SERVING, "1st failure of a new streak")
+	require(healthpb.HealthCheckResponse_SERVING, "2nd failure of a new streak")
+	st := f.mon.Round(ctx)
+	if st.Serving || st.Results[0].Failures != 3 || st.Results[0].Tolerated {
+		t.Fatalf("3rd failure in a row: %+v, want NOT_SERVING, 3 failures, not tolerated", st)
+	}
+
+	f.mon.FailureThreshold = 1
+	pg.set(nil)
+	require(healthpb.HealthCheckResponse_SERVING, "recovered")
+	pg.set(errors.New("timeout"))
+	require(healthpb.HealthCheckResponse_NOT_SERVING, "threshold 1: the first failure")
+}
+
+// Before the first SERVING nothing is tolerated: a placeholder that never
+// served stays NOT_SERVING on every failure.
+func TestMonitorToleratesOnlyAfterServing(t *testing.T) {
+	pg := &fakeCheck{name: "postgres", err: errors.New("connection refused")}
+	f := newFixture(t, Dependency{Check: pg, Required: true})
+	for i := range 3 {
+		if st := f.mon.Round(context.Background()); st.Serving || st.Results[0].Failures != i+1 {
+			t.Fatalf("round %d: %+v, want NOT_SERVING with %d failures", i+1, st, i+1)
+		}
 	}
 }
 
