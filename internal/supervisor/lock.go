@@ -53,7 +53,10 @@ func AcquireLock(ctx context.Context, path, command string, waiting func(Holder)
 		return nil, fmt.Errorf("instance lock: %w", err)
 	}
 	told := false
-	for tries := 0; ; tries++ {
+	// how long a holder may take to write its name after taking the flock
+	// (it does so at once; the bound is for a loaded machine)
+	nameBy := time.Now().Add(time.Second)
+	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
 			break
@@ -63,7 +66,7 @@ func AcquireLock(ctx context.Context, path, command string, waiting func(Holder)
 			return nil, fmt.Errorf("instance lock %s: %w", path, err)
 		}
 		h := readHolder(path)
-		if !h.alive() && tries < 10 {
+		if !h.alive() && time.Now().Before(nameBy) {
 			// the holder got the lock a moment ago and has not written
 			// its name yet: the file is empty, or still names a holder
 			// that has exited (one that crashed, so never cleared it).
