@@ -199,6 +199,15 @@ type NeedGater interface {
 	GatesServiceNeeds() bool
 }
 
+// Explainer is implemented by backends whose probe connections can fail
+// for reasons a client never sees (the kube backend's port-forwards: the
+// client reads EOF, the forward knows the pod's or the kubelet's reason).
+// The supervisor passes a failed readiness probe's error of node through
+// Explain, with the time the probing began.
+type Explainer interface {
+	Explain(node string, since time.Time, err error) error
+}
+
 // Tail reads the last n lines of every container of a node, by unit name.
 func Tail(ctx context.Context, b Backend, node string, n int) map[string][]string {
 	streams, err := b.Logs(ctx, node, LogOptions{Tail: n})

@@ -20,6 +20,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,13 +74,14 @@ type forward struct {
 	remote int
 	to     Target
 
-	mu   sync.Mutex
-	last error
+	mu     sync.Mutex
+	last   error
+	lastAt time.Time
 }
 
 func (fw *forward) fail(err error) {
 	fw.mu.Lock()
-	fw.last = err
+	fw.last, fw.lastAt = err, time.Now()
 	fw.mu.Unlock()
 }
 
@@ -134,6 +137,72 @@ func (f *Forwarder) Err(key string) error {
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
 	return fw.last
+}
+
+// Explain adds to err, a client's failure through this forwarder, the
+// reasons its forwards failed at or after since, which the client never
+// sees (it reads EOF; the forward knows the pod's or the kubelet's
+// reason): those of the forwards whose local address (127.0.0.1:<port>)
+// err names, and of those whose key byKey accepts. A reason already in
+// err is not repeated; err is returned as it is when none is left.
+func (f *Forwarder) Explain(err error, since time.Time, byKey func(key string) bool) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	var add []string
+	for _, why := range f.failedSince(since, func(key, addr string) bool { return namesAddr(msg, addr) || byKey(key) }) {
+		if s := why.Error(); !strings.Contains(msg, s) && !slices.Contains(add, s) {
+			add = append(add, s)
+		}
+	}
+	if len(add) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w (%s)", err, strings.Join(add, "; "))
+}
+
+// failedSince returns the last failure of every forward that match
+// accepts (by its key and its local address) and whose last failed
+// connection came at or after since, in key order.
+func (f *Forwarder) failedSince(since time.Time, match func(key, addr string) bool) []error {
+	f.mu.Lock()
+	var keys []string
+	for k, fw := range f.forwards {
+		if match(k, net.JoinHostPort("127.0.0.1", strconv.Itoa(fw.port))) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	fws := make([]*forward, len(keys))
+	for n, k := range keys {
+		fws[n] = f.forwards[k]
+	}
+	f.mu.Unlock()
+	var out []error
+	for _, fw := range fws {
+		fw.mu.Lock()
+		if fw.last != nil && !fw.lastAt.Before(since) {
+			out = append(out, fw.last)
+		}
+		fw.mu.Unlock()
+	}
+	return out
+}
+
+// namesAddr says whether msg contains addr (127.0.0.1:<port>) not followed
+// by another digit (127.0.0.1:4123 is not in "127.0.0.1:41234").
+func namesAddr(msg, addr string) bool {
+	for rest := msg; ; {
+		n := strings.Index(rest, addr)
+		if n < 0 {
+			return false
+		}
+		rest = rest[n+len(addr):]
+		if rest == "" || rest[0] < '0' || rest[0] > '9' {
+			return true
+		}
+	}
 }
 
 func (f *Forwarder) serve(fw *forward) {

@@ -56,6 +56,21 @@ func TestForwardsWithoutACluster(t *testing.T) {
 	require.Eventually(t, func() bool { return errors.Is(f.Err("redis/redis-1/7001"), ErrNoConnection) }, 5*time.Second, 10*time.Millisecond)
 	require.NoError(t, f.Err("unknown"))
 
+	// Explain: the reasons at or after a time, of the forwards err names
+	// by local address or byKey accepts, each once, in key order
+	none := func(string) bool { return false }
+	eof := errors.New("read tcp " + addr + ": EOF")
+	require.EqualError(t, f.Explain(eof, time.Time{}, none), eof.Error()+" (port-forward needs a cluster connection)", "named by its address")
+	require.EqualError(t, f.Explain(io.EOF, time.Time{}, func(string) bool { return true }), "EOF (no running pod of kafka; port-forward needs a cluster connection)")
+	require.EqualError(t, f.Explain(io.EOF, time.Time{}, func(k string) bool { return k == "kafka/kafka-0/9092" }), "EOF (no running pod of kafka)", "by its key")
+	require.Equal(t, eof, f.Explain(eof, time.Now().Add(time.Second), none), "nothing failed after now")
+	require.Equal(t, io.EOF, f.Explain(io.EOF, time.Time{}, none))
+	already := errors.New("dial: no running pod of kafka")
+	require.Equal(t, already, f.Explain(already, time.Time{}, func(k string) bool { return k == "kafka/kafka-0/9092" }), "a reason already in err is not repeated")
+	require.NoError(t, f.Explain(nil, time.Time{}, none))
+	require.False(t, namesAddr("dial "+addr+"0: EOF", addr), "127.0.0.1:<port> followed by a digit is another address")
+	require.True(t, namesAddr("127.0.0.1:1"+addr[len("127.0.0.1:"):]+" or "+addr, addr))
+
 	f.Close()
 	_, err = f.Port("postgres/postgres-0/5432", 5432, Pod("postgres-0"))
 	require.ErrorIs(t, err, ErrClosed)

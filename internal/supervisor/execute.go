@@ -599,7 +599,11 @@ func (x *run) node(ctx context.Context, name string) error {
 	if ready != nil {
 		if check, timeout := ready(name); check != nil {
 			ev(event.Probing, check.String(), nil)
+			since := time.Now()
 			if err := probe.Poll(nctx, r.Clock, r.Backoff, timeout, check); err != nil {
+				if ex, ok := r.Backend.(backend.Explainer); ok {
+					err = ex.Explain(name, since, err)
+				}
 				return failed(err)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/novadev/novadev/internal/backend"
+	"github.com/novadev/novadev/internal/backend/fake"
 	"github.com/novadev/novadev/internal/event"
 	"github.com/novadev/novadev/internal/probe"
 )
@@ -470,4 +472,32 @@ func TestAnOptionalStoreTheTargetDoesNotRenderIsUnavailable(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "nothing to run for it on this target", p.Steps["kafka"].Reason)
 	require.Empty(t, p.Steps["kafka"].Unavailable)
+}
+
+// explainingBackend is a backend whose probe connections fail for reasons
+// the probe never sees (as the kube backend's port-forwards).
+type explainingBackend struct {
+	*fake.Backend
+	asked []string
+}
+
+func (b *explainingBackend) Explain(node string, since time.Time, err error) error {
+	b.asked = append(b.asked, node)
+	if since.IsZero() {
+		return err
+	}
+	return fmt.Errorf("%w (port-forward to pod %s-0: connection refused)", err, node)
+}
+
+// On a backend.Explainer, a failed readiness probe's error gets the
+// backend's reason; nodes that came up are not asked about.
+func TestFailedProbeIsExplainedByTheBackend(t *testing.T) {
+	f := newFixture(t)
+	be := &explainingBackend{Backend: f.be}
+	f.runner.Backend = be
+	f.notReady["users"] = probe.Permanent(io.EOF)
+	_, err := f.up(context.Background())
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "users: cannot become ready: ready users failed (attempt 1): EOF; waiting will not fix this (port-forward to pod users-0: connection refused)")
+	require.Equal(t, []string{"users"}, be.asked)
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
@@ -81,11 +82,23 @@ func Checks(inst Instance) []Check {
 	if cl, ok := inst.(Cluster); ok {
 		b.checks = append(b.checks, ClusterChecks(c, cl)...)
 	}
+	ex, explains := inst.(Explainer)
 	for i := range b.checks {
 		ck := &b.checks[i]
 		if it, ok := b.g.Node(ck.Node); ok && it.Kind == catalog.KindService {
 			ck.Upstream, _ = b.g.Closure(ck.Node)
 			ck.Upstream = slices.DeleteFunc(ck.Upstream, func(n string) bool { return n == ck.Node })
+		}
+		if run, node := ck.Run, ck.Node; explains && run != nil {
+			ck.Run = func(ctx context.Context) (string, error) {
+				start := time.Now()
+				detail, err := run(ctx)
+				var skip *SkipError
+				if err != nil && !errors.As(err, &skip) {
+					err = ex.Explain(node, start, err)
+				}
+				return detail, err
+			}
 		}
 	}
 	return b.checks

@@ -65,6 +65,15 @@ type Instance interface {
 	LogTail(ctx context.Context, node string, lines int) (string, error)
 }
 
+// Explainer is an Instance whose connections can fail for reasons a
+// client never sees (a port-forward: the client reads EOF, the forward
+// knows the pod's or the kubelet's reason). Checks returns checks whose
+// failures go through Explain: err with those reasons added, for a check
+// of node that started at since.
+type Explainer interface {
+	Explain(node string, since time.Time, err error) error
+}
+
 // NodeState is what a backend records about a graph node.
 type NodeState struct {
 	// Ready: for stores and services, every container runs (Docker) or

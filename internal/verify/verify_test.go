@@ -543,3 +543,48 @@ func FuzzCountMetrics(f *testing.F) {
 		}
 	})
 }
+
+// explainingFake is a fakeInstance whose connections can fail for a
+// reason the client never sees (as a port-forward's).
+type explainingFake struct {
+	*fakeInstance
+	mu    sync.Mutex
+	asked []string
+}
+
+func (e *explainingFake) Explain(node string, since time.Time, err error) error {
+	e.mu.Lock()
+	e.asked = append(e.asked, node)
+	e.mu.Unlock()
+	if time.Since(since) > time.Minute {
+		return err // not the start of this check
+	}
+	return fmt.Errorf("%w (the forward's reason for %s)", err, node)
+}
+
+// On an Explainer, a failed check's message gets the instance's reason for
+// its node; passed and skipped checks are left as they are.
+func TestChecksOfAnExplainer(t *testing.T) {
+	f := newFake(t)
+	f.addrs["user-service:50051"] = grpcServer(t, healthpb.HealthCheckResponse_SERVING, "nova.user.v1.UserService")
+	f.addrs["notification-service:50051"] = grpcServer(t, healthpb.HealthCheckResponse_NOT_SERVING)
+	f.unpublished["content-service:9090"] = true
+	ex := &explainingFake{fakeInstance: f}
+	want := []string{"user-service/grpc", "notification-service/grpc", "content-service/metrics"}
+	var checks []Check
+	for _, c := range Checks(ex) {
+		if slices.Contains(want, c.ID) {
+			checks = append(checks, c)
+		}
+	}
+	require.Len(t, checks, len(want))
+	rep := Run(context.Background(), ex.Name(), checks, Options{Timeout: 5 * time.Second})
+	require.Equal(t, Passed, find(t, rep, "user-service/grpc").Status)
+	ng := find(t, rep, "notification-service/grpc")
+	require.Equal(t, Failed, ng.Status)
+	require.Contains(t, ng.Message, "NOT_SERVING, want SERVING (the forward's reason for notification-service)")
+	cm := find(t, rep, "content-service/metrics")
+	require.Equal(t, Skipped, cm.Status)
+	require.NotContains(t, cm.Message, "the forward's reason")
+	require.ElementsMatch(t, []string{"notification-service"}, ex.asked, "asked for the failed check's node only")
+}

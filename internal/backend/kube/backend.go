@@ -45,7 +45,10 @@ type Backend struct {
 	deleting map[string]bool   // nodes this backend deletes or replaces (Watch stays quiet)
 }
 
-var _ backend.Backend = (*Backend)(nil)
+var (
+	_ backend.Backend   = (*Backend)(nil)
+	_ backend.Explainer = (*Backend)(nil)
+)
 
 // New returns the backend of sp on the cluster cfg reaches.
 func New(cfg *rest.Config, sp Spec) (*Backend, error) {

@@ -3,6 +3,8 @@ package kube
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -64,3 +66,9 @@ func (f *forwarder) pod(ctx context.Context, node, unit string, byName bool) (st
 }
 
 func (f *forwarder) close() { f.fwd.Close() }
+
+// Explain implements backend.Explainer: err with the reasons the forwards
+// to node (or the one err names) failed at or after since.
+func (b *Backend) Explain(node string, since time.Time, err error) error {
+	return b.fwd.fwd.Explain(err, since, func(key string) bool { return strings.HasPrefix(key, node+"/") })
+}

@@ -157,3 +157,25 @@ func (i *Instance) forward(key string, port int, to kubeforward.Target) (string,
 	}
 	return i.fwd.Address(key, port, to)
 }
+
+// Explain implements verify.Explainer: err with the reasons its
+// port-forwards failed at or after since (kubeforward.Forwarder.Explain),
+// those whose address err names and those to node (by node or Service,
+// and to its pods).
+func (i *Instance) Explain(node string, since time.Time, err error) error {
+	if err == nil || i.fwd == nil {
+		return err
+	}
+	pods := i.objectName(node) + "-"
+	return i.fwd.Explain(err, since, func(key string) bool {
+		kind, rest, _ := strings.Cut(key, "/")
+		name, _, _ := strings.Cut(rest, "/")
+		switch kind {
+		case "node", "service":
+			return name == node
+		case "pod":
+			return name == i.objectName(node) || strings.HasPrefix(name, pods)
+		}
+		return false
+	})
+}

@@ -85,8 +85,9 @@ type Instance struct {
 }
 
 var (
-	_ verify.Instance = (*Instance)(nil)
-	_ verify.Cluster  = (*Instance)(nil)
+	_ verify.Instance  = (*Instance)(nil)
+	_ verify.Cluster   = (*Instance)(nil)
+	_ verify.Explainer = (*Instance)(nil)
 )
 
 // Open loads the kubeconfig (o.Kubeconfig, o.Context) and returns the

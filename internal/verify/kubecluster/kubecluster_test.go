@@ -3,6 +3,8 @@ package kubecluster
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -24,6 +26,7 @@ import (
 	utilexec "k8s.io/client-go/util/exec"
 
 	"github.com/novadev/novadev/internal/catalog"
+	"github.com/novadev/novadev/internal/kubeforward"
 	"github.com/novadev/novadev/internal/verify"
 )
 
@@ -405,4 +408,35 @@ func TestLogTail(t *testing.T) {
 	require.Equal(t, "user-service-a/wait-for-postgres | fake logs\nuser-service-a/user-service | fake logs\n", tail)
 	_, err = inst.LogTail(context.Background(), "auth-service", 5)
 	require.EqualError(t, err, "no pods labelled app=auth-service in namespace nova-local")
+}
+
+// A check that read EOF through a port-forward is told the forward's own
+// reason: by the local address its error names, or by its node; another
+// node's failure, an older one, or a reason already in the message is
+// not added.
+func TestExplainAddsTheForwardsReason(t *testing.T) {
+	cs := fake.NewClientset(readyPod("postgres-0", "postgres"), readyPod("redis-0", "redis"))
+	inst, err := newInstance(devCatalog(t), cs, Options{Namespace: ns})
+	require.NoError(t, err)
+	inst.fwd = kubeforward.New(nil, cs, ns) // forwards bind; every connection fails
+	defer inst.Close()
+	before := time.Now()
+	addr, err := inst.Address("postgres", 5432)
+	require.NoError(t, err)
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	_, err = c.Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.EOF)
+	c.Close()
+	const why = "port-forward needs a cluster connection"
+
+	eof := fmt.Errorf("read tcp %s: EOF", addr)
+	require.EqualError(t, inst.Explain("migrations", before, eof), eof.Error()+" ("+why+")", "named by its address")
+	require.EqualError(t, inst.Explain("postgres", before, io.EOF), "EOF ("+why+")", "by its node")
+	require.Equal(t, io.EOF, inst.Explain("redis", before, io.EOF), "another node's forward")
+	require.Equal(t, eof, inst.Explain("postgres", time.Now().Add(time.Second), eof), "a failure before the check started")
+	already := errors.New("dial: " + why)
+	require.Equal(t, already, inst.Explain("postgres", before, already), "a reason already in the message")
+	require.NoError(t, inst.Explain("postgres", before, nil))
+
 }
