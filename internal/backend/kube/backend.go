@@ -174,39 +174,21 @@ func (b *Backend) list(ctx context.Context) (*listed, error) {
 					fail(err)
 					return
 				}
-				for i := range xs.Items {
-					x := &xs.Items[i]
-					mu.Lock()
-					l.deps[x.Name] = x
-					mu.Unlock()
-					add(k.kind, &x.ObjectMeta)
-				}
+				keepTyped(&mu, l.deps, xs.Items, func(x *appsv1.Deployment) *metav1.ObjectMeta { return &x.ObjectMeta }, func(m *metav1.ObjectMeta) { add(k.kind, m) })
 			case "StatefulSet":
 				xs, err := b.cs.AppsV1().StatefulSets(b.ns).List(ctx, inventory)
 				if err != nil {
 					fail(err)
 					return
 				}
-				for i := range xs.Items {
-					x := &xs.Items[i]
-					mu.Lock()
-					l.sets[x.Name] = x
-					mu.Unlock()
-					add(k.kind, &x.ObjectMeta)
-				}
+				keepTyped(&mu, l.sets, xs.Items, func(x *appsv1.StatefulSet) *metav1.ObjectMeta { return &x.ObjectMeta }, func(m *metav1.ObjectMeta) { add(k.kind, m) })
 			case "Job":
 				xs, err := b.cs.BatchV1().Jobs(b.ns).List(ctx, inventory)
 				if err != nil {
 					fail(err)
 					return
 				}
-				for i := range xs.Items {
-					x := &xs.Items[i]
-					mu.Lock()
-					l.jobs[x.Name] = x
-					mu.Unlock()
-					add(k.kind, &x.ObjectMeta)
-				}
+				keepTyped(&mu, l.jobs, xs.Items, func(x *batchv1.Job) *metav1.ObjectMeta { return &x.ObjectMeta }, func(m *metav1.ObjectMeta) { add(k.kind, m) })
 			default:
 				xs, err := b.dyn.Resource(k.gvr).Namespace(b.ns).List(ctx, inventory)
 				if err != nil {
@@ -239,6 +221,19 @@ func (b *Backend) list(ctx context.Context) (*listed, error) {
 		return nil, fmt.Errorf("kube: reading namespace %s: %w", b.ns, errors.Join(errs...))
 	}
 	return l, nil
+}
+
+// keepTyped records typed objects listed: each by name in into (under mu)
+// and its metadata through add.
+func keepTyped[T any](mu *sync.Mutex, into map[string]*T, items []T, meta func(*T) *metav1.ObjectMeta, add func(*metav1.ObjectMeta)) {
+	for i := range items {
+		x := &items[i]
+		m := meta(x)
+		mu.Lock()
+		into[m.Name] = x
+		mu.Unlock()
+		add(m)
+	}
 }
 
 // podsOf returns the node's pods (not its Jobs'), by name.

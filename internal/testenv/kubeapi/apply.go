@@ -22,14 +22,18 @@ import (
 func (e *Env) Apply(ctx context.Context, objs []*unstructured.Unstructured) []error {
 	var errs []error
 	for _, o := range objs {
-		if err := e.apply(ctx, o); err != nil {
+		if err := e.apply(ctx, o, false); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", ref(o), err))
 		}
 	}
 	return errs
 }
 
-func (e *Env) apply(ctx context.Context, o *unstructured.Unstructured) error {
+// apply server-side applies o (dryRun=All when dry), field manager
+// novadev, strict field validation, forced: the tests check manifests and
+// objects, not field ownership against objects other tests wrote.
+// Namespaced objects without a namespace go to "default", as with kubectl.
+func (e *Env) apply(ctx context.Context, o *unstructured.Unstructured, dry bool) error {
 	if o.GetName() == "" {
 		return errors.New("metadata.name is empty")
 	}
@@ -50,10 +54,10 @@ func (e *Env) apply(ctx context.Context, o *unstructured.Unstructured) error {
 		return err
 	}
 	force := true
-	_, err = ri.Patch(ctx, o.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{
-		FieldManager:    FieldManager,
-		Force:           &force,
-		FieldValidation: metav1.FieldValidationStrict,
-	})
+	opts := metav1.PatchOptions{FieldManager: FieldManager, Force: &force, FieldValidation: metav1.FieldValidationStrict}
+	if dry {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	_, err = ri.Patch(ctx, o.GetName(), types.ApplyPatchType, data, opts)
 	return err
 }

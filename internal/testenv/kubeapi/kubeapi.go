@@ -19,7 +19,6 @@ package kubeapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -221,43 +220,11 @@ func (e *Env) waitEstablished(ctx context.Context, name string) error {
 func (e *Env) DryRunApply(ctx context.Context, objs []*unstructured.Unstructured) []error {
 	var errs []error
 	for _, o := range objs {
-		if err := e.dryRunApply(ctx, o); err != nil {
+		if err := e.apply(ctx, o, true); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", ref(o), err))
 		}
 	}
 	return errs
-}
-
-func (e *Env) dryRunApply(ctx context.Context, o *unstructured.Unstructured) error {
-	if o.GetName() == "" {
-		return errors.New("metadata.name is empty")
-	}
-	mapping, err := e.restMapping(ctx, o.GroupVersionKind())
-	if err != nil {
-		return err
-	}
-	var ri dynamic.ResourceInterface = e.dyn.Resource(mapping.Resource)
-	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-		ns := o.GetNamespace()
-		if ns == "" {
-			ns = metav1.NamespaceDefault
-		}
-		ri = e.dyn.Resource(mapping.Resource).Namespace(ns)
-	}
-	data, err := json.Marshal(o.Object)
-	if err != nil {
-		return err
-	}
-	// Force: this checks the manifests, not field ownership against objects
-	// other tests may have written for real.
-	force := true
-	_, err = ri.Patch(ctx, o.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{
-		DryRun:          []string{metav1.DryRunAll},
-		FieldManager:    FieldManager,
-		Force:           &force,
-		FieldValidation: metav1.FieldValidationStrict,
-	})
-	return err
 }
 
 // restMapping resolves a kind, rediscovering for a few seconds when it is
