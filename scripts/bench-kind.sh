@@ -143,21 +143,26 @@ add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a + b }'; }
 
 # breakdown LOG T0 WALL: one line "cluster images open supervisor critical
 # rest" in seconds, from the events of up -o json started at T0 (epoch):
-#   cluster     from the start to the cluster created or reused (process
-#               start, catalog, kind create or health check) plus the
-#               registry container, i.e. everything before the first image
-#   images      the pushes' own time ("images: ... in Ns")
-#   open        from the images to the supervisor's start (its last event
-#               minus its own total): kustomize build (cached by inputs),
-#               the backend opening its port-forwards
+#   cluster     from the start to the cluster created ("cluster ... created
+#               in") or, when it was reused, to the first image: process
+#               start, catalog, registry container, kind create or health
+#               check
+#   images      the pushes' own time ("images: ... in Ns"); on a new
+#               cluster they run while kind creates it, so cluster and
+#               images overlap there
+#   open        from the later of the two to the supervisor's start (its
+#               last event minus its own total): registry hosting, the
+#               addon, kustomize build (cached by inputs), the backend
+#               opening its port-forwards
 #   supervisor  the supervisor's own total (summary seconds): prepare
 #               (ConfigMaps, Secret, RBAC, policies, prune), apply, Jobs,
 #               every node proven ready
 #   critical    its critical path
 #   rest        from its last event to the exit (closing the forwards)
 breakdown() {
-	local logf=$1 t0=$2 wall=$3 timg tlast img sup crit
+	local logf=$1 t0=$2 wall=$3 timg tcl tlast img sup crit
 	timg=$(evtime "$logf" '"type":"note","detail":"images: ')
+	tcl=$(evtime "$logf" '"type":"note","detail":"cluster [^ ]* created in ')
 	tlast=$(grep '^{"time":' "$logf" | tail -n 1 | sed -n 's/^{"time":"\([^"]*\)".*/\1/p')
 	img=$(grep -m1 '"detail":"images: ' "$logf" | sed -n 's/.* in \([0-9.]*\)s".*/\1/p')
 	sup=$(summary seconds "$logf")
@@ -166,8 +171,10 @@ breakdown() {
 		echo "- - - - - -"
 		return
 	fi
-	awk -v t0="$t0" -v w="$wall" -v ti="$(epoch "$timg")" -v tl="$(epoch "$tlast")" -v img="$img" -v sup="$sup" -v crit="${crit:--}" 'BEGIN {
-		printf "%.2f %.2f %.2f %.2f %s %.2f\n", ti - t0 - img, img, tl - sup - ti, sup, crit, t0 + w - tl
+	awk -v t0="$t0" -v w="$wall" -v ti="$(epoch "$timg")" -v tc="${tcl:+$(epoch "$tcl")}" -v tl="$(epoch "$tlast")" -v img="$img" -v sup="$sup" -v crit="${crit:--}" 'BEGIN {
+		if (tc == "") tc = ti - img
+		end = (tc > ti) ? tc : ti
+		printf "%.2f %.2f %.2f %.2f %s %.2f\n", tc - t0, img, tl - sup - end, sup, crit, t0 + w - tl
 	}'
 }
 

@@ -26,11 +26,10 @@ const TargetKind = "kind"
 // KindCluster is what the kind target needs of its cluster: internal/kindcluster's
 // Provisioner, or a fake in tests.
 type KindCluster interface {
-	// Ensure creates or reuses the cluster and its registry and returns the
-	// kubeconfig context (kind-<name>).
-	Ensure(ctx context.Context) (kubeContext string, err error)
-	// LoadImages pushes the images whose digest changed to the local registry.
-	LoadImages(ctx context.Context, images []string) error
+	// Provision creates or reuses the cluster and its registry, pushes the
+	// images whose digest changed to the registry (on a new cluster while
+	// kind creates it) and returns the kubeconfig context (kind-<name>).
+	Provision(ctx context.Context, images []string) (kubeContext string, r kindcluster.LoadReport, err error)
 	// Addons are the cluster-wide addons up installs (the NetworkPolicy engine).
 	Addons() []kindcluster.Addon
 	// ImagePresent reports whether the Docker engine has an image.
@@ -102,9 +101,10 @@ func networkPolicyAddon(files map[string][]byte) kindcluster.Addon {
 }
 
 // prepareKindCluster is the kind target's part of up, before the
-// Kubernetes backend opens: the cluster and its registry exist (Ensure),
-// the images the dev overlay pulls from the registry are there, pushed
-// only where their digest changed (kind.LocalImages), and the addons
+// Kubernetes backend opens: the cluster and its registry exist, the images
+// the dev overlay pulls from the registry are there, pushed only where
+// their digest changed (kind.LocalImages; Provision, on a new cluster
+// while kind creates it), and the addons
 // (the NetworkPolicy engine) are applied and their DaemonSets ready, so
 // the policies filter from the first pod of the environment on. An addon
 // whose image the engine lacks is left out with a note saying what that
@@ -125,11 +125,10 @@ func (sv *service) prepareKindCluster(ctx context.Context, g *cli.Global, sink e
 		return "", err
 	}
 	defer kc.Close()
-	kubeContext, err := kc.Ensure(ctx)
-	if err != nil {
-		return "", err
-	}
-	var addons []kindcluster.Addon
+	// the addons whose image the engine has are pushed with the overlay's
+	// images; the others are left out, with a note once the cluster is
+	// there to say whether an earlier up installed them
+	var addons, missing []kindcluster.Addon
 	for _, a := range kc.Addons() {
 		if a.Image != "" {
 			ok, err := kc.ImagePresent(ctx, a.Image)
@@ -137,21 +136,25 @@ func (sv *service) prepareKindCluster(ctx context.Context, g *cli.Global, sink e
 				return "", err
 			}
 			if !ok {
-				// say what holds on this cluster: an engine an earlier up
-				// installed still enforces, at its old version
-				if there, err := kc.AddonInstalled(ctx, a); err == nil && there {
-					note(fmt.Sprintf("%s not updated: image %s is not on the Docker engine; the one an earlier up installed stays as it is; build it with %s (make up TARGET=kind does), then run up again", a.Name, a.Image, a.Build))
-				} else {
-					note(fmt.Sprintf("%s not installed: image %s is not on the Docker engine, so %s; build it with %s (make up TARGET=kind does), then run up again", a.Name, a.Image, a.Without, a.Build))
-				}
+				missing = append(missing, a)
 				continue
 			}
 			images = append(images, a.Image)
 		}
 		addons = append(addons, a)
 	}
-	if err := kc.LoadImages(ctx, images); err != nil {
+	kubeContext, _, err := kc.Provision(ctx, images)
+	if err != nil {
 		return "", err
+	}
+	for _, a := range missing {
+		// say what holds on this cluster: an engine an earlier up
+		// installed still enforces, at its old version
+		if there, err := kc.AddonInstalled(ctx, a); err == nil && there {
+			note(fmt.Sprintf("%s not updated: image %s is not on the Docker engine; the one an earlier up installed stays as it is; build it with %s (make up TARGET=kind does), then run up again", a.Name, a.Image, a.Build))
+		} else {
+			note(fmt.Sprintf("%s not installed: image %s is not on the Docker engine, so %s; build it with %s (make up TARGET=kind does), then run up again", a.Name, a.Image, a.Without, a.Build))
+		}
 	}
 	for _, a := range addons {
 		if _, err := kc.ApplyAddon(ctx, a); err != nil {

@@ -40,13 +40,16 @@ func (k *recordingKind) ApplyAddon(_ context.Context, a kindcluster.Addon) (kind
 	return kindcluster.AddonReport{}, nil
 }
 
-func (k *recordingKind) Ensure(context.Context) (string, error) {
+// Provision records an ensure, then (when it worked) a load of the images.
+func (k *recordingKind) Provision(_ context.Context, images []string) (string, kindcluster.LoadReport, error) {
 	k.calls = append(k.calls, "ensure")
-	return "kind-nova", k.err
-}
-func (k *recordingKind) LoadImages(_ context.Context, images []string) error {
-	k.calls = append(k.calls, "load "+strings.Join(images, " "))
-	return nil
+	if k.err != nil {
+		return "", nil, k.err
+	}
+	if len(images) > 0 {
+		k.calls = append(k.calls, "load "+strings.Join(images, " "))
+	}
+	return "kind-nova", nil, nil
 }
 func (k *recordingKind) Delete(context.Context) error                 { return nil }
 func (k *recordingKind) Doctor(context.Context) []kindcluster.Finding { return nil }

@@ -30,13 +30,16 @@ type fakeKind struct {
 	err      error
 }
 
-func (k *fakeKind) Ensure(context.Context) (string, error) {
+// Provision records an ensure, then (when it worked) a load of the images.
+func (k *fakeKind) Provision(_ context.Context, images []string) (string, kindcluster.LoadReport, error) {
 	k.calls = append(k.calls, "ensure")
-	return "kind-nova", k.err
-}
-func (k *fakeKind) LoadImages(_ context.Context, images []string) error {
-	k.calls = append(k.calls, "load "+strings.Join(images, " "))
-	return k.err
+	if k.err != nil {
+		return "", nil, k.err
+	}
+	if len(images) > 0 {
+		k.calls = append(k.calls, "load "+strings.Join(images, " "))
+	}
+	return "kind-nova", nil, k.err
 }
 func (k *fakeKind) Delete(context.Context) error {
 	k.calls = append(k.calls, "delete")

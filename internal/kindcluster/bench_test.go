@@ -103,7 +103,7 @@ func BenchmarkKindImages(b *testing.B) {
 			if err := eng.ContainerRemove(ctx, c.ID); err != nil {
 				b.Fatal(err)
 			}
-			if err := p.ensureRegistry(ctx); err != nil {
+			if err := p.ensureRegistry(ctx, KindNetwork); err != nil {
 				b.Fatal(err)
 			}
 			b.StartTimer()

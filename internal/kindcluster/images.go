@@ -38,6 +38,8 @@ type Engine interface {
 	ContainerStart(ctx context.Context, id string) error
 	ContainerRemove(ctx context.Context, id string) error
 	NetworkConnect(ctx context.Context, network, container string) error
+	// NetworkExists reports whether the engine has a network of that name.
+	NetworkExists(ctx context.Context, network string) (bool, error)
 }
 
 // Registry answers which manifest a repository's tag points at.

@@ -21,6 +21,8 @@ type fakeEngine struct {
 	tags       []string
 	containers map[string]*Container
 	pushErr    error
+	// noKindNetwork: kind has not made its network yet (no cluster ever)
+	noKindNetwork bool
 }
 
 func (f *fakeEngine) ImageInspect(_ context.Context, ref string) (Image, error) {
@@ -102,6 +104,10 @@ func (f *fakeEngine) NetworkConnect(_ context.Context, network, id string) error
 		}
 	}
 	return ErrNotFound
+}
+
+func (f *fakeEngine) NetworkExists(_ context.Context, network string) (bool, error) {
+	return network == KindNetwork && !f.noKindNetwork, nil
 }
 
 type fakeRegistry struct {

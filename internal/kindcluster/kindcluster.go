@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/novadev/novadev/internal/state"
@@ -92,6 +93,7 @@ type Provisioner struct {
 	cs       *kubernetes.Clientset // see client
 	restCfg  *rest.Config          // what cs was made from
 	server   string                // the API server cs talks to
+	mu       sync.Mutex            // serialises Progress
 }
 
 // registryAPI is the registry as the Provisioner uses it.
@@ -126,7 +128,7 @@ func New(opts Options) *Provisioner {
 	}
 	p := &Provisioner{opts: opts, eng: opts.Engine}
 	p.reg = &httpRegistry{base: fmt.Sprintf("http://%s:%d", opts.RegistryHostIP, opts.RegistryPort), c: &http.Client{Timeout: 30 * time.Second}}
-	p.kind = cluster.NewProvider(cluster.ProviderWithDocker(), cluster.ProviderWithLogger(&kindLogger{progress: opts.Progress}))
+	p.kind = cluster.NewProvider(cluster.ProviderWithDocker(), cluster.ProviderWithLogger(&kindLogger{progress: p.progress}))
 	return p
 }
 
@@ -179,7 +181,12 @@ func (p *Provisioner) Close() error {
 	return nil
 }
 
-func (p *Provisioner) progress(s string) { p.opts.Progress(s) }
+// progress says s; lines may come from the pushes and kind's create at once.
+func (p *Provisioner) progress(s string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.opts.Progress(s)
+}
 
 func (p *Provisioner) engine(ctx context.Context) (Engine, error) {
 	if p.eng != nil {
@@ -198,37 +205,82 @@ func (p *Provisioner) engine(ctx context.Context) (Engine, error) {
 // registry run on the kind network and applies the registry-hosting
 // ConfigMap. It returns the kubeconfig context (kind-<name>) kind wrote.
 func (p *Provisioner) Ensure(ctx context.Context) (string, error) {
+	kctx, _, err := p.Provision(ctx, nil)
+	return kctx, err
+}
+
+// Provision is Ensure, then Load of images. For a cluster that does not
+// exist yet the registry starts first (on the kind network when kind's
+// network is there, else on Docker's default bridge, connected to the kind
+// network once kind has made it) and the images are pushed while kind
+// creates the cluster: a cold up pays the longer of the two, not their
+// sum. It returns the context and what Load did.
+func (p *Provisioner) Provision(ctx context.Context, images []string) (string, LoadReport, error) {
 	if p.opts.Name == "" {
-		return "", errors.New("kind cluster: no name (the rendered kind/cluster.yaml has no name field; run novadev render kind)")
+		return "", nil, errors.New("kind cluster: no name (the rendered kind/cluster.yaml has no name field; run novadev render kind)")
 	}
-	if _, err := p.engine(ctx); err != nil {
-		return "", err
+	eng, err := p.engine(ctx)
+	if err != nil {
+		return "", nil, err
 	}
 	// Before minutes of cluster creation: the registry must be possible.
 	if err := p.registryPossible(ctx); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	exists, err := p.exists()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
+	var r LoadReport
 	if exists {
-		err = p.reuse(ctx)
+		if err := p.reuse(ctx); err != nil {
+			return "", nil, err
+		}
+		if err := p.ensureRegistry(ctx, KindNetwork); err != nil {
+			return "", nil, err
+		}
 	} else {
-		err = p.create(ctx)
-	}
-	if err != nil {
-		return "", err
-	}
-	if err := p.ensureRegistry(ctx); err != nil {
-		return "", err
+		net := KindNetwork
+		if ok, err := eng.NetworkExists(ctx, KindNetwork); err != nil {
+			return "", nil, fmt.Errorf("inspecting network %s: %w", KindNetwork, err)
+		} else if !ok {
+			net = DefaultBridge
+		}
+		if err := p.ensureRegistry(ctx, net); err != nil {
+			return "", nil, err
+		}
+		var loadErr error
+		loaded := make(chan struct{})
+		go func() {
+			defer close(loaded)
+			if len(images) > 0 {
+				r, loadErr = p.Load(ctx, images)
+			}
+		}()
+		err := p.create(ctx)
+		<-loaded // kind's create cannot be cancelled; nor is a push left running
+		if err != nil {
+			return "", nil, err
+		}
+		if loadErr != nil {
+			return "", r, loadErr
+		}
+		images = nil
+		if err := p.ensureRegistry(ctx, KindNetwork); err != nil { // connects it
+			return "", nil, err
+		}
 	}
 	if len(p.opts.RegistryHosting) > 0 {
 		if err := p.applyRegistryHosting(ctx); err != nil {
-			return "", err
+			return "", nil, err
 		}
 	}
-	return p.Context(), nil
+	if len(images) > 0 {
+		if r, err = p.Load(ctx, images); err != nil {
+			return "", r, err
+		}
+	}
+	return p.Context(), r, nil
 }
 
 func (p *Provisioner) exists() (bool, error) {

@@ -3,6 +3,7 @@ package kindcluster
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -155,4 +156,16 @@ func (m *Moby) ContainerRemove(ctx context.Context, id string) error {
 func (m *Moby) NetworkConnect(ctx context.Context, net, id string) error {
 	_, err := m.c.NetworkConnect(ctx, net, client.NetworkConnectOptions{Container: id})
 	return err
+}
+
+// NetworkExists implements Engine.
+func (m *Moby) NetworkExists(ctx context.Context, name string) (bool, error) {
+	_, err := m.c.NetworkInspect(ctx, name, client.NetworkInspectOptions{})
+	switch err := notFound(err); {
+	case errors.Is(err, ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
 }

@@ -16,6 +16,10 @@ import (
 // joins it so containerd on the node reaches it by container name.
 const KindNetwork = "kind"
 
+// DefaultBridge is Docker's default network, where the registry starts
+// when kind's network does not exist yet (Provision connects it later).
+const DefaultBridge = "bridge"
+
 // registryPort is the port the registry listens on inside its container
 // (the one the rendered containerd mirror names: http://novadev-registry:5000).
 const registryPort = 5000
@@ -44,10 +48,11 @@ type ContainerSpec struct {
 	ContainerPort int
 }
 
-// ensureRegistry makes the registry container exist, run, sit on the kind
-// network and publish host:port; it is created only when missing (its
-// content lives in the container, so it survives `up` after `up`).
-func (p *Provisioner) ensureRegistry(ctx context.Context) error {
+// ensureRegistry makes the registry container exist, run, sit on network
+// (the kind network; Docker's default bridge before kind has made it) and
+// publish host:port; it is created only when missing (its content lives in
+// the container, so it survives `up` after `up`).
+func (p *Provisioner) ensureRegistry(ctx context.Context, network string) error {
 	o := p.opts
 	c, err := p.eng.ContainerInspect(ctx, o.RegistryName)
 	switch {
@@ -57,11 +62,11 @@ func (p *Provisioner) ensureRegistry(ctx context.Context) error {
 		} else if err != nil {
 			return fmt.Errorf("inspecting registry image %s: %w", o.RegistryImage, err)
 		}
-		p.progress(fmt.Sprintf("creating registry %s (%s on %s, network %s)", o.RegistryName, o.RegistryImage, p.registryHostPort(), KindNetwork))
+		p.progress(fmt.Sprintf("creating registry %s (%s on %s, network %s)", o.RegistryName, o.RegistryImage, p.registryHostPort(), network))
 		id, err := p.eng.ContainerCreate(ctx, ContainerSpec{
 			Name: o.RegistryName, Image: o.RegistryImage,
 			Labels:  map[string]string{state.LabelManagedBy: state.ManagedBy, state.LabelKindCluster: o.Name},
-			Network: KindNetwork, HostIP: o.RegistryHostIP, HostPort: o.RegistryPort, ContainerPort: registryPort,
+			Network: network, HostIP: o.RegistryHostIP, HostPort: o.RegistryPort, ContainerPort: registryPort,
 		})
 		if err != nil {
 			return fmt.Errorf("creating registry container %s: %w", o.RegistryName, err)
@@ -81,7 +86,7 @@ func (p *Provisioner) ensureRegistry(ctx context.Context) error {
 				return fmt.Errorf("starting registry container %s: %w", o.RegistryName, err)
 			}
 		}
-		if !slices.Contains(c.Networks, KindNetwork) {
+		if network == KindNetwork && !slices.Contains(c.Networks, KindNetwork) {
 			p.progress(fmt.Sprintf("connecting registry %s to network %s", o.RegistryName, KindNetwork))
 			if err := p.eng.NetworkConnect(ctx, KindNetwork, c.ID); err != nil {
 				return fmt.Errorf("connecting %s to network %s: %w", o.RegistryName, KindNetwork, err)

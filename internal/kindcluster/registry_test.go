@@ -21,7 +21,7 @@ func TestEnsureRegistryCreatesStartsAndConnects(t *testing.T) {
 	eng, reg := newFakes(DefaultRegistryImage)
 	p, lines := newTestProvisioner(eng, reg)
 
-	if err := p.ensureRegistry(ctx); err != nil {
+	if err := p.ensureRegistry(ctx, KindNetwork); err != nil {
 		t.Fatal(err)
 	}
 	c := eng.containers[DefaultRegistryName]
@@ -39,7 +39,7 @@ func TestEnsureRegistryCreatesStartsAndConnects(t *testing.T) {
 	// network recreated): started and connected again, not recreated.
 	c.Running, c.Status, c.Networks = false, "exited", nil
 	*lines = nil
-	if err := p.ensureRegistry(ctx); err != nil {
+	if err := p.ensureRegistry(ctx, KindNetwork); err != nil {
 		t.Fatal(err)
 	}
 	if c2 := eng.containers[DefaultRegistryName]; c2 != c || !c.Running || !slices.Contains(c.Networks, KindNetwork) {
@@ -51,8 +51,44 @@ func TestEnsureRegistryCreatesStartsAndConnects(t *testing.T) {
 
 	// Healthy: nothing to do, nothing said.
 	*lines = nil
-	if err := p.ensureRegistry(ctx); err != nil || len(*lines) != 0 {
+	if err := p.ensureRegistry(ctx, KindNetwork); err != nil || len(*lines) != 0 {
 		t.Fatalf("healthy registry: %v %q", err, *lines)
+	}
+}
+
+// Before kind has made its network (no cluster ever on this engine), the
+// registry starts on Docker's default bridge, so the pushes can run while
+// kind creates the cluster; asked for the kind network later, it is
+// connected, not recreated.
+func TestEnsureRegistryBeforeTheKindNetwork(t *testing.T) {
+	ctx := context.Background()
+	eng, reg := newFakes(DefaultRegistryImage)
+	eng.noKindNetwork = true
+	p, lines := newTestProvisioner(eng, reg)
+	if err := p.ensureRegistry(ctx, DefaultBridge); err != nil {
+		t.Fatal(err)
+	}
+	c := eng.containers[DefaultRegistryName]
+	if c == nil || !c.Running || !slices.Equal(c.Networks, []string{DefaultBridge}) || !slices.Equal(c.HostPorts, []string{"127.0.0.1:5005"}) {
+		t.Fatalf("registry container %+v: want running on bridge, 127.0.0.1:5005", c)
+	}
+	if !strings.Contains((*lines)[0], "network bridge)") {
+		t.Errorf("progress %q", *lines)
+	}
+	// on the bridge it stays there while asked for the bridge
+	*lines = nil
+	if err := p.ensureRegistry(ctx, DefaultBridge); err != nil || len(*lines) != 0 {
+		t.Fatalf("again on the bridge: %v %q", err, *lines)
+	}
+	eng.noKindNetwork = false
+	if err := p.ensureRegistry(ctx, KindNetwork); err != nil {
+		t.Fatal(err)
+	}
+	if c2 := eng.containers[DefaultRegistryName]; c2 != c || !slices.Equal(c.Networks, []string{DefaultBridge, KindNetwork}) {
+		t.Fatalf("after kind made its network: %+v, want the same container on bridge and kind", c2)
+	}
+	if len(*lines) != 1 || !strings.Contains((*lines)[0], "connecting registry novadev-registry to network kind") {
+		t.Errorf("progress %q", *lines)
 	}
 }
 
@@ -60,7 +96,7 @@ func TestEnsureRegistryRefusesWhatItCannotFix(t *testing.T) {
 	ctx := context.Background()
 	eng, reg := newFakes()
 	p, _ := newTestProvisioner(eng, reg)
-	if err := p.ensureRegistry(ctx); err == nil || !strings.Contains(err.Error(), "scripts/images/build.sh registry") {
+	if err := p.ensureRegistry(ctx, KindNetwork); err == nil || !strings.Contains(err.Error(), "scripts/images/build.sh registry") {
 		t.Errorf("no registry image: %v", err)
 	}
 	// Ensure says so before it creates a cluster (the fake engine has no
@@ -69,7 +105,7 @@ func TestEnsureRegistryRefusesWhatItCannotFix(t *testing.T) {
 		t.Errorf("Ensure without a registry image: %v", err)
 	}
 	eng.containers[DefaultRegistryName] = &Container{ID: "x", Running: true, HostPorts: []string{"0.0.0.0:5000"}, Networks: []string{KindNetwork}}
-	if err := p.ensureRegistry(ctx); err == nil || !strings.Contains(err.Error(), "not 127.0.0.1:5005") || !strings.Contains(err.Error(), "docker rm -f novadev-registry") {
+	if err := p.ensureRegistry(ctx, KindNetwork); err == nil || !strings.Contains(err.Error(), "not 127.0.0.1:5005") || !strings.Contains(err.Error(), "docker rm -f novadev-registry") {
 		t.Errorf("foreign container: %v", err)
 	}
 }
