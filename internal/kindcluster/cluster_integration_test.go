@@ -177,8 +177,9 @@ func testAddon(t testing.TB) Addon {
 
 // TestIntegrationKindCluster proves the Provisioner on a real kind cluster
 // of its own (nova-k2, registry novadev-registry-k2 on 127.0.0.1:5105):
-// create; reuse (the same node container); the registry-hosting ConfigMap;
-// LoadImages pushing six images, then nothing; a pod pulling
+// create with six images pushed meanwhile (Provision); reuse (the same
+// node container); the registry-hosting ConfigMap; LoadImages then pushing
+// nothing; a pod pulling
 // localhost:5105/novadev/placeholder:dev through the rendered containerd
 // mirror; Doctor all ok; a stopped node started again by Ensure; Delete
 // removing cluster, context and registry.
@@ -199,18 +200,27 @@ func TestIntegrationKindCluster(t *testing.T) {
 	})
 	node := testCluster + "-control-plane"
 
+	// Provision on no cluster: the registry first, the six images pushed
+	// while kind creates the cluster
 	start := time.Now()
-	kctx, err := p.Ensure(ctx)
+	kctx, r, err := p.Provision(ctx, offline)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("create: %.1fs", time.Since(start).Seconds())
+	t.Logf("create with %d images pushed meanwhile: %.1fs", len(offline), time.Since(start).Seconds())
 	if kctx != "kind-"+testCluster {
 		t.Errorf("context %q", kctx)
 	}
+	if pushed, _ := r.Counts(); pushed != len(offline) {
+		t.Fatalf("pushed during the create: %v, want all %d", r, len(offline))
+	}
 	lines := log.take()
-	if !strings.HasPrefix(lines[0], "creating cluster "+testCluster+" (node image "+OfflineNodeImage+": the offline node image") {
-		t.Errorf("first progress line %q: want the cluster, the node image and which one", lines[0])
+	at := func(prefix string) int {
+		return slices.IndexFunc(lines, func(s string) bool { return strings.HasPrefix(s, prefix) })
+	}
+	created, registry, images := at("creating cluster "+testCluster+" (node image "+OfflineNodeImage+": the offline node image"), at("creating registry "+testRegistry), at("images: ")
+	if created < 0 || registry < 0 || images < 0 || registry > created {
+		t.Errorf("progress %q: want the registry created, then the cluster (its node image and which one), and the images line", lines)
 	}
 	kc, err := clientcmd.LoadFromFile(kubeconfig)
 	if err != nil || kc.Contexts[kctx] == nil {
@@ -251,16 +261,7 @@ func TestIntegrationKindCluster(t *testing.T) {
 		t.Errorf("reuse progress %q", lines)
 	}
 
-	// Images: six pushed, then none.
-	start = time.Now()
-	r, err := p.Load(ctx, offline)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("first push of %d images: %.1fs", len(offline), time.Since(start).Seconds())
-	if pushed, _ := r.Counts(); pushed != len(offline) {
-		t.Fatalf("first load: %v, want all pushed", r)
-	}
+	// Images: pushed during the create, so none now.
 	start = time.Now()
 	r, err = p.Load(ctx, offline)
 	if err != nil {
