@@ -122,6 +122,12 @@ type Snapshot struct {
 	// Records holds what each bootstrap last completed against (its
 	// record sum), by bootstrap name.
 	Records map[string]string `json:"records,omitempty"`
+	// BootstrapsAreJobs: the backend runs bootstraps as Jobs and keeps one
+	// that completed against the same configuration and stores (the kube
+	// backend). A bootstrap the supervisor would run on every up anyway
+	// (postgres-init) is then kept: running it again would replace its Job
+	// on every up, which a warm up must not do.
+	BootstrapsAreJobs bool `json:"bootstrapsAreJobs,omitempty"`
 }
 
 // LogOptions select which log lines to read.

@@ -181,9 +181,11 @@ func makePlan(g *catalog.Graph, snap *backend.Snapshot, inputsHash string, resto
 				st.Op, st.Reason = Skip, "its store "+store+" is not started"
 			} else if p.bootstrapKept(st, it.Bootstrap) {
 				st.Op, st.Reason = Keep, "completed before with the same catalog and stores"
-				if alwaysRun[it.Bootstrap.Step] {
+				if alwaysRun[it.Bootstrap.Step] && !snap.BootstrapsAreJobs {
 					// still current for its dependents (they stay kept),
 					// but run: it reverts hand-made privilege changes
+					// (not where bootstraps are Jobs: the backend keeps a
+					// completed one, so a run would only say it did)
 					st.Op, st.Reason = Run, "runs on every up: reverts hand-made role and grant changes"
 					p.rechecked = append(p.rechecked, name)
 				}
@@ -287,6 +289,8 @@ func makePlan(g *catalog.Graph, snap *backend.Snapshot, inputsHash string, resto
 // postgres-init corrects roles, memberships, attributes and grants, so a
 // GRANT made by hand is revoked by the next `up` (issue 11). Its warm cost is
 // one no-op pass (docs/decisions.md). Its dependents still count it as kept.
+// Where bootstraps are Jobs (backend.Snapshot.BootstrapsAreJobs) it is kept
+// like any other: a warm up there changes no object (decision 46).
 var alwaysRun = map[string]bool{catalog.StepPostgresInit: true}
 
 // bootstrapKept says whether a bootstrap can be kept: it completed before

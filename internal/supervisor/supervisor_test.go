@@ -157,6 +157,28 @@ func TestUpTwiceChangesNothing(t *testing.T) {
 	require.Len(t, rechecked, 10, "every kept node is rechecked with the cheaper check (postgres-init runs instead)")
 }
 
+// Where bootstraps are Jobs (the kube backend), postgres-init is kept like
+// any completed bootstrap: a second up runs nothing and every node is
+// unchanged, so no Job is replaced.
+func TestUpTwiceWhereBootstrapsAreJobs(t *testing.T) {
+	f := newFixture(t)
+	f.be.BootstrapsAreJobs = true
+	_, err := f.up(context.Background())
+	require.NoError(t, err)
+	ran := len(f.boots)
+	f.be.ResetCalls()
+	res, err := f.up(context.Background())
+	require.NoError(t, err)
+	require.Empty(t, f.be.Calls())
+	require.Len(t, f.boots, ran, "no bootstrap ran again, postgres-init neither")
+	for n, st := range statuses(res) {
+		if allReady[n] == StatusSkipped {
+			continue
+		}
+		require.Equal(t, StatusUnchanged, st, n)
+	}
+}
+
 func TestBootstrapsRerunWhenInputsOrStoresChange(t *testing.T) {
 	f := newFixture(t)
 	_, err := f.up(context.Background())

@@ -39,6 +39,9 @@ type Backend struct {
 	NodeHash map[string]string
 	// Missing maps a node to images that are not available.
 	Missing map[string][]string
+	// BootstrapsAreJobs is what Observe's snapshot says of bootstraps (as
+	// the kube backend's).
+	BootstrapsAreJobs bool
 	// LogLines are the log lines of each unit (by Service).
 	LogLines map[string][]string
 	// OnApply, when set, runs inside Apply (without the lock); an error
@@ -193,7 +196,7 @@ func (b *Backend) Info(context.Context) (backend.Info, error) {
 func (b *Backend) Observe(context.Context) (*backend.Snapshot, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s := &backend.Snapshot{Instance: "fake", Nodes: map[string]*backend.Node{}, Records: maps.Clone(b.records), Orphans: slices.Clone(b.orphans)}
+	s := &backend.Snapshot{Instance: "fake", Nodes: map[string]*backend.Node{}, Records: maps.Clone(b.records), Orphans: slices.Clone(b.orphans), BootstrapsAreJobs: b.BootstrapsAreJobs}
 	for name, n := range b.nodes {
 		c := &backend.Node{Name: name, Units: slices.Clone(n.Units), MissingImages: slices.Clone(b.Missing[name])}
 		for i := range c.Units {

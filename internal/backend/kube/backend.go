@@ -258,7 +258,7 @@ func (b *Backend) Observe(ctx context.Context) (*backend.Snapshot, error) {
 }
 
 func (b *Backend) snapshot(l *listed) *backend.Snapshot {
-	snap := &backend.Snapshot{Instance: b.ns, Nodes: map[string]*backend.Node{}, Records: map[string]string{}}
+	snap := &backend.Snapshot{Instance: b.ns, Nodes: map[string]*backend.Node{}, Records: map[string]string{}, BootstrapsAreJobs: true}
 	snap.Resources = append(snap.Resources, backend.Resource{Kind: "namespace", Name: b.ns, Exists: l.ns != nil && l.ns.DeletionTimestamp == nil})
 	for _, o := range b.p.shared {
 		m := l.objs[o.key()]
