@@ -442,6 +442,8 @@ func TestIntegrationKubeUpTwiceDown(t *testing.T) {
 	require.Equal(t, 0, code, out)
 	t.Logf("warm up: %s", warm.Round(10*time.Millisecond))
 	assert.Equal(t, before, versions(t, ctx, cs, ns), "the second up changed an object or restarted a pod")
+	assert.Regexp(t, `(?m)^postgres-init +keep +unchanged `, out, "the second up keeps postgres-init's Job and says so (decision 46)")
+	assert.NotRegexp(t, `(?m)^\S+ +(create|recreate|start|run) `, out, "the second up says it changed nothing")
 	assert.Less(t, warm, 20*time.Second, "a second up with nothing changed (goal: 3 s on an idle machine)")
 
 	// in-cluster DNS and the Service: a pod of the test's own (not
