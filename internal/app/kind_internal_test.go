@@ -126,9 +126,9 @@ func TestPrepareKindClusterInstallsTheNetworkPolicyEngine(t *testing.T) {
 // The kube backend as the app opens it (wrapped with its target name) still
 // tells the supervisor that its init containers gate services' needs
 // (decision 44): a wrapper hiding the method would silently drop it.
-func TestOpenedKubeBackendGatesNeeds(t *testing.T) {
+func TestOpenedKubeBackendGatesServiceNeeds(t *testing.T) {
 	var b backend.Backend = kubeBackend{target: TargetKind}
 	g, ok := b.(backend.NeedGater)
 	require.True(t, ok, "kubeBackend must expose backend.NeedGater")
-	require.True(t, g.GatesNeeds())
+	require.True(t, g.GatesServiceNeeds())
 }

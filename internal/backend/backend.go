@@ -196,15 +196,13 @@ type Backend interface {
 }
 
 // NeedGater is implemented by backends whose units wait by themselves for
-// the services and bootstraps a service needs (the kube backend: a
-// Deployment's init containers wait on each service it needs and on each
-// bootstrap's Job). The supervisor may then apply a service as soon as the
-// stores it needs are ready, the services it needs are applied and its
-// bootstraps can run: its pods are scheduled and start while their needs
-// come up. Readiness is still proven in graph order, and stores still gate
-// what needs them (decisions 44 and 47).
+// the services a service needs (the kube backend: a Deployment's init
+// containers wait on each of them). The supervisor may then apply a service
+// as soon as the services it needs are applied, not ready: its pods are
+// scheduled and start while their needs come up. Readiness is still proven
+// in graph order, and stores and bootstraps still gate what needs them.
 type NeedGater interface {
-	GatesNeeds() bool
+	GatesServiceNeeds() bool
 }
 
 // Explainer is implemented by backends whose probe connections can fail

@@ -19,7 +19,7 @@ import (
 // they need themselves (as the kube backend's init containers do).
 type gating struct{ *fake.Backend }
 
-func (gating) GatesNeeds() bool { return true }
+func (gating) GatesServiceNeeds() bool { return true }
 
 // On a gating backend a service is applied once the services it needs are
 // applied, before they are ready; it is still proven ready after them.
@@ -58,73 +58,10 @@ func TestGatingBackendAppliesServicesAhead(t *testing.T) {
 	require.Less(t, at("users", event.Ready), at("orders", event.Probing), "but proven only after users is ready")
 	require.Less(t, at("orders", event.Ready), at("notify", event.Probing))
 	for _, n := range []string{"orders", "notify"} {
-		for _, st := range []string{"postgres", "kafka"} {
-			require.Less(t, at(st, event.Ready), at(n, event.Starting), "%s: its stores still gate it", n)
-		}
-		for _, b := range []string{"kafka-topics", "migrations"} {
-			require.Less(t, at(b, event.Ready), at(n, event.Probing), "%s: proven after its bootstraps", n)
-		}
+		require.Less(t, at("kafka-topics", event.Ready), at(n, event.Starting), "%s: bootstraps still gate a service", n)
+		require.Less(t, at("migrations", event.Ready), at(n, event.Starting), "%s: bootstraps still gate a service", n)
 	}
 	require.Contains(t, evs[at("orders", event.Starting)].Detail, "ahead")
-}
-
-// On a gating backend a service is applied once its stores are ready,
-// while the bootstraps it needs still run (its init containers wait for
-// their Jobs); it is proven ready only after them.
-func TestGatingBackendAppliesServicesWhileBootstrapsRun(t *testing.T) {
-	f := newFixture(t)
-	f.runner.Backend = gating{f.be}
-	release := make(chan struct{})
-	f.bootHook["migrations"] = func(ctx context.Context) error {
-		select {
-		case <-release:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	done := make(chan error, 1)
-	var res *Result
-	go func() {
-		var err error
-		res, err = f.up(context.Background())
-		done <- err
-	}()
-	require.Eventually(t, func() bool {
-		c := f.be.Calls()
-		return slices.Contains(c, "apply users") && slices.Contains(c, "apply orders") && slices.Contains(c, "apply notify")
-	}, 5*time.Second, 5*time.Millisecond, "users, orders and notify are applied while migrations runs: %v", f.be.Calls())
-	close(release)
-	require.NoError(t, <-done)
-	require.Equal(t, allReady, statuses(res))
-	evs := f.rec.Events()
-	at := func(node string, typ event.Type) int {
-		return slices.IndexFunc(evs, func(e event.Event) bool { return e.Node == node && e.Type == typ })
-	}
-	for _, n := range []string{"users", "orders", "notify"} {
-		require.Less(t, at("postgres", event.Ready), at(n, event.Starting), "%s: its store gates it", n)
-		require.Less(t, at(n, event.Starting), at("migrations", event.Ready), "%s: applied while migrations ran", n)
-		require.Less(t, at("migrations", event.Ready), at(n, event.Probing), "%s: proven only after migrations", n)
-	}
-}
-
-// A store that is not ready holds every service that uses it, also on a
-// gating backend: the stores come up before service pods compete with them.
-func TestGatingBackendWaitsForStores(t *testing.T) {
-	f := newFixture(t)
-	f.runner.Backend = gating{f.be}
-	var early []string
-	f.probes["postgres"] = func(ctx context.Context) (bool, error) {
-		for _, c := range f.be.Calls() {
-			if c == "apply users" || c == "apply orders" {
-				early = append(early, c)
-			}
-		}
-		return true, nil
-	}
-	_, err := f.up(context.Background())
-	require.NoError(t, err)
-	require.Empty(t, early, "a service applied before its store was ready")
 }
 
 // Without the declaration nothing is applied ahead (the Docker backend).
@@ -173,7 +110,7 @@ type blockingApply struct {
 	ready func(string) bool
 }
 
-func (blockingApply) GatesNeeds() bool { return true }
+func (blockingApply) GatesServiceNeeds() bool { return true }
 
 func (b blockingApply) Apply(ctx context.Context, node string) (*backend.Node, error) {
 	for _, n := range b.needs[node] {

@@ -257,7 +257,7 @@ func (r *Runner) Up(ctx context.Context, p *Plan) (*Result, error) {
 		died: map[string]*NodeError{}, slots: make(chan struct{}, r.Parallel), finished: map[string]bool{}, roots: map[string]string{},
 		ahead: map[string]*aheadApply{}, applied: map[string]bool{}}
 	if g, ok := r.Backend.(backend.NeedGater); ok {
-		x.gates = g.GatesNeeds()
+		x.gates = g.GatesServiceNeeds()
 	}
 	for name, n := range p.snap.Nodes {
 		x.gens[name] = n.Generation()
@@ -639,11 +639,11 @@ func (x *run) aheadOf(name string) *aheadApply {
 	return x.ahead[name]
 }
 
-// launchAhead starts, on a backend whose units wait for what they need
-// (backend.NeedGater), the Apply of every service not yet applied whose
-// stores are ready, whose services are at least applied (or kept) and whose
-// bootstraps can run (aheadMet). The visit then only awaits that Apply
-// before proving the service ready, once its needs are.
+// launchAhead starts, on a backend whose units wait for the services they
+// need (backend.NeedGater), the Apply of every service not yet applied
+// whose stores and bootstraps are done and whose services are at least
+// applied (or kept). The visit then only awaits that Apply before proving
+// the service ready, once its needs are.
 func (x *run) launchAhead(ctx context.Context) {
 	if !x.gates {
 		return
@@ -658,7 +658,24 @@ func (x *run) launchAhead(ctx context.Context) {
 			x.applied[n] || x.finished[n] || x.died[n] != nil {
 			continue
 		}
-		if !slices.ContainsFunc(st.Needs, func(m string) bool { return !x.aheadMet(m) }) {
+		eligible := true
+		for _, m := range st.Needs {
+			ms, mr := x.p.Steps[m], x.res.Nodes[m]
+			switch {
+			case x.died[m] != nil:
+				eligible = false
+			case x.finished[m]:
+				eligible = mr.Status == StatusReady || mr.Status == StatusUnchanged || mr.Status == StatusSkipped
+			case ms.Kind == catalog.KindService:
+				eligible = x.applied[m] || ms.Op == Keep
+			default:
+				eligible = false // a store or bootstrap not done yet
+			}
+			if !eligible {
+				break
+			}
+		}
+		if eligible {
 			x.applied[n] = true
 			x.ahead[n] = &aheadApply{done: make(chan struct{})}
 			launch[n] = x.ahead[n]
@@ -669,28 +686,6 @@ func (x *run) launchAhead(ctx context.Context) {
 		x.aheadWG.Add(1)
 		go x.applyAhead(ctx, n, a)
 	}
-}
-
-// aheadMet says (x.mu held) whether need m lets a service be applied
-// ahead: m is done (ready, unchanged or skipped); or m is a service
-// applied or kept; or m is a bootstrap kept, or whose own needs are met so
-// (its stores ready): it runs now or will, and the service's init
-// container waits for its Job. A store must be ready: the stores come up
-// before any service pod competes with them for the node's CPU (decision
-// 47).
-func (x *run) aheadMet(m string) bool {
-	ms, mr := x.p.Steps[m], x.res.Nodes[m]
-	switch {
-	case x.died[m] != nil:
-		return false
-	case x.finished[m]:
-		return mr.Status == StatusReady || mr.Status == StatusUnchanged || mr.Status == StatusSkipped
-	case ms.Kind == catalog.KindService:
-		return x.applied[m] || ms.Op == Keep
-	case ms.Kind == catalog.KindBootstrap:
-		return ms.Op == Keep || !slices.ContainsFunc(ms.Needs, func(n string) bool { return !x.aheadMet(n) })
-	}
-	return false // a store not ready yet
 }
 
 // applyAhead applies one service before its visit. It takes no slot of

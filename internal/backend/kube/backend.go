@@ -492,9 +492,8 @@ func (b *Backend) Objects(node string) []string {
 	return out
 }
 
-// GatesNeeds is true: the rendering gives every service Deployment an
-// init container per service it needs (wait grpc://<need>:<port>), per
-// bootstrap (wait job://<bootstrap>) and per store, so the supervisor may
-// apply a service once its stores are ready and let the pods start while
-// their other needs come up (backend.NeedGater).
-func (b *Backend) GatesNeeds() bool { return true }
+// GatesServiceNeeds is true: the rendering gives every service Deployment an
+// init container per service it needs (wait grpc://<need>:<port>), so the
+// supervisor may apply a service once those are applied and let the pods
+// start while their needs come up (backend.NeedGater).
+func (b *Backend) GatesServiceNeeds() bool { return true }
