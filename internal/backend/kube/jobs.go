@@ -118,6 +118,22 @@ func jobDone(j *batchv1.Job, t batchv1.JobConditionType) bool {
 	return false
 }
 
+// podSucceeded says whether a Job of one completion has a pod that
+// succeeded: it is done then, although the Job controller sets Complete
+// 2-4 s later (its sync; docs/benchmarks.md, session 5), twice on the
+// critical path of a cold up (postgres-init, then migrations).
+func podSucceeded(j *batchv1.Job, pods []corev1.Pod) bool {
+	if c := j.Spec.Completions; c != nil && *c != 1 {
+		return false
+	}
+	for _, p := range pods {
+		if p.Status.Phase == corev1.PodSucceeded && p.DeletionTimestamp == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // deleteJob deletes a Job and its pods and waits until it is gone (a new
 // Job of the same name cannot be created before).
 func (b *Backend) deleteJob(ctx context.Context, name string) error {
@@ -193,7 +209,7 @@ func (b *Backend) waitJob(ctx context.Context, node, job string, log func(string
 				}(p.Name, cs.Name)
 			}
 		}
-		if jobDone(j, batchv1.JobComplete) {
+		if jobDone(j, batchv1.JobComplete) || podSucceeded(j, pods.Items) {
 			cancel()
 			return nil
 		}

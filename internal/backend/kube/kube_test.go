@@ -205,6 +205,48 @@ func TestRunBootstrapAsJob(t *testing.T) {
 	assert.Contains(t, lines[0], "completed before")
 }
 
+// A Job whose pod has succeeded is done at once, before the Job controller
+// sets Complete (2-4 s later on a real cluster); a pod still running is not.
+func TestRunBootstrapDoneWhenItsPodSucceeded(t *testing.T) {
+	b, cs, ctx := setup(t, fixture("kube-jobpod", "v1"))
+	snap, err := b.Observe(ctx)
+	require.NoError(t, err)
+	require.NoError(t, b.Prepare(ctx, snap, nil))
+	done := make(chan error, 1)
+	go func() { done <- b.RunBootstrap(ctx, "seed", func(string, ...any) {}) }()
+	var j *batchv1.Job
+	require.Eventually(t, func() bool {
+		j, err = cs.BatchV1().Jobs("kube-jobpod").Get(ctx, "seed", metav1.GetOptions{})
+		return err == nil
+	}, 20*time.Second, 50*time.Millisecond)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "seed-abcde", Labels: map[string]string{"batch.kubernetes.io/controller-uid": string(j.UID), "batch.kubernetes.io/job-name": "seed"}},
+		Spec:       corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "seed", Image: "novadev/novadev:dev"}}},
+	}
+	pod, err = cs.CoreV1().Pods("kube-jobpod").Create(ctx, pod, metav1.CreateOptions{})
+	require.NoError(t, err)
+	pod.Status.Phase = corev1.PodRunning
+	pod, err = cs.CoreV1().Pods("kube-jobpod").UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	select {
+	case err := <-done:
+		t.Fatalf("done while its pod runs: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	pod.Status.Phase = corev1.PodSucceeded
+	_, err = cs.CoreV1().Pods("kube-jobpod").UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("not done 10 s after its pod succeeded")
+	}
+	j, err = cs.BatchV1().Jobs("kube-jobpod").Get(ctx, "seed", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.False(t, jobDone(j, batchv1.JobComplete), "done before the Job says Complete")
+}
+
 // A Failed Job fails its bootstrap with the reason; the next run deletes it
 // and creates it again rather than reporting the old failure.
 func TestRunBootstrapFailedJob(t *testing.T) {
