@@ -239,6 +239,11 @@ func TestIntegrationKindCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// a pod can be created at once: the default ServiceAccount is there
+	// (CI once created one before the controller manager had made it)
+	if _, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {
+		t.Fatalf("right after Provision: %v", err)
+	}
 	cm, err := cs.CoreV1().ConfigMaps("kube-public").Get(ctx, "local-registry-hosting", metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("KEP-1755 ConfigMap: %v", err)

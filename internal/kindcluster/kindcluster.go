@@ -258,6 +258,9 @@ func (p *Provisioner) Provision(ctx context.Context, images []string) (string, L
 			}
 		}()
 		err := p.create(ctx)
+		if err == nil {
+			err = p.waitDefaultServiceAccount(ctx, time.Minute)
+		}
 		<-loaded // kind's create cannot be cancelled; nor is a push left running
 		if err != nil {
 			return "", nil, err
@@ -411,6 +414,32 @@ func (p *Provisioner) dynamicClient() (dynamic.Interface, error) {
 
 // forget drops the kept clientset (the cluster was deleted or recreated).
 func (p *Provisioner) forget() { p.cs, p.restCfg, p.server = nil, nil, "" }
+
+// waitDefaultServiceAccount waits until namespace default has its default
+// ServiceAccount. kind's create returns once the node is Ready, when the
+// controller manager may not have made it yet, and until then the API
+// server refuses a pod there ("serviceaccount default not found"), as
+// `kubectl run` right after `up` would be. Before the pushes ran during
+// the create, their half a minute hid this.
+func (p *Provisioner) waitDefaultServiceAccount(ctx context.Context, d time.Duration) error {
+	cs, err := p.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for {
+		_, err := cs.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Get(ctx, "default", metav1.GetOptions{})
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kind cluster %s: no default ServiceAccount in namespace default after %s (%v): is kube-controller-manager running? novadev doctor --target kind", p.opts.Name, d, err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
 
 // health is nil when the API server is ready and every node is Ready.
 func (p *Provisioner) health(ctx context.Context) error {
