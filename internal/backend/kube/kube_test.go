@@ -171,11 +171,13 @@ func TestPruneOnlyWhatNovadevApplied(t *testing.T) {
 	assert.NoError(t, err, "an object novadev did not apply stays")
 }
 
-// A bootstrap is its Job: complete = done (and the record is kept on it);
-// run again, complete with the same configuration against the same
-// instances, it writes nothing; a failed Job fails with its reason.
-func TestRunBootstrapAsJob(t *testing.T) {
-	b, cs, ctx := setup(t, fixture("kube-job", "v1"))
+// startBootstrap runs bootstrap seed of the fixture in namespace ns in the
+// background and returns once its Job exists (no Job controller runs
+// here: the test sets the Job's or its pod's status), with RunBootstrap's
+// outcome to come on done.
+func startBootstrap(t *testing.T, ns string) (*Backend, kubernetes.Interface, context.Context, *batchv1.Job, chan error) {
+	t.Helper()
+	b, cs, ctx := setup(t, fixture(ns, "v1"))
 	snap, err := b.Observe(ctx)
 	require.NoError(t, err)
 	require.NoError(t, b.Prepare(ctx, snap, nil))
@@ -183,9 +185,18 @@ func TestRunBootstrapAsJob(t *testing.T) {
 	go func() { done <- b.RunBootstrap(ctx, "seed", func(string, ...any) {}) }()
 	var j *batchv1.Job
 	require.Eventually(t, func() bool {
-		j, err = cs.BatchV1().Jobs("kube-job").Get(ctx, "seed", metav1.GetOptions{})
+		j, err = cs.BatchV1().Jobs(ns).Get(ctx, "seed", metav1.GetOptions{})
 		return err == nil
 	}, 20*time.Second, 50*time.Millisecond)
+	return b, cs, ctx, j, done
+}
+
+// A bootstrap is its Job: complete = done (and the record is kept on it);
+// run again, complete with the same configuration against the same
+// instances, it writes nothing; a failed Job fails with its reason.
+func TestRunBootstrapAsJob(t *testing.T) {
+	b, cs, ctx, j, done := startBootstrap(t, "kube-job")
+	var err error
 	now := metav1.Now()
 	j.Status = batchv1.JobStatus{StartTime: &now, CompletionTime: &now, Succeeded: 1, Conditions: []batchv1.JobCondition{
 		{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
@@ -194,7 +205,7 @@ func TestRunBootstrapAsJob(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, <-done)
 	require.NoError(t, b.Record(ctx, "seed", "sum-1"))
-	snap, err = b.Observe(ctx)
+	snap, err := b.Observe(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, "sum-1", snap.Records["seed"])
 
@@ -208,17 +219,8 @@ func TestRunBootstrapAsJob(t *testing.T) {
 // A Job whose pod has succeeded is done at once, before the Job controller
 // sets Complete (2-4 s later on a real cluster); a pod still running is not.
 func TestRunBootstrapDoneWhenItsPodSucceeded(t *testing.T) {
-	b, cs, ctx := setup(t, fixture("kube-jobpod", "v1"))
-	snap, err := b.Observe(ctx)
-	require.NoError(t, err)
-	require.NoError(t, b.Prepare(ctx, snap, nil))
-	done := make(chan error, 1)
-	go func() { done <- b.RunBootstrap(ctx, "seed", func(string, ...any) {}) }()
-	var j *batchv1.Job
-	require.Eventually(t, func() bool {
-		j, err = cs.BatchV1().Jobs("kube-jobpod").Get(ctx, "seed", metav1.GetOptions{})
-		return err == nil
-	}, 20*time.Second, 50*time.Millisecond)
+	_, cs, ctx, j, done := startBootstrap(t, "kube-jobpod")
+	var err error
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "seed-abcde", Labels: map[string]string{"batch.kubernetes.io/controller-uid": string(j.UID), "batch.kubernetes.io/job-name": "seed"}},
 		Spec:       corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "seed", Image: "novadev/novadev:dev"}}},
@@ -250,17 +252,8 @@ func TestRunBootstrapDoneWhenItsPodSucceeded(t *testing.T) {
 // A Failed Job fails its bootstrap with the reason; the next run deletes it
 // and creates it again rather than reporting the old failure.
 func TestRunBootstrapFailedJob(t *testing.T) {
-	b, cs, ctx := setup(t, fixture("kube-jobfail", "v1"))
-	snap, err := b.Observe(ctx)
-	require.NoError(t, err)
-	require.NoError(t, b.Prepare(ctx, snap, nil))
-	done := make(chan error, 1)
-	go func() { done <- b.RunBootstrap(ctx, "seed", func(string, ...any) {}) }()
-	var j *batchv1.Job
-	require.Eventually(t, func() bool {
-		j, err = cs.BatchV1().Jobs("kube-jobfail").Get(ctx, "seed", metav1.GetOptions{})
-		return err == nil
-	}, 20*time.Second, 50*time.Millisecond)
+	b, cs, ctx, j, done := startBootstrap(t, "kube-jobfail")
+	var err error
 	uid := j.UID
 	now := metav1.Now()
 	j.Status = batchv1.JobStatus{StartTime: &now, Failed: 1, Conditions: []batchv1.JobCondition{
