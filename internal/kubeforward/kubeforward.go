@@ -124,21 +124,6 @@ func (f *Forwarder) Address(key string, remote int, to Target) (string, error) {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(p)), nil
 }
 
-// Err returns why the last failed connection of forward key failed (no
-// pod to pick, the port-forward refused, nothing listening on the pod's
-// port), or nil when none failed.
-func (f *Forwarder) Err(key string) error {
-	f.mu.Lock()
-	fw := f.forwards[key]
-	f.mu.Unlock()
-	if fw == nil {
-		return nil
-	}
-	fw.mu.Lock()
-	defer fw.mu.Unlock()
-	return fw.last
-}
-
 // Explain adds to err, a client's failure through this forwarder, the
 // reasons its forwards failed at or after since, which the client never
 // sees (it reads EOF; the forward knows the pod's or the kubelet's
@@ -218,7 +203,7 @@ func (f *Forwarder) serve(fw *forward) {
 // handle forwards one local connection as kubectl port-forward does: an
 // error stream and a data stream sharing one request ID on the pod's
 // connection. The local connection is closed when either side ends; a
-// failure is kept for Err.
+// failure is kept for Explain.
 func (f *Forwarder) handle(local net.Conn, fw *forward) {
 	defer local.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), PickTimeout)

@@ -14,6 +14,15 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 )
 
+// lastErr is the last failure of forward key, or nil.
+func lastErr(f *Forwarder, key string) error {
+	errs := f.failedSince(time.Time{}, func(k, _ string) bool { return k == key })
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs[0]
+}
+
 // readEOF dials a forward and waits for the forwarder to close it.
 func readEOF(t *testing.T, port int) {
 	t.Helper()
@@ -26,8 +35,8 @@ func readEOF(t *testing.T, port int) {
 }
 
 // A key names one forward: the same key keeps its port, another key gets
-// its own; a connection that cannot be forwarded is closed and Err says
-// why (no pod to pick; no cluster connection); Close ends every listener.
+// its own; a connection that cannot be forwarded is closed and its
+// failure says why (no pod to pick; no cluster connection); Close ends every listener.
 func TestForwardsWithoutACluster(t *testing.T) {
 	f := New(nil, fake.NewClientset(), "nova-local")
 	var picks atomic.Int32
@@ -38,11 +47,11 @@ func TestForwardsWithoutACluster(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, p1, again, "the same key is the same forward")
 	require.Zero(t, picks.Load(), "the pod is picked per connection, not when the port is bound")
-	require.NoError(t, f.Err("kafka/kafka-0/9092"))
+	require.NoError(t, lastErr(f, "kafka/kafka-0/9092"))
 
 	readEOF(t, p1)
-	require.Eventually(t, func() bool { return f.Err("kafka/kafka-0/9092") != nil }, 5*time.Second, 10*time.Millisecond)
-	require.EqualError(t, f.Err("kafka/kafka-0/9092"), "no running pod of kafka")
+	require.Eventually(t, func() bool { return lastErr(f, "kafka/kafka-0/9092") != nil }, 5*time.Second, 10*time.Millisecond)
+	require.EqualError(t, lastErr(f, "kafka/kafka-0/9092"), "no running pod of kafka")
 	require.Equal(t, int32(1), picks.Load())
 
 	addr, err := f.Address("redis/redis-1/7001", 7001, Pod("redis-1"))
@@ -53,8 +62,8 @@ func TestForwardsWithoutACluster(t *testing.T) {
 	require.NotEqual(t, strconv.Itoa(p1), port)
 	p2, _ := strconv.Atoi(port)
 	readEOF(t, p2)
-	require.Eventually(t, func() bool { return errors.Is(f.Err("redis/redis-1/7001"), ErrNoConnection) }, 5*time.Second, 10*time.Millisecond)
-	require.NoError(t, f.Err("unknown"))
+	require.Eventually(t, func() bool { return errors.Is(lastErr(f, "redis/redis-1/7001"), ErrNoConnection) }, 5*time.Second, 10*time.Millisecond)
+	require.NoError(t, lastErr(f, "unknown"))
 
 	// Explain: the reasons at or after a time, of the forwards err names
 	// by local address or byKey accepts, each once, in key order
