@@ -268,7 +268,7 @@ func (p *Provisioner) Provision(ctx context.Context, images []string) (string, L
 		if loadErr != nil {
 			return "", r, loadErr
 		}
-		images = nil // pushed already: nothing left for the Load below
+		images = nil                                               // pushed already: nothing left for the Load below
 		if err := p.ensureRegistry(ctx, KindNetwork); err != nil { // connects it
 			return "", nil, err
 		}
